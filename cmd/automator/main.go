@@ -1,0 +1,24 @@
+// Command automator promotes container images from an application monorepo
+// into a GitOps manifests repository. This package is wiring only: each
+// subcommand parses its flags and calls the internal stage packages.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Set by the linker: -X main.version=… -X main.commit=…
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}

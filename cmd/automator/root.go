@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/deployment-automator/automator/internal/config"
+	"github.com/deployment-automator/automator/internal/logging"
+)
+
+// app carries what every subcommand shares: streams, environment, the logger
+// (built once flags are parsed), the redactor and the lazily loaded config.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+
+	configPath string
+	logLevel   string
+	logFormat  string
+
+	logger   *zap.Logger
+	redactor *logging.Redactor
+	cfg      *config.Config
+	started  bool
+}
+
+// secretEnvVars are always treated as secrets when set, whatever the config says.
+var secretEnvVars = []string{
+	"GITHUB_TOKEN", "GH_TOKEN", "INPUT_GITHUB-TOKEN", "INPUT_APP-PRIVATE-KEY",
+	"AUTOMATOR_APP_PRIVATE_KEY", "REGISTRY_PASSWORD", "DOCKER_PASSWORD", "ACTIONS_RUNTIME_TOKEN",
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	inActions := getenv("GITHUB_ACTIONS") == "true"
+	var mask io.Writer
+	if inActions {
+		mask = stdout
+	}
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, redactor: logging.NewRedactor(mask)}
+	for _, k := range secretEnvVars {
+		if v := getenv(k); v != "" {
+			a.redactor.Add(v)
+		}
+	}
+	root := newRootCmd(a)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(a.redactor.Writer(stdout))
+	root.SetErr(a.redactor.Writer(stderr))
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	if !a.started {
+		err = &usageError{err: err}
+	}
+	a.reportError(err)
+	return exitCode(err)
+}
+
+// reportError prints the final error once. A config error is printed as its
+// list of file:line:column problems (and, in Actions, one annotation each);
+// other errors go through the logger when it exists.
+func (a *app) reportError(err error) {
+	stderr := a.redactor.Writer(a.stderr)
+	var cerr *config.Error
+	if errors.As(err, &cerr) {
+		if a.getenv("GITHUB_ACTIONS") == "true" {
+			for _, p := range cerr.Problems {
+				_ = logging.Annotate(a.redactor.Writer(a.stdout), p.File, p.Line, p.Column, p.Path+": "+p.Message)
+			}
+		}
+		fmt.Fprintln(stderr, "Error:", err)
+		return
+	}
+	var ue *usageError
+	if a.logger != nil && !errors.As(err, &ue) {
+		a.logger.Error("command failed", zap.Error(err))
+		_ = a.logger.Sync()
+		return
+	}
+	fmt.Fprintln(stderr, "Error:", err)
+	if ue != nil {
+		fmt.Fprintln(stderr, "Run 'automator --help' for usage.")
+	}
+}
+
+func newRootCmd(a *app) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "automator",
+		Short: "Carry container images from an app monorepo into a GitOps manifests repository",
+		Long: `automator detects which services of a monorepo changed, builds their images, gates them on a
+Trivy scan, pushes them, and pins the new digests in the Helm values or kustomizations of a
+GitOps manifests repository, by direct commit or pull request per environment.
+
+It runs as a GitHub Action step or as a long-running registry watcher.
+
+` + exitCodesHelp,
+		Example: `  # Check a config file and show the effective configuration
+  automator config validate --config automator.yaml
+  automator config print
+
+  # Pin a new tag and digest in a values file, showing the diff only
+  automator rewrite envs/dev/values.yaml --set ghcr.io/acme/cart=1.4.0@sha256:... --dry-run`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			a.started = true
+			return a.initLogger()
+		},
+	}
+	root.PersistentFlags().StringVar(&a.configPath, "config", "", "config file (default ./automator.yaml, then ./.github/automator.yaml)")
+	root.PersistentFlags().StringVar(&a.logLevel, "log-level", envOr(a.getenv, "AUTOMATOR_LOG_LEVEL", "info"), "log level: "+strings.Join(logging.Levels, ", "))
+	root.PersistentFlags().StringVar(&a.logFormat, "log-format", envOr(a.getenv, "AUTOMATOR_LOG_FORMAT", "console"), "log format: "+strings.Join(logging.Formats, ", "))
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
+
+	root.AddCommand(
+		newVersionCmd(a),
+		newConfigCmd(a),
+	)
+	return root
+}
+
+func (a *app) initLogger() error {
+	var ann io.Writer
+	if a.getenv("GITHUB_ACTIONS") == "true" {
+		ann = a.stdout
+	}
+	l, err := logging.New(logging.Options{Format: a.logFormat, Level: a.logLevel, Out: a.stderr, Annotations: ann, Redactor: a.redactor})
+	if err != nil {
+		return &usageError{err: err}
+	}
+	a.logger = l
+	return nil
+}
+
+// config loads the config once, registering every secret it references with
+// the redactor before anything can print them.
+func (a *app) config() (*config.Config, error) {
+	if a.cfg != nil {
+		return a.cfg, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, fmt.Errorf("finding working directory: %w", err)
+	}
+	path, err := config.Find(wd, a.configPath)
+	if err != nil {
+		return nil, &usageError{err: err}
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range cfg.Registries {
+		if r.PasswordEnv != "" {
+			a.redactor.Add(a.getenv(r.PasswordEnv))
+		}
+	}
+	if cfg.GitHub.TokenEnv != "" {
+		a.redactor.Add(a.getenv(cfg.GitHub.TokenEnv))
+	}
+	if app := cfg.GitHub.App; app != nil {
+		if app.PrivateKeyEnv != "" {
+			a.redactor.Add(a.getenv(app.PrivateKeyEnv))
+		}
+		if app.PrivateKeyFile != "" {
+			if b, err := os.ReadFile(app.PrivateKeyFile); err == nil {
+				a.redactor.Add(string(b))
+			}
+		}
+	}
+	a.cfg = cfg
+	return cfg, nil
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,104 @@
+package logging
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+
+	"go.uber.org/zap/zapcore"
+)
+
+// Field keys the annotation core lifts into workflow command properties, so
+// that an error about automator.yaml or a manifest points at its line in the
+// pull request and run views.
+const (
+	FieldFile   = "file"
+	FieldLine   = "line"
+	FieldColumn = "col"
+)
+
+// annotationCore turns warnings and errors into GitHub Actions workflow
+// commands: ::warning file=F,line=L::message.
+type annotationCore struct {
+	zapcore.LevelEnabler
+	fields []zapcore.Field
+	out    io.Writer
+	mu     *sync.Mutex
+}
+
+func (c *annotationCore) With(fields []zapcore.Field) zapcore.Core {
+	clone := *c
+	clone.fields = append(append([]zapcore.Field{}, c.fields...), fields...)
+	return &clone
+}
+
+func (c *annotationCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if c.Enabled(e.Level) {
+		return ce.AddCore(e, c)
+	}
+	return ce
+}
+
+func (c *annotationCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
+	enc := zapcore.NewMapObjectEncoder()
+	for _, f := range append(append([]zapcore.Field{}, c.fields...), fields...) {
+		f.AddTo(enc)
+	}
+	cmd := "warning"
+	if e.Level >= zapcore.ErrorLevel {
+		cmd = "error"
+	}
+	var props []string
+	for _, k := range []string{FieldFile, FieldLine, FieldColumn} {
+		if v, ok := enc.Fields[k]; ok {
+			props = append(props, fmt.Sprintf("%s=%s", k, escapeProperty(fmt.Sprint(v))))
+			delete(enc.Fields, k)
+		}
+	}
+	msg := e.Message
+	keys := make([]string, 0, len(enc.Fields))
+	for k := range enc.Fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		msg += fmt.Sprintf(" %s=%v", k, enc.Fields[k])
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, err := io.WriteString(c.out, formatCommand(cmd, props, msg))
+	return err
+}
+
+func formatCommand(cmd string, props []string, msg string) string {
+	line := "::" + cmd
+	if len(props) > 0 {
+		line += " " + strings.Join(props, ",")
+	}
+	return line + "::" + escapeData(msg) + "\n"
+}
+
+// Annotate writes one ::error workflow command pointing at file:line:col, for
+// problems reported outside the logger (a config file's list of mistakes).
+func Annotate(w io.Writer, file string, line, col int, msg string) error {
+	props := []string{"file=" + escapeProperty(file)}
+	if line > 0 {
+		props = append(props, fmt.Sprintf("line=%d", line), fmt.Sprintf("col=%d", col))
+	}
+	_, err := io.WriteString(w, formatCommand("error", props, msg))
+	return err
+}
+
+func (c *annotationCore) Sync() error { return nil }
+
+// escapeData follows the runner's rules for workflow command data.
+func escapeData(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+// escapeProperty follows the runner's rules for workflow command properties.
+func escapeProperty(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
+}

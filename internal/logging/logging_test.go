@@ -1,0 +1,76 @@
+package logging
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+)
+
+func TestRedactorScrubsEveryOutput(t *testing.T) {
+	var out, ann, mask bytes.Buffer
+	r := NewRedactor(&mask)
+	r.Add("ghp_supersecret123", "x") // "x" is too short to register
+	log, err := New(Options{Format: "json", Level: "debug", Out: &out, Annotations: &ann, Redactor: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Debug("token in message ghp_supersecret123")
+	log.Warn("token in field", zap.String("auth", "Bearer ghp_supersecret123"))
+	log.Error("token in error", zap.Error(errors.New("401 for ghp_supersecret123")))
+	r.Add("late-installation-token")
+	log.Info("later", zap.String("tok", "late-installation-token"))
+	for name, b := range map[string]string{"log": out.String(), "annotations": ann.String()} {
+		if strings.Contains(b, "supersecret") || strings.Contains(b, "late-installation") {
+			t.Errorf("%s output leaks a secret:\n%s", name, b)
+		}
+		if !strings.Contains(b, Mask) {
+			t.Errorf("%s output has no mask:\n%s", name, b)
+		}
+	}
+	if got := strings.Count(mask.String(), "::add-mask::"); got != 4 {
+		t.Errorf("want 4 add-mask commands (2 secrets x plain+base64), got %d:\n%s", got, mask.String())
+	}
+	if strings.Contains(out.String(), `"x"`) {
+		t.Log("short value kept, as intended")
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Errorf("json log line does not parse: %q: %v", line, err)
+		}
+	}
+}
+
+func TestAnnotations(t *testing.T) {
+	var out, ann bytes.Buffer
+	log, err := New(Options{Out: &out, Annotations: &ann, Redactor: NewRedactor(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("not annotated")
+	log.With(zap.String("environment", "prod")).Error("invalid config", zap.String(FieldFile, "automator.yaml"), zap.Int(FieldLine, 12), zap.Int(FieldColumn, 5))
+	log.Warn("multi\nline 100%")
+	want := "::error file=automator.yaml,line=12,col=5::invalid config environment=prod\n::warning::multi%0Aline 100%25\n"
+	if ann.String() != want {
+		t.Errorf("annotations:\n got %q\nwant %q", ann.String(), want)
+	}
+	if !strings.Contains(out.String(), "invalid config") {
+		t.Errorf("console output missing the error: %q", out.String())
+	}
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	for _, o := range []Options{
+		{Level: "verbose", Redactor: NewRedactor(nil)},
+		{Format: "xml", Redactor: NewRedactor(nil)},
+		{},
+	} {
+		if _, err := New(o); err == nil {
+			t.Errorf("New(%+v) accepted bad options", o)
+		}
+	}
+}

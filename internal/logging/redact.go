@@ -1,0 +1,111 @@
+package logging
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Mask replaces every secret in output.
+const Mask = "***"
+
+// minSecretLen avoids masking trivially short values (a one-letter "token"
+// would turn every log line to asterisks) while still catching any real
+// credential.
+const minSecretLen = 4
+
+// Redactor holds the secret values known to this process and scrubs them from
+// every writer it wraps. Secrets discovered at run time (installation tokens
+// minted mid-run) are added as they appear. It is safe for concurrent use.
+type Redactor struct {
+	mu      sync.RWMutex
+	secrets [][]byte
+	mask    io.Writer
+}
+
+// NewRedactor returns a Redactor. When mask is non-nil (GitHub Actions stdout),
+// each new secret is also announced with ::add-mask:: so the runner hides it
+// from output the process does not control.
+func NewRedactor(mask io.Writer) *Redactor { return &Redactor{mask: mask} }
+
+// Add registers secret values; values shorter than 4 bytes are ignored. The
+// standard base64 form is registered too, since credentials travel encoded
+// (basic auth headers, docker config files).
+func (r *Redactor) Add(secrets ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range secrets {
+		if len(s) < minSecretLen {
+			continue
+		}
+		forms := []string{s, base64.StdEncoding.EncodeToString([]byte(s))}
+		// A multi-line secret (a PEM private key) may be printed a line at a
+		// time: every substantial line is a secret of its own.
+		for _, line := range strings.Split(s, "\n") {
+			if line = strings.TrimSpace(line); len(line) >= 16 && !strings.HasPrefix(line, "-----") {
+				forms = append(forms, line)
+			}
+		}
+		for _, form := range forms {
+			if r.knownLocked(form) {
+				continue
+			}
+			r.secrets = append(r.secrets, []byte(form))
+			if r.mask != nil {
+				fmt.Fprintf(r.mask, "::add-mask::%s\n", form)
+			}
+		}
+	}
+	// Longest first, so a secret that contains another is masked whole.
+	sort.Slice(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
+}
+
+func (r *Redactor) knownLocked(s string) bool {
+	for _, k := range r.secrets {
+		if string(k) == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Redact returns s with every registered secret replaced by Mask.
+func (r *Redactor) Redact(s string) string { return string(r.redact([]byte(s))) }
+
+func (r *Redactor) redact(p []byte) []byte {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, s := range r.secrets {
+		if bytes.Contains(p, s) {
+			p = bytes.ReplaceAll(p, s, []byte(Mask))
+		}
+	}
+	return p
+}
+
+// Writer wraps w so that every Write is scrubbed before it reaches w.
+func (r *Redactor) Writer(w io.Writer) io.Writer { return &redactingWriter{r: r, w: w} }
+
+type redactingWriter struct {
+	r *Redactor
+	w io.Writer
+}
+
+func (rw *redactingWriter) Write(p []byte) (int, error) {
+	if _, err := rw.w.Write(rw.r.redact(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Sync flushes the underlying writer when it can be flushed.
+func (rw *redactingWriter) Sync() error {
+	if s, ok := rw.w.(interface{ Sync() error }); ok {
+		_ = s.Sync() // stderr/stdout may not support fsync; nothing to report
+	}
+	return nil
+}
