@@ -212,3 +212,29 @@ func TestSchemaInSync(t *testing.T) {
 		t.Fatalf("%s is out of date with internal/config types: run make schema", path)
 	}
 }
+
+// TestReadmeReferenceInSync fails when README.md's configuration reference
+// differs from the one generated from the Go types. Regenerate with `make schema`.
+func TestReadmeReferenceInSync(t *testing.T) {
+	const start, end = "<!-- config-reference:start -->\n", "<!-- config-reference:end -->"
+	path := filepath.Join("..", "..", "README.md")
+	readme, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(readme)
+	i, j := strings.Index(s, start), strings.Index(s, end)
+	if i < 0 || j < i {
+		t.Fatalf("README.md lacks the %q … %q markers", start, end)
+	}
+	want := s[:i+len(start)] + Reference() + s[j:]
+	if os.Getenv("UPDATE_SCHEMA") != "" {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if s != want {
+		t.Fatal("README.md configuration reference is out of date with internal/config types: run make schema")
+	}
+}

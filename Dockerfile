@@ -1,0 +1,45 @@
+# syntax=docker/dockerfile:1
+# The automator container image, used by action.yml (container action) and by
+# the registry watcher Deployment in deploy/. Build: `make docker`.
+
+ARG GO_VERSION=1.26
+ARG DEBIAN=bookworm
+
+FROM golang:${GO_VERSION}-${DEBIAN} AS build
+WORKDIR /src
+ENV CGO_ENABLED=0 GOEXPERIMENT=jsonv2 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
+COPY go.mod go.sum ./
+RUN --mount=type=cache,target=/root/go/pkg/mod go mod download
+COPY cmd ./cmd
+COPY internal ./internal
+ARG VERSION=dev
+ARG COMMIT=unknown
+RUN --mount=type=cache,target=/root/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
+    go build -trimpath -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" \
+      -o /out/automator ./cmd/automator
+
+# The docker CLI and buildx plugin, for the docker builder backend on runners
+# that have a daemon.
+FROM docker:27-cli AS dockercli
+FROM docker/buildx-bin:0.19 AS buildx
+
+FROM debian:${DEBIAN}-slim
+ARG VERSION=dev
+ARG COMMIT=unknown
+LABEL org.opencontainers.image.title="automator" \
+      org.opencontainers.image.description="Carries container images from an app monorepo into a GitOps manifests repository" \
+      org.opencontainers.image.source="https://github.com/deployment-automator/automator" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${COMMIT}" \
+      org.opencontainers.image.licenses="Apache-2.0"
+# buildah for daemonless builds, git for change detection, CA certificates for
+# registries and GitHub.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends buildah git ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --uid 65532 --create-home --shell /usr/sbin/nologin automator
+COPY --from=dockercli /usr/local/bin/docker /usr/local/bin/docker
+COPY --from=buildx /buildx /usr/libexec/docker/cli-plugins/docker-buildx
+COPY --from=build /out/automator /usr/local/bin/automator
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/automator"]

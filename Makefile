@@ -1,0 +1,69 @@
+# Deployment Automator — developer entry points. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export GOEXPERIMENT := jsonv2
+export GOTOOLCHAIN := local
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+GOTEST_FLAGS ?= -count=1 -timeout 40m
+TOOLS := $(CURDIR)/bin/tools
+IMAGE ?= automator:$(VERSION)
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: deps
+deps: ## Install system packages the tests and demo need (buildah, docker-registry, skopeo, git)
+	@bash .ci/install-deps
+
+.PHONY: build
+build: ## Build bin/automator
+	go build -trimpath -ldflags '$(LDFLAGS)' -o bin/automator ./cmd/automator
+
+.PHONY: test
+test: deps ## Run unit and end-to-end tests (real registry, buildah, git, Trivy)
+	go vet ./...
+	go test $(GOTEST_FLAGS) ./...
+
+.PHONY: unit
+unit: ## Run unit tests only (no e2e)
+	go test $(GOTEST_FLAGS) $$(go list ./... | grep -v /e2e)
+
+.PHONY: e2e
+e2e: deps ## Run end-to-end tests only
+	go test $(GOTEST_FLAGS) ./e2e/...
+
+.PHONY: lint
+lint: ## gofmt, go vet and staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go vet ./...
+	@test -x $(TOOLS)/staticcheck || GOBIN=$(TOOLS) go install honnef.co/go/tools/cmd/staticcheck@2025.1.1
+	$(TOOLS)/staticcheck ./...
+
+.PHONY: schema
+schema: ## Regenerate schema/automator.schema.json from the config types
+	UPDATE_SCHEMA=1 go test -count=1 -run 'TestSchemaInSync|TestReadmeReferenceInSync' ./internal/config/
+
+.PHONY: demo
+demo: deps build ## Run the main job end to end, offline, on the sample monorepo in testdata/
+	go run ./e2e/demo --automator bin/automator
+
+.PHONY: bench
+bench: deps ## Run benchmarks, side by side with the tools users would use instead
+	go test -run '^$$' -bench . -benchmem -benchtime 3x $$(go list ./... | grep -v /e2e)
+
+.PHONY: docker
+docker: ## Build the container image (needs docker buildx or buildah)
+	@if docker info >/dev/null 2>&1; then \
+	  docker buildx build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE) . ; \
+	else \
+	  buildah bud --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE) . ; \
+	fi
+
+.PHONY: clean
+clean: ## Remove build outputs
+	rm -rf bin
