@@ -46,7 +46,7 @@ lint: ## gofmt, go vet and staticcheck
 
 .PHONY: schema
 schema: ## Regenerate schema/automator.schema.json from the config types
-	UPDATE_SCHEMA=1 go test -count=1 -run 'TestSchemaInSync|TestReadmeReferenceInSync' ./internal/config/
+	UPDATE_SCHEMA=1 go test -count=1 -run 'TestSchemaInSync|TestReadmeReferenceInSync|TestActionInputsDocumented' ./internal/config/ ./cmd/automator/
 
 .PHONY: demo
 demo: deps build ## Run the main job end to end, offline, on the sample monorepo in testdata/

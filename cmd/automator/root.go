@@ -40,6 +40,9 @@ var secretEnvVars = []string{
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	inActions := getenv("GITHUB_ACTIONS") == "true"
+	if inActions {
+		getenv = actionEnv(getenv)
+	}
 	var mask io.Writer
 	if inActions {
 		mask = stdout
@@ -51,6 +54,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 	}
 	root := newRootCmd(a)
+	if len(args) == 0 && inActions && getenv("INPUT_COMMAND") != "" {
+		args = actionArgs(root, getenv)
+	}
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(a.redactor.Writer(stdout))
@@ -82,13 +88,14 @@ func (a *app) reportError(err error) {
 		return
 	}
 	var ue *usageError
-	if a.logger != nil && !errors.As(err, &ue) {
+	isUsage := errors.As(err, &ue)
+	if a.logger != nil && !isUsage {
 		a.logger.Error("command failed", zap.Error(err))
 		_ = a.logger.Sync()
 		return
 	}
 	fmt.Fprintln(stderr, "Error:", err)
-	if ue != nil {
+	if isUsage {
 		fmt.Fprintln(stderr, "Run 'automator --help' for usage.")
 	}
 }
