@@ -1,0 +1,56 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+)
+
+// TestDockerfile checks the properties action.yml and deploy/ rely on, since
+// no image can be built in unit tests: a multi-stage static build with
+// GOEXPERIMENT=jsonv2, OCI labels, a non-root user, no HEALTHCHECK, and an
+// entrypoint that is the binary.
+func TestDockerfile(t *testing.T) {
+	f, err := os.Open(filepath.Join("..", "..", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	res, err := parser.Parse(f)
+	if err != nil {
+		t.Fatalf("Dockerfile does not parse: %v", err)
+	}
+	var froms, users, entrypoints []string
+	var all strings.Builder
+	for _, n := range res.AST.Children {
+		all.WriteString(n.Original + "\n")
+		switch strings.ToLower(n.Value) {
+		case "from":
+			froms = append(froms, n.Original)
+		case "user":
+			users = append(users, n.Next.Value)
+		case "entrypoint":
+			entrypoints = append(entrypoints, n.Original)
+		case "healthcheck":
+			t.Errorf("Dockerfile has a HEALTHCHECK at line %d; the action entrypoint must not", n.StartLine)
+		}
+	}
+	text := all.String()
+	if len(froms) < 2 {
+		t.Errorf("want a multi-stage build, got %d stages", len(froms))
+	}
+	for _, want := range []string{"CGO_ENABLED=0", "GOEXPERIMENT=jsonv2", "-trimpath", "org.opencontainers.image.source", "org.opencontainers.image.revision", "buildah", "docker-buildx"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+	if len(users) == 0 || strings.HasPrefix(users[len(users)-1], "0") || users[len(users)-1] == "root" {
+		t.Errorf("final image must run as a non-root user, USER = %v", users)
+	}
+	if len(entrypoints) != 1 || !strings.Contains(entrypoints[0], "/usr/local/bin/automator") {
+		t.Errorf("entrypoint = %v", entrypoints)
+	}
+}
