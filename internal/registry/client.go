@@ -182,7 +182,6 @@ func (c *Client) remoteOptions(ctx context.Context) []remote.Option {
 	}
 }
 
-
 // ParseReference parses an image reference, applying the insecure setting of its registry.
 func (c *Client) ParseReference(s string) (name.Reference, error) {
 	ref, err := name.ParseReference(s)
