@@ -1,0 +1,235 @@
+package detect
+
+import (
+	"bytes"
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+)
+
+// Source is one path of the build context a Dockerfile reads: a COPY or ADD
+// source, or a RUN --mount=type=bind source, in a stage the build target
+// depends on.
+type Source struct {
+	// Pattern is the source as written after variable expansion, relative to
+	// the build context (a leading "/" or "./" removed). "." is the whole
+	// context. It may hold wildcards.
+	Pattern string
+	// Instruction is the instruction it came from, e.g. "COPY" or "RUN --mount".
+	Instruction string
+	// Line is the 1-based line of the instruction in the Dockerfile.
+	Line int
+	// Stage is the name (or index) of the stage holding the instruction.
+	Stage string
+}
+
+// DockerfileSources parses a Dockerfile with BuildKit's parser and returns the
+// context paths the build of target (the last stage when empty) reads. Stages
+// the target does not depend on — through FROM <stage>, COPY --from=<stage>
+// or RUN --mount=from=<stage> — are not built and contribute nothing.
+// COPY --from=<image> and remote ADD sources (URLs, git) read nothing from the
+// context and are skipped. Variables are expanded from ARG defaults, ENV and
+// args; a source whose variables cannot be resolved is returned as "." (the
+// whole context), so an unknown input can only widen the selection.
+func DockerfileSources(data []byte, target string, args map[string]string) ([]Source, error) {
+	res, err := parser.Parse(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("parsing Dockerfile: %w", err)
+	}
+	stages, metaArgs, err := instructions.Parse(res.AST, nil)
+	if err != nil {
+		return nil, fmt.Errorf("parsing Dockerfile: %w", err)
+	}
+	if len(stages) == 0 {
+		return nil, fmt.Errorf("parsing Dockerfile: no FROM instruction")
+	}
+	lex := shell.NewLex(res.EscapeToken)
+
+	global := map[string]string{}
+	for _, a := range metaArgs {
+		for _, kv := range a.Args {
+			if v, ok := args[kv.Key]; ok {
+				global[kv.Key] = v
+			} else if kv.Value != nil {
+				global[kv.Key] = *kv.Value
+			}
+		}
+	}
+
+	stageIndex := func(name string) (int, bool) {
+		if i, ok := instructions.HasStage(stages, name); ok {
+			return i, true
+		}
+		if n, err := strconv.Atoi(name); err == nil && n >= 0 && n < len(stages) {
+			return n, true
+		}
+		return 0, false
+	}
+
+	start := len(stages) - 1
+	if target != "" {
+		i, ok := instructions.HasStage(stages, target)
+		if !ok {
+			return nil, fmt.Errorf("target stage %q is not defined in the Dockerfile", target)
+		}
+		start = i
+	}
+
+	perStage := make([][]Source, len(stages))
+	deps := make([][]int, len(stages))
+	for i := range stages {
+		st := &stages[i]
+		name := st.Name
+		if name == "" {
+			name = strconv.Itoa(i)
+		}
+		env := map[string]string{}
+		for k, v := range global {
+			env[k] = v
+		}
+		getter := mapEnv(env)
+		expand := func(word string) (string, bool) {
+			r, err := lex.ProcessWordWithMatches(word, getter)
+			if err != nil || len(r.Unmatched) > 0 {
+				return "", false
+			}
+			return r.Result, true
+		}
+		if base, ok := expand(st.BaseName); ok {
+			if j, ok := stageIndex(base); ok && j < i {
+				deps[i] = append(deps[i], j)
+			}
+		}
+		add := func(instr string, line int, srcs []string) {
+			for _, s := range srcs {
+				p, ok := expand(s)
+				if !ok {
+					p = "."
+				}
+				if isRemoteSource(p) {
+					continue
+				}
+				perStage[i] = append(perStage[i], Source{Pattern: cleanSource(p), Instruction: instr, Line: line, Stage: name})
+			}
+		}
+		for _, cmd := range st.Commands {
+			line := 0
+			if loc := cmd.Location(); len(loc) > 0 {
+				line = loc[0].Start.Line
+			}
+			switch c := cmd.(type) {
+			case *instructions.ArgCommand:
+				for _, kv := range c.Args {
+					if v, ok := args[kv.Key]; ok {
+						env[kv.Key] = v
+					} else if kv.Value != nil {
+						if v, ok := expand(*kv.Value); ok {
+							env[kv.Key] = v
+						}
+					} else if v, ok := global[kv.Key]; ok {
+						env[kv.Key] = v
+					}
+				}
+			case *instructions.EnvCommand:
+				for _, kv := range c.Env {
+					if v, ok := expand(kv.Value); ok {
+						env[kv.Key] = v
+					}
+				}
+			case *instructions.CopyCommand:
+				if c.From != "" {
+					from, ok := expand(c.From)
+					if j, isStage := stageIndex(from); ok && isStage && j < i {
+						deps[i] = append(deps[i], j)
+					}
+					// Any other --from is an image or a named context: nothing from ours.
+					continue
+				}
+				add("COPY", line, c.SourcePaths)
+			case *instructions.AddCommand:
+				add("ADD", line, c.SourcePaths)
+			case *instructions.RunCommand:
+				err := c.Expand(func(w string) (string, error) {
+					if v, ok := expand(w); ok {
+						return v, nil
+					}
+					return w, nil
+				})
+				if err != nil {
+					return nil, fmt.Errorf("parsing Dockerfile line %d: %w", line, err)
+				}
+				for _, m := range instructions.GetMounts(c) {
+					if m.Type != instructions.MountTypeBind {
+						continue
+					}
+					if m.From != "" {
+						if j, ok := stageIndex(m.From); ok && j < i {
+							deps[i] = append(deps[i], j)
+						}
+						continue
+					}
+					src := m.Source
+					if src == "" {
+						src = "."
+					}
+					add("RUN --mount", line, []string{src})
+				}
+			}
+		}
+	}
+
+	// Collect the sources of every stage the target depends on.
+	seen := make([]bool, len(stages))
+	var out []Source
+	var visit func(int)
+	visit = func(i int) {
+		if seen[i] {
+			return
+		}
+		seen[i] = true
+		out = append(out, perStage[i]...)
+		for _, j := range deps[i] {
+			visit(j)
+		}
+	}
+	visit(start)
+	sort.SliceStable(out, func(a, b int) bool { return out[a].Line < out[b].Line })
+	return out, nil
+}
+
+func isRemoteSource(p string) bool {
+	for _, pre := range []string{"http://", "https://", "git@", "git://"} {
+		if strings.HasPrefix(p, pre) {
+			return true
+		}
+	}
+	return strings.Contains(p, ".git#")
+}
+
+// cleanSource turns a COPY source into a context-relative pattern.
+func cleanSource(p string) string {
+	p = strings.TrimLeft(p, "/")
+	p = path.Clean("/" + p)[1:] // also collapses "..": a context cannot be escaped
+	if p == "" {
+		return "."
+	}
+	return p
+}
+
+type mapEnv map[string]string
+
+func (m mapEnv) Get(k string) (string, bool) { v, ok := m[k]; return v, ok }
+
+func (m mapEnv) Keys() []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	return keys
+}
