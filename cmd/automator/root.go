@@ -132,6 +132,8 @@ It runs as a GitHub Action step or as a long-running registry watcher.
 	root.AddCommand(
 		newVersionCmd(a),
 		newConfigCmd(a),
+		newBuildCmd(a),
+		newCopyCmd(a),
 	)
 	return root
 }

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/deployment-automator/automator/internal/actions"
+	"github.com/deployment-automator/automator/internal/build"
+	"github.com/deployment-automator/automator/internal/config"
+)
+
+// builtImage is one entry of the `images` output.
+type builtImage struct {
+	Service string   `json:"service"`
+	Image   string   `json:"image"`
+	Tags    []string `json:"tags"`
+	Digest  string   `json:"digest"`
+	Pushed  bool     `json:"pushed"`
+	// References are repo:tag@digest for every repository pushed to (only when pushed).
+	References []string `json:"references,omitempty"`
+	// Layout is the OCI layout directory (only when --output-dir keeps it).
+	Layout string `json:"layout,omitempty"`
+}
+
+type buildOptions struct {
+	services    []string
+	push        bool
+	sha, ref    string
+	source      string
+	outputDir   string
+	builder     string
+	parallelism int
+}
+
+func newBuildCmd(a *app) *cobra.Command {
+	var o buildOptions
+	cmd := &cobra.Command{
+		Use:   "build",
+		Short: "Build service images into OCI layouts and optionally push them",
+		Long: `Builds each selected service (all services when --service is not given) once with buildah or
+docker buildx (build.builder), into an OCI image layout, tagged from build.tags (default
+sha-<12 hex of the commit>, plus the semantic version on a tag push) and labelled with the
+org.opencontainers.image.* labels. Invalid tags are rejected before anything is built.
+
+With --push the images are pushed to service.image and its mirrors, with the same digest everywhere.
+Services build concurrently (--parallelism); a failing service does not affect the others, and the
+command exits 1 naming the services that failed and those that succeeded.
+
+Prints a JSON list [{"service","image","tags","digest","pushed"}] and, in GitHub Actions, writes it to
+GITHUB_OUTPUT as "images".`,
+		Args: cobra.NoArgs,
+		Example: `  # Build and push two services of the monorepo
+  automator build --service cart --service checkout --push
+
+  # Build everything locally and keep the OCI layouts for inspection
+  automator build --output-dir ./out
+
+  # Outside Actions, say which commit and ref the build is for
+  automator build --service cart --sha "$(git rev-parse HEAD)" --ref refs/tags/v2.1.1 --push`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := a.config()
+			if err != nil {
+				return err
+			}
+			return a.runBuild(cmd.Context(), cmd, cfg, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&o.services, "service", nil, "service to build (repeatable; default all)")
+	f.BoolVar(&o.push, "push", false, "push the built images to their registries")
+	f.StringVar(&o.sha, "sha", "", "commit SHA the build is for (default $GITHUB_SHA, then git rev-parse HEAD)")
+	f.StringVar(&o.ref, "ref", "", "git ref, e.g. refs/heads/main or refs/tags/v1.2.3 (default $GITHUB_REF, then the current branch)")
+	f.StringVar(&o.source, "source", "", "source repository URL for org.opencontainers.image.source (default $GITHUB_SERVER_URL/$GITHUB_REPOSITORY)")
+	f.StringVar(&o.outputDir, "output-dir", "", "keep OCI layouts in DIR/<service> (default a temporary directory removed at exit)")
+	f.StringVar(&o.builder, "builder", "", "override build.builder: auto, buildah or docker")
+	f.IntVar(&o.parallelism, "parallelism", 0, "services built at once (default build.parallelism)")
+	return cmd
+}
+
+func (a *app) runBuild(ctx context.Context, cmd *cobra.Command, cfg *config.Config, o buildOptions) error {
+	root := filepath.Dir(cfg.Source())
+	if filepath.Base(root) == ".github" {
+		root = filepath.Dir(root)
+	}
+	services, err := selectServices(cfg, o.services)
+	if err != nil {
+		return err
+	}
+	sha, ref, err := a.commit(ctx, root, o)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	td, err := build.NewTagData(sha, ref, now)
+	if err != nil {
+		return usageErrorf("%w", err)
+	}
+	source := o.source
+	if source == "" && a.getenv("GITHUB_REPOSITORY") != "" {
+		source = strings.TrimRight(envOr(a.getenv, "GITHUB_SERVER_URL", "https://github.com"), "/") + "/" + a.getenv("GITHUB_REPOSITORY")
+	}
+	outDir := o.outputDir
+	if outDir == "" {
+		if outDir, err = os.MkdirTemp("", "automator-images-"); err != nil {
+			return fmt.Errorf("creating layout directory: %w", err)
+		}
+		defer os.RemoveAll(outDir)
+	} else if outDir, err = filepath.Abs(outDir); err != nil {
+		return fmt.Errorf("resolving --output-dir: %w", err)
+	}
+	plans := make([]build.Plan, 0, len(services))
+	for _, svc := range services {
+		p, err := build.PlanService(svc, cfg.Build, root, outDir, build.Provenance{Tag: td, Source: source, Created: now})
+		if err != nil {
+			return usageErrorf("%w", err)
+		}
+		plans = append(plans, p)
+	}
+
+	backend := cfg.Build.Builder
+	if o.builder != "" {
+		backend = o.builder
+	}
+	builder, err := build.New(ctx, backend, build.WithLogger(a.logger))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := builder.Close(); err != nil {
+			a.logger.Warn("cleaning up builder", zap.Error(err))
+		}
+	}()
+	pushAll := func(context.Context, build.Plan, *build.Result) ([]string, error) { return nil, nil }
+	if o.push {
+		client, err := a.registryClient(cfg, cfg.Registries)
+		if err != nil {
+			return err
+		}
+		pushAll = func(ctx context.Context, p build.Plan, r *build.Result) ([]string, error) {
+			pushed, err := client.Push(ctx, r.Layout, r.Digest, p.Repositories, p.Tags)
+			if err != nil {
+				return nil, err
+			}
+			return pushed.References, nil
+		}
+	}
+
+	parallelism := cfg.Build.Parallelism
+	if o.parallelism > 0 {
+		parallelism = o.parallelism
+	}
+	images := make([]*builtImage, len(plans))
+	index := map[string]int{}
+	for i, p := range plans {
+		index[p.Service] = i
+	}
+	outcomes := build.ForEach(ctx, parallelism, plans, func(ctx context.Context, p build.Plan) error {
+		log := a.logger.With(zap.String("service", p.Service))
+		log.Info("building image", zap.String("builder", builder.Name()), zap.Strings("tags", p.Tags))
+		res, err := builder.Build(ctx, p.Request)
+		if err != nil {
+			return err
+		}
+		log.Info("built image", zap.Stringer("digest", res.Digest))
+		refs, err := pushAll(ctx, p, res)
+		if err != nil {
+			return err
+		}
+		img := &builtImage{Service: p.Service, Image: p.Image, Tags: p.Tags, Digest: res.Digest.String(), Pushed: o.push, References: refs}
+		if o.outputDir != "" {
+			img.Layout = res.Layout
+		}
+		images[index[p.Service]] = img
+		return nil
+	})
+	list := []*builtImage{}
+	for _, img := range images {
+		if img != nil {
+			list = append(list, img)
+		}
+	}
+	data, err := json.Marshal(list)
+	if err != nil {
+		return fmt.Errorf("encoding images: %w", err)
+	}
+	if _, err := fmt.Fprintln(cmd.OutOrStdout(), string(data)); err != nil {
+		return err
+	}
+	if path := a.getenv("GITHUB_OUTPUT"); path != "" {
+		if err := actions.WriteOutputs(path, actions.Output{Name: "images", Value: string(data)}); err != nil {
+			return err
+		}
+	}
+	return build.Summarize(outcomes, func(p build.Plan) string { return p.Service })
+}
+
+// selectServices returns the named services in config order, or all of them when names is empty.
+func selectServices(cfg *config.Config, names []string) ([]config.Service, error) {
+	if len(names) == 0 {
+		if len(cfg.Services) == 0 {
+			return nil, usageErrorf("config %s defines no services", cfg.Source())
+		}
+		return cfg.Services, nil
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		if _, ok := cfg.Service(n); !ok {
+			return nil, usageErrorf("unknown service %q (not in %s)", n, cfg.Source())
+		}
+		want[n] = true
+	}
+	var out []config.Service
+	for _, s := range cfg.Services {
+		if want[s.Name] {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// commit returns the commit SHA and ref the build is for: flags, then GitHub Actions variables, then git.
+func (a *app) commit(ctx context.Context, root string, o buildOptions) (sha, ref string, err error) {
+	sha, ref = o.sha, o.ref
+	if sha == "" {
+		sha = a.getenv("GITHUB_SHA")
+	}
+	if ref == "" {
+		ref = a.getenv("GITHUB_REF")
+	}
+	if sha == "" {
+		out, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "HEAD").Output()
+		if err != nil {
+			return "", "", usageErrorf("finding the commit to tag (pass --sha): git rev-parse HEAD in %s: %w", root, err)
+		}
+		sha = strings.TrimSpace(string(out))
+	}
+	if ref == "" {
+		if out, err := exec.CommandContext(ctx, "git", "-C", root, "symbolic-ref", "-q", "HEAD").Output(); err == nil {
+			ref = strings.TrimSpace(string(out))
+		}
+	}
+	return sha, ref, nil
+}
