@@ -1,0 +1,221 @@
+// Package gitops writes image promotions back into the GitOps manifests
+// repository: one commit, or one pull request, per environment.
+//
+// It reads an environment's files, rewrites them with internal/rewrite, and
+// lands the result through the GitHub Git Data API (GitHubWriter: no clone,
+// one commit for all files, ref updates that never force a protected branch)
+// or through the git CLI (LocalWriter, for non-GitHub remotes and demos).
+// Every step is idempotent: rewriting to the current values changes nothing,
+// a re-run finds and updates the same pull request, and a concurrent push is
+// never lost. Dry runs wrap the write side (DryRun) instead of threading a
+// flag through.
+package gitops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/deployment-automator/automator/internal/config"
+	"github.com/deployment-automator/automator/internal/rewrite"
+)
+
+// Update asks for one service's image to be pinned in an environment. It is
+// also the unit of the machine-readable block kept in pull requests, so its
+// JSON form is stable.
+type Update struct {
+	// Service is the service (or watched image) name; at most one update per
+	// service is pending in an environment.
+	Service string `json:"service"`
+	// Repository is the image repository as the manifests name it.
+	Repository string `json:"repository"`
+	// Tag and Digest are the new values; either may be empty.
+	Tag    string `json:"tag,omitempty"`
+	Digest string `json:"digest,omitempty"`
+	// Scan summarises the gate's verdict for this image and environment.
+	Scan *ScanSummary `json:"scan,omitempty"`
+	// Source is the app repository commit range the image was built from.
+	Source *Source `json:"source,omitempty"`
+	// PromotedFrom names the environment the digest was taken from.
+	PromotedFrom string `json:"promotedFrom,omitempty"`
+	// At is when the update was requested; the newest per service wins.
+	At time.Time `json:"at"`
+}
+
+// Ref renders the update as REPOSITORY[:TAG][@DIGEST].
+func (u Update) Ref() string { return rewrite.Update{Repository: u.Repository, Tag: u.Tag, Digest: u.Digest}.String() }
+
+func (u Update) sameTarget(o Update) bool {
+	return u.Service == o.Service && u.Repository == o.Repository && u.Tag == o.Tag && u.Digest == o.Digest
+}
+
+// ScanSummary is what reviewers see of the vulnerability gate.
+type ScanSummary struct {
+	// Verdict is one word: pass, warn, fail or skipped.
+	Verdict string `json:"verdict"`
+	// Counts holds findings per severity (CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN).
+	Counts map[string]int `json:"counts,omitempty"`
+	// Blocking lists the findings that failed (or would fail) the gate.
+	Blocking []Finding `json:"blocking,omitempty"`
+}
+
+// Finding is one vulnerability as shown to reviewers.
+type Finding struct {
+	ID        string `json:"id"`
+	Severity  string `json:"severity"`
+	Package   string `json:"package,omitempty"`
+	Installed string `json:"installed,omitempty"`
+	Fixed     string `json:"fixed,omitempty"`
+	Title     string `json:"title,omitempty"`
+}
+
+// Source is a commit range of the app repository.
+type Source struct {
+	// Repo is owner/name on the GitHub server of the links.
+	Repo string `json:"repo"`
+	// From is the previous commit (may be empty), To the built commit.
+	From string `json:"from,omitempty"`
+	To   string `json:"to"`
+}
+
+// Blocked is an image the gate kept out of this environment; it is listed in
+// the pull request body and commit message with its blocking findings.
+type Blocked struct {
+	Service string      `json:"service"`
+	Image   string      `json:"image"`
+	Scan    ScanSummary `json:"scan"`
+}
+
+// Request is the write-back of one environment.
+type Request struct {
+	Env     config.Environment
+	Updates []Update
+	Blocked []Blocked
+	// Branch overrides the pull request branch (default automator/<env>).
+	Branch string
+	// Title overrides the pull request title and commit subject.
+	Title string
+	// Note is a paragraph added at the top of the body (e.g. a rollback's reason).
+	Note string
+}
+
+// FileChange is one rewritten file with its diff and typed change set.
+type FileChange struct {
+	Path    string
+	Diff    string
+	Changes []rewrite.Change
+}
+
+// PullRequest identifies the pull request a write-back opened or updated.
+type PullRequest struct {
+	Number  int
+	URL     string
+	Title   string
+	Body    string
+	Branch  string
+	Created bool
+	Updated bool
+}
+
+// Result reports what a write-back did (or, under DryRun, would do).
+type Result struct {
+	Env  string
+	Repo string
+	// Branch is the environment's branch (the base of its pull requests).
+	Branch string
+	Mode   string
+	// Files holds the rewritten files; empty when nothing changed.
+	Files []FileChange
+	// Updates are the updates the environment now carries (for PRs: all
+	// pending ones); Message is the commit message used.
+	Updates []Update
+	Message string
+	// Commit is the new commit (commit mode) or the pull request head.
+	Commit    string
+	CommitURL string
+	PR        *PullRequest
+	// Attempts counts tries after non-fast-forward rejections (1 = first try).
+	Attempts int
+}
+
+// Changed reports whether the write-back created a commit or touched a PR.
+func (r *Result) Changed() bool {
+	return r.Commit != "" || (r.PR != nil && (r.PR.Created || r.PR.Updated))
+}
+
+// Diff is the unified diff of all files.
+func (r *Result) Diff() string {
+	var b strings.Builder
+	for _, f := range r.Files {
+		b.WriteString(f.Diff)
+	}
+	return b.String()
+}
+
+// Image is an image reference found in an environment's files.
+type Image struct {
+	Service    string
+	Repository string
+	Tag        string
+	Digest     string
+	// File and Line locate the value that holds the tag or digest.
+	File string
+	Line int
+}
+
+// Writer lands promotions in an environment and reads what it runs.
+type Writer interface {
+	// Apply rewrites the environment's files and lands them as one commit or
+	// one pull request. Nothing changed → no commit, no PR update.
+	Apply(ctx context.Context, req Request) (*Result, error)
+	// Current reads the images the environment's files pin, at revision at
+	// (a commit; "" = branch head), for the given service → repository map.
+	// Services not found in the files are absent from the result.
+	Current(ctx context.Context, env config.Environment, at string, images map[string]string) ([]Image, error)
+	// Previous returns the commit before the latest commit that changed the
+	// environment's files: what a rollback restores by default.
+	Previous(ctx context.Context, env config.Environment) (string, error)
+}
+
+// ErrProtectedBranch is returned when a branch refuses a direct commit.
+var ErrProtectedBranch = errors.New("branch is protected and refuses direct commits; use mode: pull-request for this environment")
+
+// ErrConflict is returned when concurrent pushes kept winning the race and
+// the bounded retries ran out; nothing was forced or lost.
+var ErrConflict = errors.New("the branch kept moving; gave up after bounded retries without forcing")
+
+// BlockedError reports that the gate blocked every requested image of an
+// environment; its exit code is 3.
+type BlockedError struct {
+	Env     string
+	Blocked []Blocked
+}
+
+func (e *BlockedError) Error() string {
+	names := make([]string, len(e.Blocked))
+	for i, b := range e.Blocked {
+		names[i] = b.Service
+	}
+	return fmt.Sprintf("environment %q: the gate blocked %s", e.Env, strings.Join(names, ", "))
+}
+
+// ExitCode makes the CLI exit with 3 (blocked by a gate).
+func (e *BlockedError) ExitCode() int { return 3 }
+
+func splitRepo(env config.Environment) (owner, name string, err error) {
+	owner, name, ok := strings.Cut(env.Repo, "/")
+	if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+		return "", "", fmt.Errorf("environment %q: repo %q: want owner/name", env.Name, env.Repo)
+	}
+	return owner, name, nil
+}
+
+// prBranch is the deterministic pull request branch of an environment.
+func prBranch(req Request) string {
+	if req.Branch != "" {
+		return req.Branch
+	}
+	return "automator/" + req.Env.Name
+}
