@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"path"
 	"sort"
@@ -28,6 +29,10 @@ type Source struct {
 	// Stage is the name (or index) of the stage holding the instruction.
 	Stage string
 }
+
+// ErrUnknownTarget is returned by DockerfileSources when the target stage is
+// not defined in the Dockerfile.
+var ErrUnknownTarget = errors.New("no such stage in the Dockerfile")
 
 // DockerfileSources parses a Dockerfile with BuildKit's parser and returns the
 // context paths the build of target (the last stage when empty) reads. Stages
@@ -76,7 +81,7 @@ func DockerfileSources(data []byte, target string, args map[string]string) ([]So
 	if target != "" {
 		i, ok := instructions.HasStage(stages, target)
 		if !ok {
-			return nil, fmt.Errorf("target stage %q is not defined in the Dockerfile", target)
+			return nil, fmt.Errorf("target stage %q: %w", target, ErrUnknownTarget)
 		}
 		start = i
 	}

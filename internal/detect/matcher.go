@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -142,12 +143,16 @@ func NewMatcher(cfg *config.Config, services []Service, tree fs.FS) (*Matcher, e
 
 		df, err := fs.ReadFile(tree, s.Dockerfile)
 		if err != nil {
-			ps = append(ps, cfg.Problemf(dfKey(s), "service %q: reading %s: %v", s.Name, s.Dockerfile, err))
+			ps = append(ps, cfg.Problemf(dfKey(cfg, s), "service %q: reading %s: %v", s.Name, s.Dockerfile, err))
 			continue
 		}
 		srcs, err := DockerfileSources(df, s.Target, s.Args)
+		if errors.Is(err, ErrUnknownTarget) {
+			ps = append(ps, cfg.Problemf(s.KeyPath+".target", "service %q: %s: %v", s.Name, s.Dockerfile, err))
+			continue
+		}
 		if err != nil {
-			ps = append(ps, cfg.Problemf(dfKey(s), "service %q: %s: %v", s.Name, s.Dockerfile, err))
+			ps = append(ps, cfg.Problemf(dfKey(cfg, s), "service %q: %s: %v", s.Name, s.Dockerfile, err))
 			continue
 		}
 
@@ -162,6 +167,9 @@ func NewMatcher(cfg *config.Config, services []Service, tree fs.FS) (*Matcher, e
 			m.add(&rule{svc: i, kind: kindContext, label: "build context " + s.Context, ignore: ign, ctx: s.Context}, mustLiteral(s.Context))
 		}
 		seenSrc := map[string]bool{}
+		if !sharedContext(s.Context, dockerfileDirs) {
+			seenSrc[s.Context] = true // COPY . adds nothing to the context rule
+		}
 		for _, src := range srcs {
 			full := path.Join(s.Context, src.Pattern)
 			if seenSrc[full] {
@@ -170,7 +178,7 @@ func NewMatcher(cfg *config.Config, services []Service, tree fs.FS) (*Matcher, e
 			seenSrc[full] = true
 			g, err := CompileGlob(full)
 			if err != nil {
-				ps = append(ps, cfg.Problemf(dfKey(s), "service %q: %s:%d: %s source %q: %v", s.Name, s.Dockerfile, src.Line, src.Instruction, src.Pattern, err))
+				ps = append(ps, cfg.Problemf(dfKey(cfg, s), "service %q: %s:%d: %s source %q: %v", s.Name, s.Dockerfile, src.Line, src.Instruction, src.Pattern, err))
 				continue
 			}
 			label := fmt.Sprintf("%s %s (%s:%d)", src.Instruction, src.Pattern, s.Dockerfile, src.Line)
@@ -211,11 +219,16 @@ func NewMatcher(cfg *config.Config, services []Service, tree fs.FS) (*Matcher, e
 	return m, nil
 }
 
-func dfKey(s Service) string {
+// dfKey is the key a Dockerfile problem is reported at: the dockerfile key
+// when it was written, else the context it was derived from.
+func dfKey(cfg *config.Config, s Service) string {
 	if s.Discovered {
-		return "discover.dockerfile"
+		return "discover.root"
 	}
-	return s.KeyPath + ".dockerfile"
+	if k := s.KeyPath + ".dockerfile"; cfg.Pos(k).Line > 0 {
+		return k
+	}
+	return s.KeyPath + ".context"
 }
 
 func mustLiteral(p string) *Glob {

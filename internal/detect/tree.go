@@ -36,8 +36,7 @@ func newGitTree(ctx context.Context, repo *git.Repo, rev, prefix string) (*gitTr
 	if err != nil {
 		return nil, err
 	}
-	t := &gitTree{files: map[string][]byte{}, dirs: map[string][]string{".": nil}, repo: repo, rev: rev}
-	seenDir := map[string]bool{".": true}
+	var files []string
 	for _, f := range all {
 		if prefix != "" {
 			rest, ok := strings.CutPrefix(f, prefix+"/")
@@ -46,6 +45,21 @@ func newGitTree(ctx context.Context, repo *git.Repo, rev, prefix string) (*gitTr
 			}
 			f = rest
 		}
+		files = append(files, f)
+	}
+	t := newTree(files)
+	t.repo, t.rev = repo, rev
+	if prefix != "" {
+		t.rev = rev + ":" + prefix
+	}
+	return t, nil
+}
+
+// newTree indexes a file listing; contents are loaded later (preload).
+func newTree(files []string) *gitTree {
+	t := &gitTree{files: make(map[string][]byte, len(files)), dirs: map[string][]string{".": nil}}
+	seenDir := map[string]bool{".": true}
+	for _, f := range files {
 		t.files[f] = nil
 		child := f
 		for {
@@ -62,11 +76,7 @@ func newGitTree(ctx context.Context, repo *git.Repo, rev, prefix string) (*gitTr
 		slices.Sort(t.dirs[d])
 		t.dirs[d] = slices.Compact(t.dirs[d])
 	}
-	t.rev = rev
-	if prefix != "" {
-		t.rev = rev + ":" + prefix
-	}
-	return t, nil
+	return t
 }
 
 // preload reads the listed names among names with one git process.
