@@ -93,7 +93,9 @@ type dryGit struct {
 	n *atomic.Int64
 }
 
-func (d *dryGit) sha(kind string) *string { return github.String(fmt.Sprintf("%s%s-%d", DryRunSHA, kind, d.n.Add(1))) }
+func (d *dryGit) sha(kind string) *string {
+	return github.String(fmt.Sprintf("%s%s-%d", DryRunSHA, kind, d.n.Add(1)))
+}
 
 func (d *dryGit) CreateRef(_ context.Context, _, _ string, ref *github.Reference) (*github.Reference, *github.Response, error) {
 	return ref, nil, nil

@@ -45,7 +45,9 @@ type Update struct {
 }
 
 // Ref renders the update as REPOSITORY[:TAG][@DIGEST].
-func (u Update) Ref() string { return rewrite.Update{Repository: u.Repository, Tag: u.Tag, Digest: u.Digest}.String() }
+func (u Update) Ref() string {
+	return rewrite.Update{Repository: u.Repository, Tag: u.Tag, Digest: u.Digest}.String()
+}
 
 func (u Update) sameTarget(o Update) bool {
 	return u.Service == o.Service && u.Repository == o.Repository && u.Tag == o.Tag && u.Digest == o.Digest
