@@ -134,6 +134,8 @@ It runs as a GitHub Action step or as a long-running registry watcher.
 		newConfigCmd(a),
 		newBuildCmd(a),
 		newCopyCmd(a),
+		newPromoteCmd(a),
+		newRollbackCmd(a),
 	)
 	return root
 }
