@@ -344,3 +344,25 @@ func TestLineLoggerSplitsWrites(t *testing.T) {
 		t.Errorf("logged %d entries, want 4", logs.Len())
 	}
 }
+
+func TestBuildahEnv(t *testing.T) {
+	withConfig := t.TempDir()
+	if err := os.WriteFile(filepath.Join(withConfig, "config.json"), []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		in   []string
+		want []string
+	}{
+		{"no DOCKER_CONFIG", []string{"PATH=/bin"}, nil},
+		{"DOCKER_CONFIG with config.json", []string{"PATH=/bin", "DOCKER_CONFIG=" + withConfig}, nil},
+		{"DOCKER_CONFIG without config.json is dropped", []string{"PATH=/bin", "DOCKER_CONFIG=" + empty}, []string{"PATH=/bin"}},
+		{"REGISTRY_AUTH_FILE wins", []string{"REGISTRY_AUTH_FILE=/x/auth.json", "DOCKER_CONFIG=" + empty}, nil},
+	} {
+		if got := buildahEnv(tc.in); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: env = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

@@ -99,7 +99,8 @@ func (b *Buildah) Build(ctx context.Context, req Request) (*Result, error) {
 		return nil, &Error{Service: req.Service, Builder: BackendBuildah, Err: err}
 	}
 	name := "localhost/automator/" + req.Service + ":" + randomSuffix()
-	if err := run(ctx, b.o, BackendBuildah, b.path, req, b.budArgs(req, name)); err != nil {
+	env := buildahEnv(os.Environ())
+	if err := run(ctx, b.o, BackendBuildah, b.path, req, b.budArgs(req, name), env); err != nil {
 		return nil, err
 	}
 	var push, cleanup []string
@@ -110,12 +111,39 @@ func (b *Buildah) Build(ctx context.Context, req Request) (*Result, error) {
 		push = append(b.storageArgs(), "push", name, "oci:"+out)
 		cleanup = append(b.storageArgs(), "rmi", name)
 	}
-	err = run(ctx, b.o, BackendBuildah, b.path, req, push)
+	err = run(ctx, b.o, BackendBuildah, b.path, req, push, env)
 	_ = b.o.runner.Run(context.WithoutCancel(ctx), Command{Path: b.path, Args: cleanup, Output: io.Discard})
 	if err != nil {
 		return nil, err
 	}
 	return finish(BackendBuildah, req, out)
+}
+
+// buildahEnv adapts the environment for buildah, which refuses to run at all ("checking authfile")
+// when DOCKER_CONFIG names a directory without config.json and REGISTRY_AUTH_FILE is unset. Such a
+// DOCKER_CONFIG holds no credentials, so dropping it changes nothing else. nil means unchanged.
+func buildahEnv(environ []string) []string {
+	var dockerConfig string
+	for _, kv := range environ {
+		if k, v, _ := strings.Cut(kv, "="); k == "REGISTRY_AUTH_FILE" && v != "" {
+			return nil
+		} else if k == "DOCKER_CONFIG" {
+			dockerConfig = v
+		}
+	}
+	if dockerConfig == "" {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(dockerConfig, "config.json")); err == nil {
+		return nil
+	}
+	out := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		if !strings.HasPrefix(kv, "DOCKER_CONFIG=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // Close implements Builder: it removes the temporary image store (after asking buildah to delete its

@@ -69,7 +69,7 @@ func (d *Docker) Build(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, &Error{Service: req.Service, Builder: BackendDocker, Err: err}
 	}
-	if err := run(ctx, d.o, BackendDocker, d.path, req, d.buildArgs(req, out)); err != nil {
+	if err := run(ctx, d.o, BackendDocker, d.path, req, d.buildArgs(req, out), nil); err != nil {
 		return nil, err
 	}
 	return finish(BackendDocker, req, out)

@@ -3,6 +3,7 @@ package build
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os/exec"
@@ -18,6 +19,8 @@ type Command struct {
 	Path string
 	Args []string
 	Dir  string
+	// Env is the complete environment of the process; nil inherits the caller's.
+	Env []string
 	// Output receives stdout and stderr, interleaved as the process writes them.
 	Output io.Writer
 }
@@ -38,12 +41,19 @@ var _ Runner = ExecRunner{}
 func (ExecRunner) Run(ctx context.Context, c Command) error {
 	cmd := exec.CommandContext(ctx, c.Path, c.Args...)
 	cmd.Dir = c.Dir
+	cmd.Env = c.Env
 	cmd.Stdout = c.Output
 	cmd.Stderr = c.Output
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = 10 * time.Second
 	if err := cmd.Run(); err != nil {
+		// The exit status is reported as text on purpose: *exec.ExitError has an ExitCode method, and
+		// the CLI must not mistake a builder's status (125, …) for its own exit code.
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return fmt.Errorf("running %s: exit status %d", c.Path, ee.ExitCode())
+		}
 		return fmt.Errorf("running %s: %w", c.Path, err)
 	}
 	return nil
