@@ -136,6 +136,7 @@ It runs as a GitHub Action step or as a long-running registry watcher.
 		newCopyCmd(a),
 		newPromoteCmd(a),
 		newRollbackCmd(a),
+		newPlanCmd(a),
 	)
 	return root
 }

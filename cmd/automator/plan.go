@@ -1,0 +1,146 @@
+package main
+
+import (
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/spf13/cobra"
+
+	"github.com/deployment-automator/automator/internal/actions"
+	"github.com/deployment-automator/automator/internal/detect"
+	"github.com/deployment-automator/automator/internal/event"
+	"github.com/deployment-automator/automator/internal/git"
+)
+
+func newPlanCmd(a *app) *cobra.Command {
+	var (
+		base, head, format, remote string
+		all                        bool
+		services                   []string
+	)
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Decide which services changed and must be rebuilt",
+		Long: `Works out the commit range from the GitHub event (or --base/--head outside Actions), lists the
+changed files with git — deepening a shallow clone as needed, or asking the GitHub compare API
+when there is no history to fetch — and selects every service whose build context, Dockerfile
+sources, paths, dependencies or automator.yaml entry changed.
+
+In GitHub Actions it also writes the step outputs services (JSON array), matrix (fan-out job
+matrix; batched into at most 256 groups) and any (true/false), and a job summary.`,
+		Args: cobra.NoArgs,
+		Example: `  # What changed between two commits
+  automator plan --base main --head HEAD
+
+  # The same as JSON, for scripts
+  automator plan --base 3f2a9c1 --head 8d01e4b --format json
+
+  # Everything, or a chosen few
+  automator plan --all
+  automator plan --services cart,checkout
+
+  # In a workflow step (reads GITHUB_EVENT_NAME / GITHUB_EVENT_PATH, writes GITHUB_OUTPUT)
+  automator plan`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if format != "text" && format != "json" {
+				return usageErrorf("--format must be text or json, not %q", format)
+			}
+			if head != "" && base == "" {
+				return usageErrorf("--head needs --base")
+			}
+			cfg, err := a.config()
+			if err != nil {
+				return err
+			}
+			ev, err := event.FromEnv(a.getenv)
+			if err != nil {
+				return err
+			}
+			repo, err := git.Open(filepath.Dir(cfg.Source()))
+			if err != nil {
+				return err
+			}
+			opts := []detect.Option{detect.WithRepo(repo), detect.WithEvent(ev), detect.WithLogger(a.logger), detect.WithRemote(remote)}
+			switch {
+			case base != "":
+				opts = append(opts, detect.WithRange(base, head))
+			case all:
+				opts = append(opts, detect.WithAll())
+			}
+			if len(services) > 0 {
+				opts = append(opts, detect.WithServices(services...))
+			}
+			if c, ownerRepo := a.comparer(cfg.GitHub.APIURL, cfg.GitHub.TokenEnv, ev); c != nil {
+				opts = append(opts, detect.WithComparer(c, ownerRepo))
+			}
+			res, err := detect.Plan(cmd.Context(), cfg, opts...)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if format == "json" {
+				err = res.WriteJSON(out)
+			} else {
+				err = res.WriteText(out)
+			}
+			if err != nil {
+				return fmt.Errorf("writing plan: %w", err)
+			}
+			if p := a.getenv("GITHUB_OUTPUT"); p != "" {
+				outs, err := res.Outputs()
+				if err != nil {
+					return err
+				}
+				if err := actions.WriteOutputs(p, outs...); err != nil {
+					return err
+				}
+			}
+			if p := a.getenv("GITHUB_STEP_SUMMARY"); p != "" {
+				if err := actions.AppendSummary(p, res.SummaryMarkdown()); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&base, "base", "", "diff from this revision (outside Actions)")
+	f.StringVar(&head, "head", "", "diff to this revision (default HEAD; needs --base)")
+	f.BoolVar(&all, "all", false, "select every service")
+	f.StringSliceVar(&services, "services", nil, "select these services (comma separated)")
+	f.StringVar(&format, "format", "text", "output format: text or json")
+	f.StringVar(&remote, "remote", "origin", "git remote to fetch missing history from")
+	cmd.MarkFlagsMutuallyExclusive("base", "all", "services")
+	return cmd
+}
+
+// comparer returns a GitHub compare API client for the event's repository
+// when a token is available, for clones without history; nil otherwise.
+func (a *app) comparer(apiURL, tokenEnv string, ev *event.Event) (detect.Comparer, string) {
+	repo := a.getenv("GITHUB_REPOSITORY")
+	if ev != nil && ev.Repository != "" {
+		repo = ev.Repository
+	}
+	if tokenEnv == "" {
+		tokenEnv = "GITHUB_TOKEN"
+	}
+	token := a.getenv(tokenEnv)
+	if repo == "" || token == "" {
+		return nil, ""
+	}
+	client := github.NewClient(nil).WithAuthToken(token)
+	if apiURL == "" {
+		apiURL = a.getenv("GITHUB_API_URL")
+	}
+	if apiURL != "" {
+		u, err := url.Parse(strings.TrimSuffix(apiURL, "/") + "/")
+		if err != nil {
+			return nil, ""
+		}
+		client.BaseURL = u
+	}
+	return client.Repositories, repo
+}
