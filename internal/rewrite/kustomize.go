@@ -328,4 +328,3 @@ func (p *planner) seqIndent(root *yaml.Node) int {
 	}
 	return 0
 }
-

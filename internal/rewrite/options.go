@@ -37,13 +37,13 @@ const (
 )
 
 type options struct {
-	paths        []ImagePaths
-	sharedTags   map[string]bool
-	policies     map[string]Update
-	services     map[string]string
-	markersOnly  bool
-	kustomize    KustomizeDigestMode
-	quote        byte
+	paths       []ImagePaths
+	sharedTags  map[string]bool
+	policies    map[string]Update
+	services    map[string]string
+	markersOnly bool
+	kustomize   KustomizeDigestMode
+	quote       byte
 }
 
 // Option configures Rewrite and RewriteFile. Options validate themselves and
@@ -146,7 +146,7 @@ func WithKustomizeDigestMode(m KustomizeDigestMode) Option {
 
 // WithQuote selects the quote written around a new value that YAML would
 // otherwise read as a number, boolean or null (1.10, 11, true) when the old
-// value was unquoted: '"' (the default) or '\''. Existing quotes are kept.
+// value was unquoted: '"' (the default) or '\”. Existing quotes are kept.
 func WithQuote(q byte) Option {
 	return func(o *options) error {
 		if q != '"' && q != '\'' {

@@ -104,9 +104,17 @@ func Rewrite(file string, in []byte, updates []Update, opts ...Option) ([]byte, 
 		return in, res, err
 	}
 	if len(changes) > 0 {
+		// Safety net: the result must parse to the same documents with only
+		// the target values changed (and, in kustomizations, entries added).
 		again, err := parseDocs(file, out)
 		if err != nil || len(again) != len(docs) {
 			return in, res, fmt.Errorf("%s: internal error: rewritten YAML does not parse back (%v); file left untouched", file, err)
+		}
+		for i := range docs {
+			if n := p.verify(docs[i], again[i]); n != nil {
+				return in, res, &UnsupportedError{File: file, Line: n.Line, Path: "(document " + strconv.Itoa(i) + ")",
+					Reason: "the edit would change a value that was not targeted (e.g. a block scalar without a final newline); file left untouched"}
+			}
 		}
 	}
 	res.Changes, res.Skipped = changes, p.skipped
@@ -273,6 +281,13 @@ func (p *planner) set(t *target) error {
 		}
 		return nil
 	}
+	if t.node.Anchor != "" {
+		// Reached through an alias or merge key: report where the bytes
+		// change, the anchor.
+		if doc, path, ok := p.pathOf(t.node); ok {
+			t.doc, t.path = doc, path
+		}
+	}
 	if t.node.Kind != yaml.ScalarNode {
 		return &PathError{File: p.file, Path: t.path, Line: t.node.Line, Reason: "holds a " + kindName(t.node) + ", not a scalar value"}
 	}
@@ -422,4 +437,96 @@ func joinPath(base, key string) string {
 		return key
 	}
 	return base + "." + key
+}
+
+// pathOf finds the path of a node in its defining position (not through
+// aliases).
+func (p *planner) pathOf(target *yaml.Node) (int, string, bool) {
+	var find func(n *yaml.Node, path string) (string, bool)
+	find = func(n *yaml.Node, path string) (string, bool) {
+		if n == target {
+			return path, true
+		}
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				if r, ok := find(c, path); ok {
+					return r, true
+				}
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if r, ok := find(n.Content[i+1], joinPath(path, n.Content[i].Value)); ok {
+					return r, true
+				}
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				if r, ok := find(c, fmt.Sprintf("%s[%d]", path, i)); ok {
+					return r, true
+				}
+			}
+		}
+		return "", false
+	}
+	for i, d := range p.docs {
+		if r, ok := find(d, ""); ok {
+			return i, r, true
+		}
+	}
+	return 0, "", false
+}
+
+// verify walks the original and rewritten trees in step and returns the
+// first original node whose value changed without being a target, or nil.
+func (p *planner) verify(a, b *yaml.Node) *yaml.Node {
+	inserted := len(p.insertions) > 0
+	if a.Kind != b.Kind {
+		if inserted && b.Kind == yaml.SequenceNode && (a.Kind == yaml.ScalarNode && a.Tag == "!!null" || a.Kind == yaml.SequenceNode) {
+			return nil
+		}
+		return a
+	}
+	switch a.Kind {
+	case yaml.ScalarNode:
+		if _, ok := p.targets[a]; !ok && (a.Value != b.Value || a.Tag != b.Tag) {
+			return a
+		}
+	case yaml.AliasNode:
+		if a.Value != b.Value {
+			return a
+		}
+	case yaml.MappingNode:
+		// Inserted keys may sit between existing ones: match pairs in order,
+		// skipping extra pairs of b.
+		j := 0
+		for i := 0; i+1 < len(a.Content); i += 2 {
+			for inserted && j+1 < len(b.Content) && b.Content[j].Value != a.Content[i].Value {
+				j += 2
+			}
+			if j+1 >= len(b.Content) {
+				return a
+			}
+			if n := p.verify(a.Content[i], b.Content[j]); n != nil {
+				return n
+			}
+			if n := p.verify(a.Content[i+1], b.Content[j+1]); n != nil {
+				return n
+			}
+			j += 2
+		}
+		if !inserted && j != len(b.Content) {
+			return a
+		}
+	default:
+		if len(b.Content) < len(a.Content) || len(b.Content) != len(a.Content) && !inserted {
+			return a
+		}
+		for i := range a.Content {
+			if n := p.verify(a.Content[i], b.Content[i]); n != nil {
+				return n
+			}
+		}
+	}
+	return nil
 }

@@ -37,6 +37,8 @@ func newSource(b []byte) *source {
 					s.eol, sawEOL = "\r\n", true
 				}
 				i++
+			} else if !sawEOL {
+				s.eol, sawEOL = "\r", true
 			}
 			s.lineStarts = append(s.lineStarts, i+1)
 		case c == 0xC2 && i+1 < len(b) && b[i+1] == 0x85: // NEL

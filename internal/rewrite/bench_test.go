@@ -1,0 +1,241 @@
+package rewrite
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// corpusDir is the shared real-world corpus (see testdata/README.md);
+// AUTOMATOR_CORPUS overrides it. Benchmarks fall back to testdata.
+func corpusDir() string {
+	if d := os.Getenv("AUTOMATOR_CORPUS"); d != "" {
+		return d
+	}
+	if _, err := os.Stat("../../../shared/corpus/INDEX.md"); err == nil {
+		return "../../../shared/corpus"
+	}
+	return "testdata"
+}
+
+var benchUpdates = []Update{
+	{Repository: "ghcr.io/stefanprodan/podinfo", Tag: "6.15.0", Digest: d1},
+	{Repository: "redis", Tag: "8.8.1"},
+	{Repository: "docker.io/bitnami/nginx", Tag: "1.29.2-debian-12-r0"},
+	{Repository: "busybox", Tag: "1.38.1", Digest: d2},
+	{Repository: "ghcr.io/azure-samples/aks-store-demo/store-front", Tag: "2.1.0"},
+	{Repository: "us-central1-docker.pkg.dev/online-boutique-ci/microservices-demo/frontend", Tag: "v0.10.7"},
+	{Repository: "bespinian/awesome-image", Tag: "2.1.0"},
+	{Repository: "otel/opentelemetry-collector-k8s", Tag: "0.132.0"},
+}
+
+type benchFile struct {
+	name string
+	data []byte
+}
+
+func loadCorpus(b *testing.B) []benchFile {
+	b.Helper()
+	var files []benchFile
+	err := filepath.WalkDir(corpusDir(), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if ext := filepath.Ext(p); ext != ".yaml" && ext != ".yml" && filepath.Base(p) != "Kustomization" {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		files = append(files, benchFile{name: p, data: data})
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(files) == 0 {
+		b.Skip("no corpus files")
+	}
+	return files
+}
+
+// BenchmarkRewriteCorpus rewrites every YAML file of the corpus (Helm
+// templates are skipped by name, unparseable files count as errors) with a
+// set of updates that match images found in it.
+func BenchmarkRewriteCorpus(b *testing.B) {
+	files := loadCorpus(b)
+	var bytesIn int
+	for _, f := range files {
+		bytesIn += len(f.data)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(bytesIn))
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	changes, errs := 0, 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		changes, errs = 0, 0
+		for _, f := range files {
+			_, res, err := Rewrite(f.name, f.data, benchUpdates)
+			if err != nil {
+				errs++
+			}
+			changes += len(res.Changes)
+		}
+	}
+	b.StopTimer()
+	runtime.ReadMemStats(&ms1)
+	n := float64(b.N * len(files))
+	b.ReportMetric(n/b.Elapsed().Seconds(), "files/s")
+	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/n, "B/file")
+	b.ReportMetric(float64(len(files)), "files")
+	b.ReportMetric(float64(changes), "changes")
+	b.ReportMetric(float64(errs), "errfiles")
+}
+
+// toolCase is one update done by each tool on a copy of a corpus file.
+type toolCase struct {
+	name    string
+	file    string // relative to the corpus
+	asName  string // file name in the scratch dir (kustomize needs kustomization.*)
+	update  Update
+	yq      string   // yq -i expression
+	kustArg string   // kustomize edit set image argument; "" when not applicable
+}
+
+var toolCases = []toolCase{
+	{name: "helm-podinfo", file: "stefanprodan__podinfo/charts/podinfo/values.yaml", asName: "values.yaml",
+		update: Update{Repository: "ghcr.io/stefanprodan/podinfo", Tag: "6.15.0"}, yq: `.image.tag = "6.15.0"`},
+	{name: "helm-bitnami-nginx", file: "bitnami__charts/bitnami/nginx/values.yaml", asName: "values.yaml",
+		update: Update{Repository: "docker.io/bitnami/nginx", Tag: "1.29.2-debian-12-r0"}, yq: `.image.tag = "1.29.2-debian-12-r0"`},
+	{name: "flux-helmrelease", file: "fluxcd__flux2-kustomize-helm-example/apps/base/podinfo/release.yaml", asName: "release.yaml",
+		update: Update{Repository: "public.ecr.aws/docker/library/redis", Tag: "8.6.3"}, yq: `.spec.values.redis.tag = "8.6.3"`},
+	{name: "kustomize-update", file: "bespinian__argocd-demo/env/int/kustomization.yml", asName: "kustomization.yml",
+		update: Update{Repository: "bespinian/awesome-image", Tag: "2.1.0"},
+		yq:     `(.images[] | select(.name == "bespinian/awesome-image")).newTag = "2.1.0"`, kustArg: "bespinian/awesome-image=bespinian/awesome-image:2.1.0"},
+	{name: "kustomize-insert", file: "stefanprodan__podinfo/deploy/overlays/dev/kustomization.yaml", asName: "kustomization.yaml",
+		update: Update{Repository: "ghcr.io/stefanprodan/podinfo", Tag: "6.15.0"},
+		yq:     `.images += [{"name": "ghcr.io/stefanprodan/podinfo", "newTag": "6.15.0"}]`, kustArg: "ghcr.io/stefanprodan/podinfo:6.15.0"},
+	{name: "kustomize-component", file: "GoogleCloudPlatform__microservices-demo/kustomize/components/container-images-tag/kustomization.yaml", asName: "kustomization.yaml",
+		update: Update{Repository: "us-central1-docker.pkg.dev/online-boutique-ci/microservices-demo/frontend", Tag: "v0.10.7"},
+		yq:     `(.images[] | select(.name == "us-central1-docker.pkg.dev/online-boutique-ci/microservices-demo/frontend")).newTag = "v0.10.7"`,
+		kustArg: "us-central1-docker.pkg.dev/online-boutique-ci/microservices-demo/frontend=us-central1-docker.pkg.dev/online-boutique-ci/microservices-demo/frontend:v0.10.7"},
+}
+
+// findTool returns the path of a tool whose --version output contains want,
+// looking at $name (e.g. YQ=/tmp/bin/yq), /tmp/bin and PATH.
+func findTool(name, envVar, want string) string {
+	cands := []string{os.Getenv(envVar), filepath.Join("/tmp/bin", name)}
+	if p, err := exec.LookPath(name); err == nil {
+		cands = append(cands, p)
+	}
+	for _, c := range cands {
+		if c == "" {
+			continue
+		}
+		out, err := exec.Command(c, "version").CombinedOutput()
+		if err != nil {
+			out, _ = exec.Command(c, "--version").CombinedOutput()
+		}
+		if strings.Contains(string(out), want) {
+			return c
+		}
+	}
+	return ""
+}
+
+// diffLines counts added and removed lines of a unified diff.
+func diffLines(a, b []byte) int {
+	n := 0
+	for _, l := range strings.Split(UnifiedDiff("a", "b", a, b), "\n") {
+		if (strings.HasPrefix(l, "+") || strings.HasPrefix(l, "-")) && !strings.HasPrefix(l, "+++") && !strings.HasPrefix(l, "---") {
+			n++
+		}
+	}
+	return n
+}
+
+// BenchmarkCompareTools does the same update with this package, `yq -i`
+// (mikefarah/yq v4.47.1) and `kustomize edit set image` (kustomize v5.7.1)
+// and reports time per update and the diff size (added + removed lines).
+// The external tools are looked up as $YQ / $KUSTOMIZE, in /tmp/bin, then on
+// PATH; a tool that is missing is skipped. Install them with
+//
+//	GOBIN=/tmp/bin go install github.com/mikefarah/yq/v4@v4.47.1
+//	GOBIN=/tmp/bin go install sigs.k8s.io/kustomize/kustomize/v5@v5.7.1
+//
+// Run: go test -run '^$' -bench CompareTools -benchtime 5x ./internal/rewrite/
+func BenchmarkCompareTools(b *testing.B) {
+	corpus := corpusDir()
+	if corpus == "testdata" {
+		b.Skip("corpus not found; set AUTOMATOR_CORPUS")
+	}
+	yq := findTool("yq", "YQ", "mikefarah")
+	kust := findTool("kustomize", "KUSTOMIZE", "v5.")
+	for _, tc := range toolCases {
+		orig, err := os.ReadFile(filepath.Join(corpus, tc.file))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(tc.name+"/automator", func(b *testing.B) {
+			var out []byte
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				out, _, err = Rewrite(tc.asName, orig, []Update{tc.update})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(diffLines(orig, out)), "difflines")
+		})
+		run := func(b *testing.B, tool string, args func(path string) []string) {
+			dir := b.TempDir()
+			path := filepath.Join(dir, tc.asName)
+			var out []byte
+			var elapsed time.Duration
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				if err := os.WriteFile(path, orig, 0o644); err != nil {
+					b.Fatal(err)
+				}
+				cmd := exec.Command(tool, args(path)...)
+				cmd.Dir = dir
+				b.StartTimer()
+				start := time.Now()
+				if msg, err := cmd.CombinedOutput(); err != nil {
+					b.Fatalf("%s: %v\n%s", tool, err, msg)
+				}
+				elapsed += time.Since(start)
+				b.StopTimer()
+				out, _ = os.ReadFile(path)
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(diffLines(orig, out)), "difflines")
+			if bytes.Equal(orig, out) {
+				b.Errorf("%s changed nothing", tool)
+			}
+		}
+		b.Run(tc.name+"/yq", func(b *testing.B) {
+			if yq == "" {
+				b.Skip("mikefarah yq not found")
+			}
+			run(b, yq, func(path string) []string { return []string{"-i", tc.yq, path} })
+		})
+		if tc.kustArg != "" {
+			b.Run(tc.name+"/kustomize", func(b *testing.B) {
+				if kust == "" {
+					b.Skip("kustomize v5 not found")
+				}
+				run(b, kust, func(string) []string { return []string{"edit", "set", "image", tc.kustArg} })
+			})
+		}
+	}
+}
