@@ -267,6 +267,18 @@ func (g *GitHub) APICalls() int {
 	return n
 }
 
+// Unmatched returns the requests that matched no implemented endpoint (answered 404), so a test can assert
+// the code under test only calls endpoints the fake models.
+func (g *GitHub) Unmatched() []APIRequest {
+	var out []APIRequest
+	for _, r := range g.Requests() {
+		if r.Endpoint == "" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // Writes returns the REST requests that could change state (POST, PATCH, PUT, DELETE) with their identities.
 func (g *GitHub) Writes() []APIRequest {
 	var out []APIRequest
@@ -601,7 +613,7 @@ func (g *GitHub) repoJSON(repo *repoState) map[string]any {
 		"clone_url": g.URL + "/" + full + ".git", "default_branch": repo.defaultBranch,
 		"archived": false, "disabled": false,
 		"permissions": map[string]bool{"admin": false, "maintain": false, "push": true, "triage": true, "pull": true},
-		"created_at": repo.created.UTC().Format(time.RFC3339), "updated_at": repo.created.UTC().Format(time.RFC3339),
+		"created_at":  repo.created.UTC().Format(time.RFC3339), "updated_at": repo.created.UTC().Format(time.RFC3339),
 	}
 }
 

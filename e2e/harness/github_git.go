@@ -51,6 +51,9 @@ func (g *GitHub) CreateRepo(owner, name, defaultBranch, seedDir string) string {
 	if defaultBranch == "" {
 		defaultBranch = "main"
 	}
+	if g.lookupRepo(owner, name) != nil {
+		g.t.Fatalf("repository %s/%s already exists in the fake", owner, name)
+	}
 	gitDir := filepath.Join(g.Root, owner, name+".git")
 	if _, err := g.gitIn(context.Background(), "", nil, nil, "init", "-q", "--bare", "-b", defaultBranch, gitDir); err != nil {
 		g.t.Fatalf("creating repository %s/%s: %v", owner, name, err)
@@ -878,7 +881,7 @@ func (g *GitHub) gitCommitJSON(repo *repoState, pc *parsedCommit) map[string]any
 	return map[string]any{
 		"sha": pc.sha, "node_id": "C_" + pc.sha, "url": base + "/git/commits/" + pc.sha,
 		"html_url": g.URL + "/" + repo.fullName() + "/commit/" + pc.sha,
-		"author": pc.author, "committer": pc.committer, "message": strings.TrimSuffix(pc.message, "\n"),
+		"author":   pc.author, "committer": pc.committer, "message": strings.TrimSuffix(pc.message, "\n"),
 		"tree":    map[string]any{"sha": pc.tree, "url": base + "/git/trees/" + pc.tree},
 		"parents": parents, "verification": verification,
 	}

@@ -11,7 +11,7 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net/http"
-		"os"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
