@@ -207,3 +207,10 @@ var (
 	_ http.RoundTripper = (*politeTransport)(nil)
 	_ http.RoundTripper = (*countingTransport)(nil)
 )
+
+// NewTransport composes the registry transport the watcher uses: per-host
+// rate limits and back-off outside, request counting inside, so every
+// attempt (including each 429) is counted once.
+func NewTransport(base http.RoundTripper, limits *HostLimits, m *Metrics, log *zap.Logger) http.RoundTripper {
+	return NewPoliteTransport(NewCountingTransport(base, m), limits, log)
+}
