@@ -53,7 +53,7 @@ func rangeFor(ctx context.Context, o *options, h *history) (selection, error) {
 		p := ev.PushInfo
 		branch := event.Branch(p.Ref)
 		if p.Deleted {
-			return empty(ctx, h, ev.SHA, fmt.Sprintf("push deleted %s", p.Ref))
+			return empty(ctx, h, "HEAD", fmt.Sprintf("push deleted %s", p.Ref))
 		}
 		after, err := h.ensure(ctx, p.After)
 		if err != nil {
