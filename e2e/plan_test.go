@@ -340,7 +340,6 @@ func TestPlanEvents(t *testing.T) {
 	})
 }
 
-
 // TestPlanShallowClone clones with --depth 1 from a file:// URL, as
 // actions/checkout does, and plans a new branch and a pull request: the
 // default branch and the missing history must be fetched and deepened.
