@@ -107,8 +107,8 @@ type toolCase struct {
 	file    string // relative to the corpus
 	asName  string // file name in the scratch dir (kustomize needs kustomization.*)
 	update  Update
-	yq      string   // yq -i expression
-	kustArg string   // kustomize edit set image argument; "" when not applicable
+	yq      string // yq -i expression
+	kustArg string // kustomize edit set image argument; "" when not applicable
 }
 
 var toolCases = []toolCase{
@@ -125,8 +125,8 @@ var toolCases = []toolCase{
 		update: Update{Repository: "ghcr.io/stefanprodan/podinfo", Tag: "6.15.0"},
 		yq:     `.images += [{"name": "ghcr.io/stefanprodan/podinfo", "newTag": "6.15.0"}]`, kustArg: "ghcr.io/stefanprodan/podinfo:6.15.0"},
 	{name: "kustomize-component", file: "GoogleCloudPlatform__microservices-demo/kustomize/components/container-images-tag/kustomization.yaml", asName: "kustomization.yaml",
-		update: Update{Repository: "us-central1-docker.pkg.dev/online-boutique-ci/microservices-demo/frontend", Tag: "v0.10.7"},
-		yq:     `(.images[] | select(.name == "us-central1-docker.pkg.dev/online-boutique-ci/microservices-demo/frontend")).newTag = "v0.10.7"`,
+		update:  Update{Repository: "us-central1-docker.pkg.dev/online-boutique-ci/microservices-demo/frontend", Tag: "v0.10.7"},
+		yq:      `(.images[] | select(.name == "us-central1-docker.pkg.dev/online-boutique-ci/microservices-demo/frontend")).newTag = "v0.10.7"`,
 		kustArg: "us-central1-docker.pkg.dev/online-boutique-ci/microservices-demo/frontend=us-central1-docker.pkg.dev/online-boutique-ci/microservices-demo/frontend:v0.10.7"},
 }
 
@@ -141,12 +141,11 @@ func findTool(name, envVar, want string) string {
 		if c == "" {
 			continue
 		}
-		out, err := exec.Command(c, "version").CombinedOutput()
-		if err != nil {
-			out, _ = exec.Command(c, "--version").CombinedOutput()
-		}
-		if strings.Contains(string(out), want) {
-			return c
+		for _, arg := range []string{"--version", "version"} {
+			out, err := exec.Command(c, arg).CombinedOutput()
+			if err == nil && strings.Contains(string(out), want) {
+				return c
+			}
 		}
 	}
 	return ""

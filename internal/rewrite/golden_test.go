@@ -3,12 +3,10 @@ package rewrite
 import (
 	"bytes"
 	"flag"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -233,6 +231,3 @@ func up(t testing.TB, s string) Update {
 	}
 	return u
 }
-
-var _ = fmt.Sprint
-var _ = strings.Cut

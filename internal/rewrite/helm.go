@@ -139,6 +139,11 @@ func (p *planner) imageMap(m *yaml.Node, path string, doc int, globals []string,
 			}
 		}
 		switch {
+		case matched && tag == nil:
+			// Typical of an environment override that sets only the
+			// repository; the tag lives in another values file or the chart.
+			p.skipped = append(p.skipped, Skip{Path: path, Line: m.Line, Repository: u.Repository,
+				Reason: "image map has no tag field (the tag comes from another values file or the chart); configure explicit paths to pin it here"})
 		case matched:
 			p.claim(u, layoutMap, path, m.Line)
 			f := refFields{base: path, line: m.Line, tagK: tagK, tag: tag, digK: digK, dig: dig, doc: doc, flow: flow}

@@ -159,7 +159,6 @@ func TestErrors(t *testing.T) {
 		{"parse", "values.yaml", "a: b\n c: d: e\n", tag, nil, isErr[*ParseError], 2},
 		{"tabs", "values.yaml", "a:\n\tb: c\n", tag, nil, isErr[*ParseError], 2},
 		{"ambiguous", "values.yaml", "image:\n  repository: ghcr.io/a/b\n  tag: v1\nsidecar:\n  image: ghcr.io/a/b:v1\n", tag, nil, isErr[*AmbiguousError], 2},
-		{"missing tag field", "values.yaml", "image:\n  repository: ghcr.io/a/b\n", tag, nil, isErr[*PathError], 2},
 		{"digest with empty tag and no digest field", "values.yaml", "image:\n  repository: ghcr.io/a/b\n  tag: \"\"\n", digestOnly, nil, isErr[*PathError], 2},
 		{"explicit path missing", "values.yaml", "api:\n  image:\n    tag: v1\n", tag, []Option{WithImagePaths(ImagePaths{Image: "ghcr.io/a/b", Tag: "api.image.version"})}, isErr[*PathError], 3},
 		{"explicit repository mismatch", "values.yaml", "api:\n  repo: ghcr.io/x/y\n  tag: v1\n", tag, []Option{WithImagePaths(ImagePaths{Image: "ghcr.io/a/b", Repository: "api.repo", Tag: "api.tag"})}, isErr[*PathError], 2},
@@ -190,6 +189,14 @@ func isErr[T error](err error) bool {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestImageMapWithoutTagIsSkipped(t *testing.T) {
+	in := "image:\n  repository: ghcr.io/a/b\n"
+	got, res := mustRewrite(t, "values-prod.yaml", in, []Update{{Repository: "ghcr.io/a/b", Tag: "v2"}})
+	if got != in || res.Changed() || len(res.Skipped) != 1 || res.Skipped[0].Path != "image" || res.Skipped[0].Line != 2 {
+		t.Errorf("got %q, %+v", got, res)
+	}
+}
 
 func TestOptionsValidate(t *testing.T) {
 	for name, opts := range map[string][]Option{
