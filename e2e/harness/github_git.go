@@ -371,6 +371,15 @@ func validRefName(ref string) bool {
 		!strings.HasSuffix(ref, "/") && !strings.HasSuffix(ref, ".") && !strings.Contains(ref, "@{")
 }
 
+// existingObject returns the type of the object a ref should point at, or answers GitHub's 422.
+func (g *GitHub) existingObject(c *call, sha string) (string, bool) {
+	typ := g.objectType(c.r.Context(), c.repo, sha)
+	if typ == "" {
+		c.fail(http.StatusUnprocessableEntity, "Object does not exist")
+	}
+	return typ, typ != ""
+}
+
 func (g *GitHub) createRef(c *call) {
 	var body struct {
 		Ref *string `json:"ref"`
@@ -394,9 +403,8 @@ func (g *GitHub) createRef(c *call) {
 		return
 	}
 	ctx := c.r.Context()
-	typ := g.objectType(ctx, c.repo, *body.SHA)
-	if typ == "" {
-		c.fail(http.StatusUnprocessableEntity, "Object does not exist")
+	typ, ok := g.existingObject(c, *body.SHA)
+	if !ok {
 		return
 	}
 	c.repo.mu.Lock()
@@ -422,9 +430,8 @@ func (g *GitHub) updateRef(c *call) {
 		return
 	}
 	ctx := c.r.Context()
-	typ := g.objectType(ctx, c.repo, *body.SHA)
-	if typ == "" {
-		c.fail(http.StatusUnprocessableEntity, "Object does not exist")
+	typ, ok := g.existingObject(c, *body.SHA)
+	if !ok {
 		return
 	}
 	c.repo.mu.Lock()

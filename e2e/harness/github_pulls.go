@@ -72,13 +72,8 @@ func (g *GitHub) PullRequests(repoName string) []PullRequest {
 // "Merge pull request" button does, bypassing branch protection, and returns the merge commit SHA.
 func (g *GitHub) MergePull(repoName string, number int) string {
 	g.t.Helper()
-	repo := g.mustRepo(repoName)
-	repo.mu.Lock()
-	defer repo.mu.Unlock()
-	p := repo.pull(number)
-	if p == nil {
-		g.t.Fatalf("%s has no pull request #%d", repoName, number)
-	}
+	repo, p, unlock := g.lockedPull(repoName, number)
+	defer unlock()
 	sha, err := g.mergePull(context.Background(), repo, p, "automator-bot")
 	if err != nil {
 		g.t.Fatalf("merging %s#%d: %v", repoName, number, err)
@@ -89,14 +84,22 @@ func (g *GitHub) MergePull(repoName string, number int) string {
 // ClosePull closes a pull request without merging it.
 func (g *GitHub) ClosePull(repoName string, number int) {
 	g.t.Helper()
+	repo, p, unlock := g.lockedPull(repoName, number)
+	defer unlock()
+	g.closePull(context.Background(), repo, p)
+}
+
+// lockedPull returns a pull request with its repository locked; the caller must call unlock.
+func (g *GitHub) lockedPull(repoName string, number int) (*repoState, *pullState, func()) {
+	g.t.Helper()
 	repo := g.mustRepo(repoName)
 	repo.mu.Lock()
-	defer repo.mu.Unlock()
 	p := repo.pull(number)
 	if p == nil {
+		repo.mu.Unlock()
 		g.t.Fatalf("%s has no pull request #%d", repoName, number)
 	}
-	g.closePull(context.Background(), repo, p)
+	return repo, p, repo.mu.Unlock
 }
 
 func (r *repoState) pull(number int) *pullState {

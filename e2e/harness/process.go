@@ -1,11 +1,3 @@
-// Package harness provides the real collaborators that end-to-end tests run the automator against: a real
-// CNCF distribution registry (Debian's docker-registry binary) with anonymous, basic and token auth, a
-// stateful fake of the GitHub REST API backed by real bare git repositories (also served over git smart
-// HTTP), helpers to build git repositories with real history, and GitHub Actions event payloads.
-//
-// Everything is started per test and torn down by t.Cleanup; nothing listens on anything but 127.0.0.1.
-// Tests that need an external binary call RequireBinary, which skips only when the binary is missing and
-// the CI environment variable is empty; in CI a missing binary fails the test.
 package harness
 
 import (
