@@ -22,6 +22,7 @@ func RequireBinary(t testing.TB, name string) string {
 	}
 	if os.Getenv("CI") != "" {
 		t.Fatalf("required binary %q not found on PATH (CI is set, so this is a failure): %v", name, err)
+		return ""
 	}
 	t.Skipf("SKIPPING: required binary %q not found on PATH and CI is not set: %v", name, err)
 	return ""
