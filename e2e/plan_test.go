@@ -117,8 +117,16 @@ func planJSON(t *testing.T, dir string, env map[string]string, args ...string) p
 	if code != 0 {
 		t.Fatalf("automator plan %v: exit %d\nstderr: %s", args, code, stderr)
 	}
+	// In Actions, stdout also carries workflow commands (::add-mask::…) that
+	// the runner consumes; the plan is the rest.
+	var doc []string
+	for _, line := range strings.Split(stdout, "\n") {
+		if !strings.HasPrefix(line, "::") {
+			doc = append(doc, line)
+		}
+	}
 	var out planOutput
-	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+	if err := json.Unmarshal([]byte(strings.Join(doc, "\n")), &out); err != nil {
 		t.Fatalf("decoding plan JSON: %v\n%s", err, stdout)
 	}
 	return out
@@ -383,6 +391,18 @@ func TestPlanShallowClone(t *testing.T) {
 		got := planJSON(t, clone.Dir, nil, "--base", feature, "--head", mainTip)
 		// feature..main: cart's feature commits are undone, api moved.
 		wantServices(t, got, "api", "cart", "worker")
+	})
+	t.Run("no history: GitHub compare API", func(t *testing.T) {
+		gh.CreateRepo("acme", "app", "main", "")
+		up.PushTo(gh, "acme/app")
+		clone := harness.Clone(t, up.FileURL(), harness.Depth(1), harness.CloneBranch("feature"))
+		clone.Git("remote", "remove", "origin")
+		env := gh.ActionsEnv(t, repo.FullName, gh.PullRequestEvent(repo, "opened", 3, "main", mainTip, "feature", feature, feature), clone.Dir)
+		before := gh.Calls("GET /repos/{owner}/{repo}/compare/{basehead...}")
+		wantServices(t, planJSON(t, clone.Dir, env), "cart")
+		if gh.APICalls() == 0 || gh.Calls("GET /repos/{owner}/{repo}/compare/{basehead...}") == before {
+			t.Errorf("the compare API was not called (API calls: %d)", gh.APICalls())
+		}
 	})
 	t.Run("no history and no API fails clearly", func(t *testing.T) {
 		clone := harness.Clone(t, up.FileURL(), harness.Depth(1), harness.CloneBranch("feature"))
