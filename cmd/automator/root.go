@@ -137,6 +137,7 @@ It runs as a GitHub Action step or as a long-running registry watcher.
 		newPromoteCmd(a),
 		newRollbackCmd(a),
 		newPlanCmd(a),
+		newWatchCmd(a),
 	)
 	return root
 }
