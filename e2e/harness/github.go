@@ -653,6 +653,7 @@ func (g *GitHub) routes() {
 	g.route("GET "+repo+"/branches/{branch...}", authToken, "contents:read", g.getBranch)
 	g.route("GET "+repo+"/contents", authToken, "contents:read", g.getContents)
 	g.route("GET "+repo+"/contents/{path...}", authToken, "contents:read", g.getContents)
+	g.route("GET /raw/{owner}/{repo}/{rest...}", authToken, "contents:read", g.getRaw)
 	// git data
 	g.route("GET "+repo+"/git/ref/{ref...}", authToken, "contents:read", g.getRef)
 	g.route("GET "+repo+"/git/refs/{ref...}", authToken, "contents:read", g.getRefsLegacy)

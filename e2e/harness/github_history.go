@@ -76,6 +76,12 @@ func (g *GitHub) getContents(c *call) {
 				return
 			}
 		}
+		if strings.Contains(c.r.Header.Get("Accept"), "application/vnd.github.raw") && e.typ == "blob" {
+			c.w.Header().Set("Content-Type", "application/vnd.github.raw")
+			c.w.WriteHeader(http.StatusOK)
+			_, _ = c.w.Write(data)
+			return
+		}
 		c.json(http.StatusOK, g.contentJSON(c.repo, ref, e, data))
 		return
 	}
@@ -98,6 +104,34 @@ func (g *GitHub) getContents(c *call) {
 		out = append(out, g.contentJSON(c.repo, ref, e, nil))
 	}
 	c.json(http.StatusOK, out)
+}
+
+// getRaw serves download_url (/raw/OWNER/REPO/REF/PATH, REF may contain slashes): the file's bytes.
+func (g *GitHub) getRaw(c *call) {
+	ctx := c.r.Context()
+	parts := strings.Split(c.r.PathValue("rest"), "/")
+	for i := 1; i < len(parts); i++ {
+		ref, p := strings.Join(parts[:i], "/"), strings.Join(parts[i:], "/")
+		commit, err := g.resolveCommit(ctx, c.repo, ref)
+		if err != nil || commit == "" {
+			continue
+		}
+		entries, err := g.lsPath(ctx, c.repo, commit, p)
+		if err != nil || len(entries) != 1 || entries[0].typ != "blob" {
+			break
+		}
+		data, err := g.gitRaw(ctx, c.repo.gitDir, nil, nil, "cat-file", "blob", entries[0].sha)
+		if err != nil {
+			c.fail(http.StatusInternalServerError, err.Error())
+			return
+		}
+		c.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		c.w.WriteHeader(http.StatusOK)
+		_, _ = c.w.Write(data)
+		return
+	}
+	c.w.WriteHeader(http.StatusNotFound)
+	_, _ = c.w.Write([]byte("404: Not Found"))
 }
 
 // lsPath returns the single tree entry at p in commit (empty when absent).

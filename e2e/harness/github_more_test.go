@@ -3,6 +3,7 @@ package harness_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -224,5 +225,29 @@ func TestActionsEventPayloadsParseAsGitHubEvents(t *testing.T) {
 			}
 			tc.check(t, parsed)
 		})
+	}
+}
+
+func TestDownloadContentsAndRawMediaType(t *testing.T) {
+	gh, _ := manifestsRepo(t)
+	ctx := context.Background()
+	client := gh.Client(gh.Token)
+	rc, _, err := client.Repositories.DownloadContents(ctx, "org", "manifests", "envs/dev/values.yaml", &github.RepositoryContentGetOptions{Ref: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil || string(b) != "image:\n  tag: v1\n" {
+		t.Fatalf("download = %q, %v", b, err)
+	}
+	req, err := client.NewRequest(http.MethodGet, "repos/org/manifests/contents/envs/prod/values.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", "application/vnd.github.raw")
+	var buf strings.Builder
+	if _, err := client.Do(ctx, req, &buf); err != nil || buf.String() != "image:\n  tag: v0\n" {
+		t.Fatalf("raw media type = %q, %v", buf.String(), err)
 	}
 }
