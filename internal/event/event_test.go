@@ -1,0 +1,91 @@
+package event
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestFromEnv(t *testing.T) {
+	tests := []struct {
+		name, event, payload, ref string
+		check                     func(t *testing.T, ev *Event)
+		wantErr                   bool
+	}{
+		{name: "push", event: "push", ref: "refs/heads/main",
+			payload: `{"ref":"refs/heads/main","before":"aaa","after":"bbb","forced":true,"repository":{"full_name":"acme/app","default_branch":"main"}}`,
+			check: func(t *testing.T, ev *Event) {
+				if ev.Kind != Push || ev.PushInfo.Before != "aaa" || ev.PushInfo.After != "bbb" || !ev.PushInfo.Forced || ev.DefaultBranch != "main" || ev.Repository != "acme/app" {
+					t.Errorf("event = %+v %+v", ev, ev.PushInfo)
+				}
+			}},
+		{name: "new branch", event: "push",
+			payload: `{"ref":"refs/heads/f","before":"0000000000000000000000000000000000000000","after":"bbb"}`,
+			check: func(t *testing.T, ev *Event) {
+				if !ev.PushInfo.Created || ev.PushInfo.Deleted {
+					t.Errorf("push = %+v", ev.PushInfo)
+				}
+			}},
+		{name: "tag", event: "push", payload: `{"ref":"refs/tags/cart/v1.2.3","before":"0000000000000000000000000000000000000000","after":"bbb","created":true}`,
+			check: func(t *testing.T, ev *Event) {
+				if ev.Kind != TagPush || ev.Tag != "cart/v1.2.3" {
+					t.Errorf("event = %+v", ev)
+				}
+			}},
+		{name: "pull_request_target", event: "pull_request_target",
+			payload: `{"pull_request":{"number":7,"base":{"ref":"main","sha":"b"},"head":{"ref":"f","sha":"h"}}}`,
+			check: func(t *testing.T, ev *Event) {
+				if ev.Kind != PullRequest || !ev.PR.Target || ev.PR.BaseSHA != "b" || ev.PR.HeadSHA != "h" || ev.PR.Number != 7 {
+					t.Errorf("pr = %+v", ev.PR)
+				}
+			}},
+		{name: "merge_group", event: "merge_group", payload: `{"merge_group":{"base_sha":"b","head_sha":"h","base_ref":"refs/heads/main"}}`,
+			check: func(t *testing.T, ev *Event) {
+				if ev.Kind != MergeGroup || ev.Group.BaseSHA != "b" || ev.Group.HeadSHA != "h" {
+					t.Errorf("group = %+v", ev.Group)
+				}
+			}},
+		{name: "dispatch inputs", event: "workflow_dispatch", payload: `{"inputs":{"services":"a,b","dry":true}}`,
+			check: func(t *testing.T, ev *Event) {
+				if ev.Kind != Dispatch || ev.Inputs["services"] != "a,b" || ev.Inputs["dry"] != "true" {
+					t.Errorf("inputs = %+v", ev.Inputs)
+				}
+			}},
+		{name: "other", event: "schedule", payload: `{}`, check: func(t *testing.T, ev *Event) {
+			if ev.Kind != Other {
+				t.Errorf("kind = %s", ev.Kind)
+			}
+		}},
+		{name: "pull request without shas", event: "pull_request", payload: `{"pull_request":{}}`, wantErr: true},
+		{name: "bad JSON", event: "push", payload: `{`, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "event.json")
+			if err := os.WriteFile(p, []byte(tt.payload), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			env := map[string]string{"GITHUB_EVENT_NAME": tt.event, "GITHUB_EVENT_PATH": p, "GITHUB_REF": tt.ref}
+			ev, err := FromEnv(func(k string) string { return env[k] })
+			if tt.wantErr {
+				var e *Error
+				if !errors.As(err, &e) || e.ExitCode() != 2 {
+					t.Fatalf("error = %v, want *Error", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, ev)
+		})
+	}
+}
+
+func TestFromEnvOutsideActions(t *testing.T) {
+	ev, err := FromEnv(func(string) string { return "" })
+	if err != nil || ev.Kind != None {
+		t.Fatalf("event = %+v, %v", ev, err)
+	}
+}
