@@ -1,0 +1,211 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"go.uber.org/zap"
+
+	trivydb "github.com/aquasecurity/trivy-db/pkg/db"
+	"github.com/aquasecurity/trivy-db/pkg/metadata"
+	"github.com/aquasecurity/trivy/pkg/clock"
+	"github.com/aquasecurity/trivy/pkg/db"
+	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
+
+	"github.com/deployment-automator/automator/internal/gate"
+)
+
+// DBError says why the vulnerability DB cannot be used and how to fix it.
+// The scanner never scans with a missing or too old DB: a gate that passes
+// because it knew of no vulnerability is worse than a failed job.
+type DBError struct {
+	// Problem is what is wrong, e.g. "no vulnerability DB in /cache/db".
+	Problem string
+	// CacheDir is the cache directory that was used.
+	CacheDir string
+	// Mirrors are the repositories tried, in order, with why each failed.
+	Mirrors []MirrorError
+	// Hint says how to fix it.
+	Hint string
+}
+
+// MirrorError is one DB repository that could not be used.
+type MirrorError struct {
+	Repository string
+	Err        error
+}
+
+func (e *DBError) Error() string {
+	var b strings.Builder
+	b.WriteString("vulnerability DB: ")
+	b.WriteString(e.Problem)
+	if len(e.Mirrors) > 0 {
+		b.WriteString("; mirrors tried: ")
+		for i, m := range e.Mirrors {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%s (%v)", m.Repository, m.Err)
+		}
+	}
+	if e.Hint != "" {
+		b.WriteString(". ")
+		b.WriteString(e.Hint)
+	}
+	return b.String()
+}
+
+// Unwrap exposes the mirrors' errors.
+func (e *DBError) Unwrap() []error {
+	errs := make([]error, len(e.Mirrors))
+	for i, m := range e.Mirrors {
+		errs[i] = m.Err
+	}
+	return errs
+}
+
+// ExitCode is 1: a scan failure, not a usage error and not a gate verdict.
+func (e *DBError) ExitCode() int { return 1 }
+
+// openDB is the process's one open Trivy DB. trivy-db keeps the open BoltDB in
+// a package variable, so a process can only scan against one DB at a time;
+// this guard turns a second, different cache dir into an error instead of a
+// silent switch under a running scan.
+var openDB struct {
+	mu   sync.Mutex
+	dir  string
+	refs int
+}
+
+func acquireDB(dbDir string) error {
+	openDB.mu.Lock()
+	defer openDB.mu.Unlock()
+	if openDB.refs > 0 {
+		if openDB.dir != dbDir {
+			return fmt.Errorf("opening vulnerability DB %q: this process already has %q open (Trivy allows one DB per process)", dbDir, openDB.dir)
+		}
+		openDB.refs++
+		return nil
+	}
+	if err := db.Init(dbDir); err != nil {
+		return fmt.Errorf("opening vulnerability DB %q: %w", dbDir, err)
+	}
+	openDB.dir, openDB.refs = dbDir, 1
+	return nil
+}
+
+func releaseDB() error {
+	openDB.mu.Lock()
+	defer openDB.mu.Unlock()
+	openDB.refs--
+	if openDB.refs > 0 {
+		return nil
+	}
+	openDB.dir = ""
+	return db.Close()
+}
+
+// prepareDB makes sure cacheDir holds a usable DB: it downloads one when the
+// local copy is missing or past its NextUpdate (unless updates are skipped),
+// trying each repository in order, and falls back to the local copy when
+// every mirror fails but the copy is younger than maxAge. It returns the
+// metadata of the DB to open.
+func (t *Trivy) prepareDB(ctx context.Context) (gate.DBInfo, error) {
+	o := t.opts
+	dbDir := db.Dir(o.cacheDir)
+	ctx = clock.With(ctx, o.now())
+	local, localErr := readDBInfo(dbDir)
+
+	skip := o.skipDBUpdate || o.offline
+	if !skip {
+		needs, err := db.NewClient(dbDir, true).NeedsUpdate(ctx, "", false)
+		if err != nil {
+			return gate.DBInfo{}, &DBError{Problem: err.Error(), CacheDir: o.cacheDir, Hint: "delete " + dbDir + " and run again with network access"}
+		}
+		if needs {
+			mirrors, err := t.download(ctx, dbDir)
+			if err != nil {
+				if localErr != nil {
+					return gate.DBInfo{}, &DBError{Problem: "no DB in " + dbDir + " and none could be downloaded", CacheDir: o.cacheDir, Mirrors: mirrors,
+						Hint: "fix access to one of scan.dbRepositories, or set scan.cacheDir to a directory holding db/trivy.db and db/metadata.json"}
+				}
+				if age := o.now().Sub(local.UpdatedAt); age > o.maxDBAge {
+					return gate.DBInfo{}, &DBError{Problem: fmt.Sprintf("the DB in %s is %s old (scan.maxDBAge %s) and could not be updated", dbDir, age.Round(time.Minute), o.maxDBAge),
+						CacheDir: o.cacheDir, Mirrors: mirrors, Hint: "fix access to one of scan.dbRepositories or add a reachable mirror"}
+				}
+				t.logger.Warn("vulnerability DB update failed, using the cached DB", zap.String("dbDir", dbDir),
+					zap.Time("dbUpdatedAt", local.UpdatedAt), zap.Error(errors.Join(mirrorErrs(mirrors)...)))
+			}
+		}
+	} else if localErr != nil {
+		return gate.DBInfo{}, &DBError{Problem: fmt.Sprintf("no usable DB in %s (%v) and updates are off (offline or skipDBUpdate)", dbDir, localErr), CacheDir: o.cacheDir,
+			Hint: "run once with network access and scan.skipDBUpdate/offline unset, or set scan.cacheDir to a directory holding db/trivy.db and db/metadata.json"}
+	}
+
+	info, err := readDBInfo(dbDir)
+	if err != nil {
+		return gate.DBInfo{}, &DBError{Problem: err.Error(), CacheDir: o.cacheDir, Hint: "delete " + dbDir + " and run again with network access"}
+	}
+	if info.SchemaVersion != trivydb.SchemaVersion {
+		return gate.DBInfo{}, &DBError{Problem: fmt.Sprintf("the DB in %s has schema %d, this build needs %d", dbDir, info.SchemaVersion, trivydb.SchemaVersion),
+			CacheDir: o.cacheDir, Hint: "run once with network access to download a matching DB"}
+	}
+	if age := o.now().Sub(info.UpdatedAt); age > o.maxDBAge {
+		return gate.DBInfo{}, &DBError{Problem: fmt.Sprintf("the DB in %s was built %s ago (%s), older than scan.maxDBAge %s", dbDir, age.Round(time.Minute), info.UpdatedAt.UTC().Format(time.RFC3339), o.maxDBAge),
+			CacheDir: o.cacheDir, Hint: "run once with network access (unset scan.offline and scan.skipDBUpdate) to refresh it, or raise scan.maxDBAge knowingly"}
+	}
+	return info, nil
+}
+
+// download tries each repository in turn until one succeeds, returning the
+// failures of the ones tried.
+func (t *Trivy) download(ctx context.Context, dbDir string) ([]MirrorError, error) {
+	var failed []MirrorError
+	for _, repo := range t.opts.repos {
+		t.logger.Info("downloading vulnerability DB", zap.String("repository", repo.String()))
+		client := db.NewClient(dbDir, true, db.WithDBRepository([]name.Reference{repo}))
+		err := client.Download(ctx, dbDir, ftypes.RegistryOptions{})
+		if err == nil {
+			return failed, nil
+		}
+		failed = append(failed, MirrorError{Repository: repo.String(), Err: err})
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if len(t.opts.repos) == 0 {
+		return nil, errors.New("no DB repositories configured")
+	}
+	return failed, errors.New("every DB repository failed")
+}
+
+func mirrorErrs(ms []MirrorError) []error {
+	out := make([]error, len(ms))
+	for i, m := range ms {
+		out[i] = fmt.Errorf("%s: %w", m.Repository, m.Err)
+	}
+	return out
+}
+
+// readDBInfo reads metadata.json and checks trivy.db exists next to it.
+func readDBInfo(dbDir string) (gate.DBInfo, error) {
+	if _, err := os.Stat(filepath.Join(dbDir, "trivy.db")); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return gate.DBInfo{}, fmt.Errorf("%s does not exist", filepath.Join(dbDir, "trivy.db"))
+		}
+		return gate.DBInfo{}, err
+	}
+	m, err := metadata.NewClient(dbDir).Get()
+	if err != nil {
+		return gate.DBInfo{}, fmt.Errorf("reading %s: %w", filepath.Join(dbDir, "metadata.json"), err)
+	}
+	return gate.DBInfo{SchemaVersion: m.Version, UpdatedAt: m.UpdatedAt, NextUpdate: m.NextUpdate, DownloadedAt: m.DownloadedAt}, nil
+}

@@ -1,0 +1,396 @@
+// Package scan finds vulnerabilities in container images with Trivy linked as
+// a library. It is the only package of the module that imports Trivy; what it
+// returns is gate.Report, so nothing downstream sees a Trivy type.
+//
+// The wiring follows Trivy's own `trivy image` (pkg/commands/artifact):
+// image artifact → local scan service (applier, OS and language package
+// scanners, vulnerability client) → report, with the vulnerability scanner
+// only, OS and library packages, and the same analyzers enabled. Images come
+// in as go-containerregistry images, so an OCI layout from the build (before
+// push) and a remote image opened with the caller's keychain are scanned the
+// same way.
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"go.uber.org/zap"
+
+	trivydb "github.com/aquasecurity/trivy-db/pkg/db"
+	trivydbtypes "github.com/aquasecurity/trivy-db/pkg/types"
+	"github.com/aquasecurity/trivy/pkg/cache"
+	"github.com/aquasecurity/trivy/pkg/fanal/analyzer"
+	"github.com/aquasecurity/trivy/pkg/fanal/applier"
+	"github.com/aquasecurity/trivy/pkg/fanal/artifact"
+	artimage "github.com/aquasecurity/trivy/pkg/fanal/artifact/image"
+	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
+	"github.com/aquasecurity/trivy/pkg/javadb"
+	trivyscan "github.com/aquasecurity/trivy/pkg/scan"
+	"github.com/aquasecurity/trivy/pkg/scan/langpkg"
+	"github.com/aquasecurity/trivy/pkg/scan/local"
+	"github.com/aquasecurity/trivy/pkg/scan/ospkg"
+	"github.com/aquasecurity/trivy/pkg/types"
+	"github.com/aquasecurity/trivy/pkg/vulnerability"
+
+	"github.com/deployment-automator/automator/internal/config"
+	"github.com/deployment-automator/automator/internal/gate"
+)
+
+// Scanner scans one image. Implementations must be safe for concurrent use.
+//
+// ref is how the image is named in reports (a reference or a layout path);
+// img is the image itself, whose manifest digest identifies the result. The
+// returned report is shared (see Caching) and must be treated as read-only.
+type Scanner interface {
+	Scan(ctx context.Context, ref string, img v1.Image) (*gate.Report, error)
+	// DB describes the vulnerability DB scans run against.
+	DB() gate.DBInfo
+}
+
+var _ Scanner = (*Trivy)(nil)
+
+// Trivy is the Scanner backed by Trivy. Create it with New, Close it when done.
+type Trivy struct {
+	opts    options
+	logger  *zap.Logger
+	db      gate.DBInfo
+	cache   cache.Cache
+	backend local.Service
+	version string
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type options struct {
+	cacheDir     string
+	repos        []name.Reference
+	skipDBUpdate bool
+	offline      bool
+	maxDBAge     time.Duration
+	logger       *zap.Logger
+	now          func() time.Time
+	parallel     int
+}
+
+// Option configures New.
+type Option func(*options) error
+
+// WithCacheDir sets the directory holding db/ (the vulnerability DB), java-db/
+// and fanal/ (the layer cache). It is created when missing.
+func WithCacheDir(dir string) Option {
+	return func(o *options) error {
+		if dir == "" {
+			return errors.New("scan cache dir must not be empty")
+		}
+		o.cacheDir = dir
+		return nil
+	}
+}
+
+// WithDBRepositories sets the OCI repositories of the Trivy DB, tried in order.
+func WithDBRepositories(repos ...string) Option {
+	return func(o *options) error {
+		o.repos = o.repos[:0]
+		for i, r := range repos {
+			ref, err := name.ParseReference(r)
+			if err != nil {
+				return fmt.Errorf("scan.dbRepositories[%d]: parsing %q: %w", i, r, err)
+			}
+			o.repos = append(o.repos, ref)
+		}
+		return nil
+	}
+}
+
+// WithSkipDBUpdate uses the DB already in the cache dir without checking for
+// a newer one; the DB must exist and be younger than the max age.
+func WithSkipDBUpdate(skip bool) Option {
+	return func(o *options) error { o.skipDBUpdate = skip; return nil }
+}
+
+// WithOffline never reaches the network: no DB or Java DB update and no
+// online lookups by analyzers. It implies WithSkipDBUpdate.
+func WithOffline(offline bool) Option {
+	return func(o *options) error { o.offline = offline; return nil }
+}
+
+// WithMaxDBAge rejects a DB built longer ago than d (from its UpdatedAt).
+func WithMaxDBAge(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("scan.maxDBAge must be positive, got %s", d)
+		}
+		o.maxDBAge = d
+		return nil
+	}
+}
+
+// WithLogger receives the scanner's own logs and Trivy's (routed through
+// log/slog; Trivy's informational messages are logged at debug level).
+func WithLogger(l *zap.Logger) Option {
+	return func(o *options) error { o.logger = l; return nil }
+}
+
+// WithClock replaces time.Now, for DB age checks and report timestamps.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) error { o.now = now; return nil }
+}
+
+// WithConfig applies the scan section of automator.yaml.
+func WithConfig(c config.Scan) Option {
+	return func(o *options) error {
+		if c.CacheDir != "" {
+			if err := WithCacheDir(c.CacheDir)(o); err != nil {
+				return err
+			}
+		}
+		if len(c.DBRepositories) > 0 {
+			if err := WithDBRepositories(c.DBRepositories...)(o); err != nil {
+				return err
+			}
+		}
+		if c.MaxDBAge != "" {
+			d, err := time.ParseDuration(c.MaxDBAge)
+			if err != nil {
+				return fmt.Errorf("scan.maxDBAge: %w", err)
+			}
+			if err := WithMaxDBAge(d)(o); err != nil {
+				return err
+			}
+		}
+		o.skipDBUpdate = c.SkipDBUpdate
+		o.offline = c.Offline
+		return nil
+	}
+}
+
+// DefaultCacheDir is $XDG_CACHE_HOME/automator/trivy (or the OS equivalent).
+func DefaultCacheDir() (string, error) {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the user cache dir for scan.cacheDir: %w", err)
+	}
+	return filepath.Join(d, "automator", "trivy"), nil
+}
+
+// New prepares a Trivy scanner: it checks (and unless skipped, updates) the
+// vulnerability DB, refusing a missing or too old one with a *DBError, then
+// opens the DB and the layer cache. Defaults: the DB repositories and max age
+// of config.Scan's defaults, DefaultCacheDir.
+func New(ctx context.Context, opts ...Option) (*Trivy, error) {
+	o := options{maxDBAge: 168 * time.Hour, now: time.Now, parallel: 5, logger: zap.NewNop()}
+	if err := WithDBRepositories("mirror.gcr.io/aquasec/trivy-db:2", "ghcr.io/aquasecurity/trivy-db:2")(&o); err != nil {
+		return nil, err
+	}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if o.cacheDir == "" {
+		d, err := DefaultCacheDir()
+		if err != nil {
+			return nil, err
+		}
+		o.cacheDir = d
+	}
+	if err := os.MkdirAll(o.cacheDir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating scan cache dir %q: %w", o.cacheDir, err)
+	}
+	routeTrivyLogs(o.logger)
+
+	t := &Trivy{opts: o, logger: o.logger, version: trivyVersion()}
+	info, err := t.prepareDB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t.db = info
+	if err := acquireDB(filepath.Join(o.cacheDir, "db")); err != nil {
+		return nil, err
+	}
+	javadb.Init(o.cacheDir, defaultJavaDBRepos(), o.skipDBUpdate || o.offline, true, ftypes.RegistryOptions{})
+
+	c, _, err := cache.New(cache.Options{Backend: "fs", CacheDir: o.cacheDir})
+	if err != nil {
+		_ = releaseDB()
+		return nil, fmt.Errorf("opening the layer cache in %q: %w", o.cacheDir, err)
+	}
+	t.cache = c
+	t.backend = local.NewService(applier.NewApplier(c), ospkg.NewScanner(), langpkg.NewScanner(), vulnerability.NewClient(trivydb.Config{}))
+	t.logger.Debug("vulnerability DB ready", zap.String("cacheDir", o.cacheDir), zap.Time("dbUpdatedAt", info.UpdatedAt),
+		zap.Time("dbNextUpdate", info.NextUpdate), zap.String("scanner", t.version))
+	return t, nil
+}
+
+// DB describes the DB every scan of this scanner uses.
+func (t *Trivy) DB() gate.DBInfo { return t.db }
+
+// Close releases the layer cache and the DB.
+func (t *Trivy) Close() error {
+	t.closeOnce.Do(func() {
+		t.closeErr = errors.Join(t.cache.Close(), releaseDB())
+	})
+	return t.closeErr
+}
+
+// Scan analyses img's layers (each layer once per cache dir: Trivy's layer
+// cache is keyed by layer digest) and reports every vulnerability found in
+// OS and language packages, unfiltered.
+func (t *Trivy) Scan(ctx context.Context, ref string, img v1.Image) (*gate.Report, error) {
+	digest, err := img.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("reading the digest of image %q: %w", ref, err)
+	}
+	art, err := artimage.NewArtifact(trivyImage{Image: img, name: ref}, t.cache, t.artifactOption())
+	if err != nil {
+		return nil, fmt.Errorf("preparing the scan of image %q: %w", ref, err)
+	}
+	res, err := trivyscan.NewService(t.backend, art).ScanArtifact(ctx, scanOptions())
+	if err != nil {
+		return nil, fmt.Errorf("scanning image %q (%s): %w", ref, digest, err)
+	}
+	r := &gate.Report{
+		Image:     gate.Image{Ref: ref, Digest: digest.String()},
+		DB:        t.db,
+		ScannedAt: t.opts.now().UTC(),
+		Scanner:   t.version,
+		Findings:  findings(res.Results),
+	}
+	if dist := res.Metadata.OS; dist != nil && dist.Family != "" && dist.Family != "none" {
+		r.Image.OS = strings.TrimSpace(string(dist.Family) + " " + dist.Name)
+	}
+	return r, nil
+}
+
+// artifactOption mirrors what `trivy image --scanners vuln` passes.
+func (t *Trivy) artifactOption() artifact.Option {
+	return artifact.Option{
+		DisabledAnalyzers: disabledAnalyzers(),
+		Parallel:          t.opts.parallel,
+		Offline:           t.opts.offline,
+		NoProgress:        true,
+		DetectionPriority: ftypes.PriorityPrecise,
+	}
+}
+
+// disabledAnalyzers is the list pkg/commands/artifact computes for the image
+// command with --scanners vuln and default package types: lock files (image
+// scans read installed packages only), apk history, secrets, config files,
+// license files, the Dockerfile in history, executables without Rekor, and
+// RPM archives.
+func disabledAnalyzers() []analyzer.Type {
+	out := slices.Clone(analyzer.TypeLockfiles)
+	out = append(out, analyzer.TypeApkCommand, analyzer.TypeSecret)
+	out = append(out, analyzer.TypeConfigFiles...)
+	return append(out, analyzer.TypeLicenseFile, analyzer.TypeHistoryDockerfile, analyzer.TypeExecutable, analyzer.TypeRpmArchive)
+}
+
+func scanOptions() types.ScanOptions {
+	return types.ScanOptions{
+		PkgTypes:            []string{types.PkgTypeOS, types.PkgTypeLibrary},
+		PkgRelationships:    ftypes.Relationships,
+		Scanners:            types.Scanners{types.VulnerabilityScanner},
+		VulnSeveritySources: []trivydbtypes.SourceID{"auto"},
+	}
+}
+
+// findings converts Trivy's results, deduplicating as `trivy image` does
+// (same ID, package ID, name, installed version and path).
+func findings(results types.Results) []gate.Finding {
+	var out []gate.Finding
+	seen := map[string]int{}
+	for _, res := range results {
+		for _, v := range res.Vulnerabilities {
+			f := gate.Finding{
+				ID:        v.VulnerabilityID,
+				Package:   v.PkgName,
+				Path:      v.PkgPath,
+				Target:    res.Target,
+				Class:     string(res.Class),
+				Type:      string(res.Type),
+				Installed: v.InstalledVersion,
+				Fixed:     v.FixedVersion,
+				Severity:  gate.Severity(v.Severity),
+				Title:     v.Title,
+				URL:       v.PrimaryURL,
+			}
+			if f.Path == "" && res.Class == types.ClassLangPkg {
+				f.Path = res.Target // e.g. a Go binary: the file is the target
+			}
+			if v.Status != trivydbtypes.StatusUnknown {
+				f.Status = v.Status.String()
+			}
+			if f.Severity == "" {
+				f.Severity = gate.SeverityUnknown
+			}
+			if v.PkgIdentifier.PURL != nil {
+				f.PURL = v.PkgIdentifier.PURL.String()
+			}
+			key := strings.Join([]string{res.Target, v.VulnerabilityID, v.PkgID, v.PkgName, v.InstalledVersion, v.PkgPath}, "\x00")
+			if i, ok := seen[key]; ok {
+				out[i] = f
+				continue
+			}
+			seen[key] = len(out)
+			out = append(out, f)
+		}
+	}
+	gate.SortFindings(out)
+	return out
+}
+
+// trivyImage adapts a go-containerregistry image to Trivy's image interface.
+type trivyImage struct {
+	v1.Image
+	name string
+}
+
+func (i trivyImage) Name() string { return i.name }
+
+func (i trivyImage) ID() (string, error) {
+	h, err := i.ConfigName()
+	if err != nil {
+		return "", fmt.Errorf("reading the config digest of %q: %w", i.name, err)
+	}
+	return h.String(), nil
+}
+
+// RepoTags and RepoDigests are empty, as for `trivy image --input`: the
+// report names the image by ref and digest itself.
+func (i trivyImage) RepoTags() []string { return nil }
+
+func (i trivyImage) RepoDigests() []string { return nil }
+
+func defaultJavaDBRepos() []name.Reference {
+	var out []name.Reference
+	for _, r := range []string{javadb.DefaultGCRRepository, javadb.DefaultGHCRRepository} {
+		if ref, err := name.ParseReference(r); err == nil {
+			out = append(out, ref)
+		}
+	}
+	return out
+}
+
+// trivyVersion reads the linked Trivy module version from the build info.
+func trivyVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range bi.Deps {
+			if m.Path == "github.com/aquasecurity/trivy" {
+				return "trivy " + m.Version
+			}
+		}
+	}
+	return "trivy (unknown version)"
+}
