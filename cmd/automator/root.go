@@ -134,6 +134,7 @@ It runs as a GitHub Action step or as a long-running registry watcher.
 		newConfigCmd(a),
 		newBuildCmd(a),
 		newCopyCmd(a),
+		newRewriteCmd(a),
 		newPromoteCmd(a),
 		newRollbackCmd(a),
 		newPlanCmd(a),
