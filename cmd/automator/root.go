@@ -139,6 +139,7 @@ It runs as a GitHub Action step or as a long-running registry watcher.
 		newRollbackCmd(a),
 		newPlanCmd(a),
 		newWatchCmd(a),
+		newScanCmd(a),
 	)
 	return root
 }

@@ -68,13 +68,11 @@ func pickImage(idx v1.ImageIndex, sel string) (v1.Image, error) {
 // options (keychain, transport, platform). Only the manifest and config are
 // fetched here; layers are fetched during the scan, and only those the layer
 // cache has not seen. Prefer a digest reference: a tag is resolved once,
-// here, and the returned image's Digest is what the report names.
-func OpenRemote(ctx context.Context, ref string, opts ...remote.Option) (v1.Image, error) {
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		return nil, fmt.Errorf("parsing image reference %q: %w", ref, err)
-	}
-	img, err := remote.Image(r, append([]remote.Option{remote.WithContext(ctx)}, opts...)...)
+// here, and the returned image's Digest is what the report names. Parse ref
+// with the registry client (registry.Client.ParseReference) so insecure
+// registries from the config are honoured.
+func OpenRemote(ctx context.Context, ref name.Reference, opts ...remote.Option) (v1.Image, error) {
+	img, err := remote.Image(ref, append([]remote.Option{remote.WithContext(ctx)}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("fetching image %q: %w", ref, err)
 	}

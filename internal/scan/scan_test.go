@@ -2,10 +2,10 @@ package scan
 
 import (
 	"context"
-	"io"
-	"log"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
@@ -207,7 +207,7 @@ func TestScanRemoteImageByDigest(t *testing.T) {
 	}
 	d, _ := img.Digest()
 	ref := host + "/acme/cart@" + d.String()
-	rimg, err := OpenRemote(context.Background(), ref)
+	rimg, err := OpenRemote(context.Background(), mustRef(t, ref))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,9 +219,18 @@ func TestScanRemoteImageByDigest(t *testing.T) {
 	if r.Image.Digest != d.String() || !slices.Equal(summary(r.Findings), summary(local.Findings)) || len(r.Findings) == 0 {
 		t.Errorf("remote scan = %v (%s), layout scan = %v", summary(r.Findings), r.Image.Digest, summary(local.Findings))
 	}
-	if _, err := OpenRemote(context.Background(), host+"/acme/missing@"+d.String()); err == nil || !strings.Contains(err.Error(), "acme/missing") {
+	if _, err := OpenRemote(context.Background(), mustRef(t, host+"/acme/missing@"+d.String())); err == nil || !strings.Contains(err.Error(), "acme/missing") {
 		t.Errorf("missing image error = %v", err)
 	}
+}
+
+func mustRef(t *testing.T, s string) name.Reference {
+	t.Helper()
+	r, err := name.ParseReference(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 func TestOpenLayoutSelectors(t *testing.T) {

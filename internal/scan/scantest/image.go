@@ -31,8 +31,10 @@ type ImageSpec struct {
 	// means no binary.
 	Text string
 	// Files are extra files (path → content) in the app layer; two specs with
-	// the same OpenSSL share the base layer and differ only here.
+	// the same OpenSSL and BaseFiles share the base layer and differ only here.
 	Files map[string]string
+	// BaseFiles are extra files in the base layer, to make bases differ.
+	BaseFiles map[string]string
 }
 
 // Vulnerable has the CRITICAL openssl and the HIGH x/text finding.
@@ -47,12 +49,20 @@ var epoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 // Image builds the image described by spec.
 func Image(tb testing.TB, spec ImageSpec) v1.Image {
 	tb.Helper()
-	base, err := tarLayer(map[string][]byte{
+	baseFiles := map[string][]byte{
 		"etc/alpine-release":    []byte("3.18.4\n"),
 		"lib/apk/db/installed":  apkInstalled(spec.OpenSSL),
 		"etc/os-release":        []byte("NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.18.4\n"),
 		"usr/share/test/README": []byte("scantest base layer\n"),
-	})
+	}
+	// Some bulk, as a real base image has, so layer caching is measurable.
+	for i := range 200 {
+		baseFiles[fmt.Sprintf("usr/share/doc/pkg%03d/README", i)] = bytes.Repeat([]byte(fmt.Sprintf("package %d documentation\n", i)), 80)
+	}
+	for p, c := range spec.BaseFiles {
+		baseFiles[p] = []byte(c)
+	}
+	base, err := tarLayer(baseFiles)
 	if err != nil {
 		tb.Fatal(err)
 	}
