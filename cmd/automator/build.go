@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +17,9 @@ import (
 	"github.com/deployment-automator/automator/internal/actions"
 	"github.com/deployment-automator/automator/internal/build"
 	"github.com/deployment-automator/automator/internal/config"
+	"github.com/deployment-automator/automator/internal/gitops"
+	"github.com/deployment-automator/automator/internal/pipeline"
+	"github.com/deployment-automator/automator/internal/scan"
 )
 
 // builtImage is one entry of the `images` output.
@@ -39,6 +43,10 @@ type buildOptions struct {
 	outputDir   string
 	builder     string
 	parallelism int
+	envs        []string
+	results     string
+	// base is the start of the commit range (run), for PR links.
+	base string
 }
 
 func newBuildCmd(a *app) *cobra.Command {
@@ -50,6 +58,10 @@ func newBuildCmd(a *app) *cobra.Command {
 docker buildx (build.builder), into an OCI image layout, tagged from build.tags (default
 sha-<12 hex of the commit>, plus the semantic version on a tag push) and labelled with the
 org.opencontainers.image.* labels. Invalid tags are rejected before anything is built.
+
+Each image is scanned (unless scan.enabled is false) and gated by the policies of the --env
+environments, or by scan.policy when none is given: an image blocked for every one of them is not
+pushed (exit 3).
 
 With --push the images are pushed to service.image and its mirrors, with the same digest everywhere.
 Services build concurrently (--parallelism); a failing service does not affect the others, and the
@@ -83,110 +95,35 @@ GITHUB_OUTPUT as "images".`,
 	f.StringVar(&o.outputDir, "output-dir", "", "keep OCI layouts in DIR/<service> (default a temporary directory removed at exit)")
 	f.StringVar(&o.builder, "builder", "", "override build.builder: auto, buildah or docker")
 	f.IntVar(&o.parallelism, "parallelism", 0, "services built at once (default build.parallelism)")
+	f.StringSliceVar(&o.envs, "env", nil, "target environments whose gate decides whether an image is pushed (default scan.policy)")
+	f.StringVar(&o.results, "results", "", "write one result file per service (digest, scan verdicts) to DIR, for promote --results")
 	return cmd
 }
 
 func (a *app) runBuild(ctx context.Context, cmd *cobra.Command, cfg *config.Config, o buildOptions) error {
-	root := filepath.Dir(cfg.Source())
-	if filepath.Base(root) == ".github" {
-		root = filepath.Dir(root)
+	if _, err := pipeline.Targets(cfg, nil, o.envs); err != nil {
+		return err
 	}
-	services, err := selectServices(cfg, o.services)
+	g, closeGate, err := a.newGate(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	sha, ref, err := a.commit(ctx, root, o)
-	if err != nil {
-		return err
-	}
-	now := time.Now().UTC()
-	td, err := build.NewTagData(sha, ref, now)
-	if err != nil {
-		return usageErrorf("%w", err)
-	}
-	source := o.source
-	if source == "" && a.getenv("GITHUB_REPOSITORY") != "" {
-		source = strings.TrimRight(envOr(a.getenv, "GITHUB_SERVER_URL", "https://github.com"), "/") + "/" + a.getenv("GITHUB_REPOSITORY")
-	}
-	outDir := o.outputDir
-	if outDir == "" {
-		if outDir, err = os.MkdirTemp("", "automator-images-"); err != nil {
-			return fmt.Errorf("creating layout directory: %w", err)
+	defer closeGate()
+	images, runErr := a.buildImages(ctx, cfg, g, o)
+	if images == nil && runErr != nil {
+		var fe *build.FailedError
+		if !errors.As(runErr, &fe) {
+			return runErr
 		}
-		defer os.RemoveAll(outDir)
-	} else if outDir, err = filepath.Abs(outDir); err != nil {
-		return fmt.Errorf("resolving --output-dir: %w", err)
 	}
-	plans := make([]build.Plan, 0, len(services))
-	for _, svc := range services {
-		p, err := build.PlanService(svc, cfg.Build, root, outDir, build.Provenance{Tag: td, Source: source, Created: now})
-		if err != nil {
-			return usageErrorf("%w", err)
-		}
-		plans = append(plans, p)
-	}
-
-	backend := cfg.Build.Builder
-	if o.builder != "" {
-		backend = o.builder
-	}
-	builder, err := build.New(ctx, backend, build.WithLogger(a.logger))
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := builder.Close(); err != nil {
-			a.logger.Warn("cleaning up builder", zap.Error(err))
-		}
-	}()
-	pushAll := func(context.Context, build.Plan, *build.Result) ([]string, error) { return nil, nil }
-	if o.push {
-		client, err := a.registryClient(cfg, cfg.Registries)
-		if err != nil {
+	if o.results != "" {
+		if err := pipeline.WriteResults(o.results, images); err != nil {
 			return err
 		}
-		pushAll = func(ctx context.Context, p build.Plan, r *build.Result) ([]string, error) {
-			pushed, err := client.Push(ctx, r.Layout, r.Digest, p.Repositories, p.Tags)
-			if err != nil {
-				return nil, err
-			}
-			return pushed.References, nil
-		}
 	}
-
-	parallelism := cfg.Build.Parallelism
-	if o.parallelism > 0 {
-		parallelism = o.parallelism
-	}
-	images := make([]*builtImage, len(plans))
-	index := map[string]int{}
-	for i, p := range plans {
-		index[p.Service] = i
-	}
-	outcomes := build.ForEach(ctx, parallelism, plans, func(ctx context.Context, p build.Plan) error {
-		log := a.logger.With(zap.String("service", p.Service))
-		log.Info("building image", zap.String("builder", builder.Name()), zap.Strings("tags", p.Tags))
-		res, err := builder.Build(ctx, p.Request)
-		if err != nil {
-			return err
-		}
-		log.Info("built image", zap.Stringer("digest", res.Digest))
-		refs, err := pushAll(ctx, p, res)
-		if err != nil {
-			return err
-		}
-		img := &builtImage{Service: p.Service, Image: p.Image, Tags: p.Tags, Digest: res.Digest.String(), Pushed: o.push, References: refs}
-		if o.outputDir != "" {
-			img.Layout = res.Layout
-		}
-		images[index[p.Service]] = img
-		return nil
-	})
-	list := []*builtImage{}
-	for _, img := range images {
-		if img != nil {
-			list = append(list, img)
-		}
+	list := make([]*builtImage, 0, len(images))
+	for _, im := range images {
+		list = append(list, &builtImage{Service: im.Service, Image: im.Image, Tags: im.Tags, Digest: im.Digest, Pushed: im.Pushed, References: im.References, Layout: im.Layout})
 	}
 	data, err := json.Marshal(list)
 	if err != nil {
@@ -200,7 +137,90 @@ func (a *app) runBuild(ctx context.Context, cmd *cobra.Command, cfg *config.Conf
 			return err
 		}
 	}
-	return build.Summarize(outcomes, func(p build.Plan) string { return p.Service })
+	return runErr
+}
+
+// buildImages plans, builds, scans and (with o.push) pushes the services,
+// gated by the policies of o.envs. It is shared by build and run.
+func (a *app) buildImages(ctx context.Context, cfg *config.Config, g *pipeline.Gate, o buildOptions) ([]*pipeline.Image, error) {
+	root := filepath.Dir(cfg.Source())
+	if filepath.Base(root) == ".github" {
+		root = filepath.Dir(root)
+	}
+	services, err := selectServices(cfg, o.services)
+	if err != nil {
+		return nil, err
+	}
+	sha, ref, err := a.commit(ctx, root, o)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	td, err := build.NewTagData(sha, ref, now)
+	if err != nil {
+		return nil, usageErrorf("%w", err)
+	}
+	source := o.source
+	if source == "" && a.getenv("GITHUB_REPOSITORY") != "" {
+		source = strings.TrimRight(envOr(a.getenv, "GITHUB_SERVER_URL", "https://github.com"), "/") + "/" + a.getenv("GITHUB_REPOSITORY")
+	}
+	outDir := o.outputDir
+	if outDir == "" {
+		if outDir, err = os.MkdirTemp("", "automator-images-"); err != nil {
+			return nil, fmt.Errorf("creating layout directory: %w", err)
+		}
+		defer os.RemoveAll(outDir)
+	} else if outDir, err = filepath.Abs(outDir); err != nil {
+		return nil, fmt.Errorf("resolving --output-dir: %w", err)
+	}
+	plans := make([]build.Plan, 0, len(services))
+	for _, svc := range services {
+		p, err := build.PlanService(svc, cfg.Build, root, outDir, build.Provenance{Tag: td, Source: source, Created: now})
+		if err != nil {
+			return nil, usageErrorf("%w", err)
+		}
+		plans = append(plans, p)
+	}
+
+	backend := cfg.Build.Builder
+	if o.builder != "" {
+		backend = o.builder
+	}
+	builder, err := build.New(ctx, backend, build.WithLogger(a.logger))
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err := builder.Close(); err != nil {
+			a.logger.Warn("cleaning up builder", zap.Error(err))
+		}
+	}()
+	stage := &pipeline.BuildStage{
+		Builder: builder, OpenLayout: scan.OpenLayout, Gate: g, Logger: a.logger,
+		Parallelism: cfg.Build.Parallelism, KeepLayouts: o.outputDir != "", Group: a.groupedLogs(),
+	}
+	if o.parallelism > 0 {
+		stage.Parallelism = o.parallelism
+	}
+	if o.push {
+		if stage.Pusher, err = a.registryClient(cfg, cfg.Registries); err != nil {
+			return nil, err
+		}
+	}
+	src := a.source(sha)
+	if src != nil {
+		src.From = o.base
+	}
+	return stage.Run(ctx, plans, o.envs, src)
+}
+
+// source is the app commit the images are built from, for PR links.
+func (a *app) source(sha string) *gitops.Source {
+	repo := a.getenv("GITHUB_REPOSITORY")
+	if repo == "" {
+		return nil
+	}
+	return &gitops.Source{Repo: repo, To: sha}
 }
 
 // selectServices returns the named services in config order, or all of them when names is empty.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deployment-automator/automator/internal/actions"
+	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/detect"
 	"github.com/deployment-automator/automator/internal/event"
 	"github.com/deployment-automator/automator/internal/git"
@@ -59,24 +61,7 @@ matrix; batched into at most 256 groups) and any (true/false), and a job summary
 			if err != nil {
 				return err
 			}
-			repo, err := git.Open(filepath.Dir(cfg.Source()))
-			if err != nil {
-				return err
-			}
-			opts := []detect.Option{detect.WithRepo(repo), detect.WithEvent(ev), detect.WithLogger(a.logger), detect.WithRemote(remote)}
-			switch {
-			case base != "":
-				opts = append(opts, detect.WithRange(base, head))
-			case all:
-				opts = append(opts, detect.WithAll())
-			}
-			if len(services) > 0 {
-				opts = append(opts, detect.WithServices(services...))
-			}
-			if c, ownerRepo := a.comparer(cfg.GitHub.APIURL, cfg.GitHub.TokenEnv, ev); c != nil {
-				opts = append(opts, detect.WithComparer(c, ownerRepo))
-			}
-			res, err := detect.Plan(cmd.Context(), cfg, opts...)
+			res, err := a.plan(cmd.Context(), cfg, ev, planFlags{base: base, head: head, all: all, services: services, remote: remote})
 			if err != nil {
 				return err
 			}
@@ -119,6 +104,35 @@ matrix; batched into at most 256 groups) and any (true/false), and a job summary
 
 // comparer returns a GitHub compare API client for the event's repository
 // when a token is available, for clones without history; nil otherwise.
+// planFlags are the selection flags plan and run share.
+type planFlags struct {
+	base, head, remote string
+	all                bool
+	services           []string
+}
+
+// plan selects the services to build from the event or the flags.
+func (a *app) plan(ctx context.Context, cfg *config.Config, ev *event.Event, f planFlags) (*detect.Result, error) {
+	repo, err := git.Open(filepath.Dir(cfg.Source()))
+	if err != nil {
+		return nil, err
+	}
+	opts := []detect.Option{detect.WithRepo(repo), detect.WithEvent(ev), detect.WithLogger(a.logger), detect.WithRemote(f.remote)}
+	switch {
+	case f.base != "":
+		opts = append(opts, detect.WithRange(f.base, f.head))
+	case f.all:
+		opts = append(opts, detect.WithAll())
+	}
+	if len(f.services) > 0 {
+		opts = append(opts, detect.WithServices(f.services...))
+	}
+	if c, ownerRepo := a.comparer(cfg.GitHub.APIURL, cfg.GitHub.TokenEnv, ev); c != nil {
+		opts = append(opts, detect.WithComparer(c, ownerRepo))
+	}
+	return detect.Plan(ctx, cfg, opts...)
+}
+
 func (a *app) comparer(apiURL, tokenEnv string, ev *event.Event) (detect.Comparer, string) {
 	repo := a.getenv("GITHUB_REPOSITORY")
 	if ev != nil && ev.Repository != "" {

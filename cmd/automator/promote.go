@@ -9,8 +9,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deployment-automator/automator/internal/config"
+	"github.com/deployment-automator/automator/internal/event"
 	ghclient "github.com/deployment-automator/automator/internal/github"
 	"github.com/deployment-automator/automator/internal/gitops"
+	"github.com/deployment-automator/automator/internal/pipeline"
 	"github.com/deployment-automator/automator/internal/registry"
 	"github.com/deployment-automator/automator/internal/rewrite"
 )
@@ -20,6 +22,7 @@ func newPromoteCmd(a *app) *cobra.Command {
 		envName string
 		sets    []string
 		dryRun  bool
+		results string
 	)
 	cmd := &cobra.Command{
 		Use:   "promote --env ENV [--set SERVICE=REF@DIGEST]...",
@@ -35,12 +38,24 @@ images instead. A re-run updates the same pull request; nothing new changes noth
   # Show the diff and the pull request it would open, writing nothing
   automator promote --env prod --dry-run
 
+  # Fan-out: write back the results of the matrix build jobs, once per environment
+  automator promote --results results/
+
   # Promote an explicit image
   automator promote --env staging --set cart=ghcr.io/acme/cart:1.4.0@sha256:4f1c...`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := a.config()
 			if err != nil {
 				return err
+			}
+			if results != "" {
+				if len(sets) > 0 {
+					return usageErrorf("--results and --set are exclusive")
+				}
+				return a.promoteResults(cmd, cfg, results, envName, dryRun)
+			}
+			if envName == "" {
+				return usageErrorf("--env is required (or --results DIR)")
 			}
 			env, err := findEnv(cfg, envName)
 			if err != nil {
@@ -59,19 +74,14 @@ images instead. A re-run updates the same pull request; nothing new changes noth
 					return err
 				}
 			}
-			w, err := a.gitopsWriter(cmd.Context(), cfg, dryRun)
+			g, closeGate, err := a.newGate(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
-			p := &gitops.Promoter{Writer: w, Images: gitops.ImagesFromConfig(cfg)}
-			if env.Registry != "" {
-				c, err := a.registryClient(cfg, cfg.Registries)
-				if err != nil {
-					return err
-				}
-				if !dryRun {
-					p.Copier = registryCopier{c}
-				}
+			defer closeGate()
+			p, err := a.promoter(cmd.Context(), cfg, g, dryRun)
+			if err != nil {
+				return err
 			}
 			res, err := p.Promote(cmd.Context(), *env, from, explicit)
 			if res != nil {
@@ -80,11 +90,53 @@ images instead. A re-run updates the same pull request; nothing new changes noth
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&envName, "env", "", "environment to promote into (required)")
+	cmd.Flags().StringVar(&envName, "env", "", "environment to promote into (with --results: default the environments whose triggers match the event)")
+	cmd.Flags().StringVar(&results, "results", "", "promote the build results in DIR (written by build --results in fan-out jobs)")
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "explicit image SERVICE=REPOSITORY[:TAG]@DIGEST (repeatable)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the diff and the pull request; write nothing")
-	_ = cmd.MarkFlagRequired("env")
 	return cmd
+}
+
+// promoteResults writes back the images of build result files into the
+// target environments, reusing the scan reports they carry.
+func (a *app) promoteResults(cmd *cobra.Command, cfg *config.Config, dir, envName string, dryRun bool) error {
+	ctx := cmd.Context()
+	images, err := pipeline.ReadResults(dir)
+	if err != nil {
+		return &usageError{err: err}
+	}
+	ev, err := event.FromEnv(a.getenv)
+	if err != nil {
+		return err
+	}
+	var names []string
+	if envName != "" {
+		names = []string{envName}
+	}
+	envs, err := pipeline.Targets(cfg, ev, names)
+	if err != nil {
+		return err
+	}
+	g, closeGate, err := a.newGate(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeGate()
+	for _, im := range images {
+		if im.Report != nil {
+			g.Remember(im.Report, im.Digest)
+		}
+	}
+	p, err := a.promoter(ctx, cfg, g, dryRun)
+	if err != nil {
+		return err
+	}
+	w := &pipeline.WriteStage{Promoter: p, Config: cfg, Logger: a.logger.Named("writeback")}
+	outcomes := w.Run(ctx, envs, pipeline.Updates(images, true))
+	if err := a.reportRun(cmd.OutOrStdout(), images, outcomes, dryRun); err != nil {
+		return err
+	}
+	return pipeline.Err(outcomes)
 }
 
 func findEnv(cfg *config.Config, name string) (*config.Environment, error) {

@@ -138,6 +138,7 @@ It runs as a GitHub Action step or as a long-running registry watcher.
 		newPromoteCmd(a),
 		newRollbackCmd(a),
 		newPlanCmd(a),
+		newRunCmd(a),
 		newWatchCmd(a),
 		newScanCmd(a),
 	)

@@ -1,0 +1,143 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/deployment-automator/automator/internal/config"
+	"github.com/deployment-automator/automator/internal/gate"
+	"github.com/deployment-automator/automator/internal/gitops"
+)
+
+// Scanner scans one image; internal/scan's Trivy (behind its per-digest
+// Caching decorator) satisfies it.
+type Scanner interface {
+	Scan(ctx context.Context, ref string, img v1.Image) (*gate.Report, error)
+}
+
+// RemoteOpener opens a remote image by reference (REPOSITORY@DIGEST).
+type RemoteOpener func(ctx context.Context, ref string) (v1.Image, error)
+
+// Gate applies environments' scan policies to images. One scan per digest
+// serves every environment: reports are kept by digest, so an image scanned
+// from its OCI layout before push is not scanned again when it is promoted.
+// It satisfies gitops.Gate. A nil Scanner means scanning is disabled: every
+// image passes with the verdict "skipped".
+type Gate struct {
+	Scanner  Scanner
+	Open     RemoteOpener
+	Config   *config.Config
+	Ignores  *gate.IgnoreList
+	Now      func() time.Time
+	mu       sync.Mutex
+	byDigest map[string]*gate.Report
+}
+
+var _ gitops.Gate = (*Gate)(nil)
+
+// Remember records a report so that later checks of its digest reuse it.
+// Extra digests (the index digest of a multi-platform image whose platform
+// image was scanned) map to the same report.
+func (g *Gate) Remember(r *gate.Report, digests ...string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.byDigest == nil {
+		g.byDigest = map[string]*gate.Report{}
+	}
+	for _, d := range append(digests, r.Image.Digest) {
+		g.byDigest[d] = r
+	}
+}
+
+func (g *Gate) report(digest string) *gate.Report {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.byDigest[digest]
+}
+
+func (g *Gate) now() time.Time {
+	if g.Now != nil {
+		return g.Now()
+	}
+	return time.Now()
+}
+
+// Verdicts evaluates report against the named environments' policies.
+func (g *Gate) Verdicts(r *gate.Report, envs []string) ([]gate.Verdict, error) {
+	if len(envs) == 0 {
+		return nil, nil
+	}
+	policies, err := gate.PoliciesFor(g.Config, envs...)
+	if err != nil {
+		return nil, err
+	}
+	return gate.EvaluateAll(r, policies, g.Ignores, g.now()), nil
+}
+
+// Check scans image (REPOSITORY@DIGEST) — or reuses the report of its digest
+// — and applies env's policy.
+func (g *Gate) Check(ctx context.Context, env config.Environment, image string) (gitops.ScanSummary, bool, error) {
+	if g.Scanner == nil {
+		return gitops.ScanSummary{Verdict: "skipped"}, true, nil
+	}
+	r, err := g.scanRemote(ctx, image)
+	if err != nil {
+		return gitops.ScanSummary{}, false, err
+	}
+	vs, err := g.Verdicts(r, []string{env.Name})
+	if err != nil {
+		return gitops.ScanSummary{}, false, err
+	}
+	return Summary(vs[0]), vs[0].Outcome != gate.Block, nil
+}
+
+func (g *Gate) scanRemote(ctx context.Context, image string) (*gate.Report, error) {
+	if _, digest, ok := cutDigest(image); ok {
+		if r := g.report(digest); r != nil {
+			return r, nil
+		}
+	}
+	if g.Open == nil {
+		return nil, fmt.Errorf("scanning %s: no way to pull remote images", image)
+	}
+	img, err := g.Open(ctx, image)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s for scanning: %w", image, err)
+	}
+	r, err := g.Scanner.Scan(ctx, image, img)
+	if err != nil {
+		return nil, err
+	}
+	g.Remember(r)
+	return r, nil
+}
+
+func cutDigest(ref string) (repo, digest string, ok bool) {
+	for i := len(ref) - 1; i >= 0; i-- {
+		if ref[i] == '@' {
+			return ref[:i], ref[i+1:], true
+		}
+	}
+	return ref, "", false
+}
+
+// Summary converts a verdict into what reviewers see in PR bodies and
+// commit messages.
+func Summary(v gate.Verdict) gitops.ScanSummary {
+	word := string(v.Outcome)
+	if v.Outcome == gate.Block {
+		word = "fail"
+	}
+	s := gitops.ScanSummary{Verdict: word, Counts: map[string]int{}}
+	for sev, n := range v.Counts {
+		s.Counts[string(sev)] = n
+	}
+	for _, f := range v.Deciding {
+		s.Blocking = append(s.Blocking, gitops.Finding{ID: f.ID, Severity: string(f.Severity), Package: f.Package, Installed: f.Installed, Fixed: f.Fixed, Title: f.Title})
+	}
+	return s
+}

@@ -1,0 +1,247 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"go.uber.org/zap"
+
+	"github.com/deployment-automator/automator/internal/build"
+	"github.com/deployment-automator/automator/internal/gate"
+	"github.com/deployment-automator/automator/internal/gitops"
+	"github.com/deployment-automator/automator/internal/registry"
+)
+
+// Builder builds one service into an OCI layout; build.Builder satisfies it.
+type Builder interface {
+	Build(ctx context.Context, req build.Request) (*build.Result, error)
+}
+
+// LayoutOpener opens the image of an OCI layout for scanning
+// (scan.OpenLayout).
+type LayoutOpener func(dir string) (v1.Image, error)
+
+// Pusher pushes an OCI layout to repositories; registry.Client satisfies it.
+type Pusher interface {
+	Push(ctx context.Context, dir string, digest v1.Hash, repos []string, tags []string) (*registry.Pushed, error)
+}
+
+// Image is the outcome of one service's build, scan and push. Its JSON form
+// is the result file a fan-out matrix job uploads and `promote --results`
+// reads back, so it is stable.
+type Image struct {
+	Service    string   `json:"service"`
+	Image      string   `json:"image"`
+	Tags       []string `json:"tags"`
+	Digest     string   `json:"digest"`
+	Pushed     bool     `json:"pushed"`
+	References []string `json:"references,omitempty"`
+	// Layout is the OCI layout directory when it is kept.
+	Layout string `json:"layout,omitempty"`
+	// Verdicts are the gate's verdicts per target environment.
+	Verdicts []gate.Verdict `json:"verdicts,omitempty"`
+	// Allowed are the environments the image may enter; Blocked those whose
+	// gate blocks it.
+	Allowed []string `json:"allowed,omitempty"`
+	Blocked []string `json:"blocked,omitempty"`
+	// Report is the scan report, kept so that promotion does not scan again.
+	Report *gate.Report `json:"report,omitempty"`
+	// Source is the app commit range the image was built from.
+	Source *gitops.Source `json:"source,omitempty"`
+	// BuiltAt is when the image was built; the newest update per service wins.
+	BuiltAt time.Time `json:"builtAt"`
+}
+
+// BuildStage builds, scans and pushes services. An image blocked for every
+// target environment is not pushed; one blocked only for some is pushed and
+// promoted to the others.
+type BuildStage struct {
+	Builder     Builder
+	OpenLayout  LayoutOpener
+	Gate        *Gate
+	Pusher      Pusher // nil: build (and scan) only
+	Logger      *zap.Logger
+	Parallelism int
+	// KeepLayouts records layout directories in the results.
+	KeepLayouts bool
+	// Group, when set, wraps each service's work (GitHub Actions ::group::).
+	Group func(service string, work func(log *zap.Logger) error) error
+	Now   func() time.Time
+}
+
+// BlockedError reports images the gate kept out of every environment they
+// were built for. It maps to exit code 3.
+type BlockedError struct{ Images []*Image }
+
+func (e *BlockedError) Error() string {
+	var parts []string
+	for _, im := range e.Images {
+		parts = append(parts, fmt.Sprintf("%s@%s (blocked for %s)", im.Service, shortDigest(im.Digest), strings.Join(im.Blocked, ", ")))
+	}
+	return "vulnerability gate blocked " + strings.Join(parts, "; ") + "; not pushed"
+}
+
+// ExitCode is 3: blocked by a gate.
+func (e *BlockedError) ExitCode() int { return 3 }
+
+func shortDigest(d string) string {
+	if len(d) > 19 {
+		return d[:19]
+	}
+	return d
+}
+
+// Run builds every plan (at most Parallelism at once) and returns the images
+// that were built, in plan order, and an error that names what failed: a
+// *build.FailedError when a build, scan or push failed (exit 1), else a
+// *BlockedError when the gate blocked an image for every target (exit 3).
+// envs are the target environments whose policies decide; with none, the
+// default policy (scan.policy) decides whether to push.
+func (s *BuildStage) Run(ctx context.Context, plans []build.Plan, envs []string, source *gitops.Source) ([]*Image, error) {
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	log := s.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	images := make([]*Image, len(plans))
+	outcomes := build.ForEach(ctx, s.Parallelism, plans, func(ctx context.Context, p build.Plan) error {
+		i := indexOf(plans, p.Service)
+		work := func(l *zap.Logger) error {
+			im, err := s.one(ctx, l, p, envs, source, now())
+			images[i] = im
+			return err
+		}
+		if s.Group != nil {
+			return s.Group(p.Service, work)
+		}
+		return work(log.With(zap.String("service", p.Service)))
+	})
+	var out []*Image
+	var blocked []*Image
+	for _, im := range images {
+		if im == nil {
+			continue
+		}
+		out = append(out, im)
+		if len(im.Blocked) > 0 && len(im.Allowed) == 0 {
+			blocked = append(blocked, im)
+		}
+	}
+	if err := build.Summarize(outcomes, func(p build.Plan) string { return p.Service }); err != nil {
+		return out, err
+	}
+	if len(blocked) > 0 {
+		return out, &BlockedError{Images: blocked}
+	}
+	return out, nil
+}
+
+func indexOf(plans []build.Plan, service string) int {
+	for i, p := range plans {
+		if p.Service == service {
+			return i
+		}
+	}
+	return -1
+}
+
+func (s *BuildStage) one(ctx context.Context, log *zap.Logger, p build.Plan, envs []string, source *gitops.Source, at time.Time) (*Image, error) {
+	log.Info("building image", zap.Strings("tags", p.Tags))
+	res, err := s.Builder.Build(ctx, p.Request)
+	if err != nil {
+		return nil, err
+	}
+	im := &Image{Service: p.Service, Image: p.Image, Tags: p.Tags, Digest: res.Digest.String(), Source: source, BuiltAt: at}
+	if s.KeepLayouts {
+		im.Layout = res.Layout
+	}
+	log = log.With(zap.String("digest", im.Digest))
+	log.Info("built image")
+
+	if s.Gate != nil && s.Gate.Scanner != nil {
+		img, err := s.OpenLayout(res.Layout)
+		if err != nil {
+			return im, fmt.Errorf("opening the built image of %s: %w", p.Service, err)
+		}
+		report, err := s.Gate.Scanner.Scan(ctx, p.Image+"@"+im.Digest, img)
+		if err != nil {
+			return im, fmt.Errorf("scanning %s: %w", p.Service, err)
+		}
+		s.Gate.Remember(report, im.Digest)
+		im.Report = report
+		targets := envs
+		var verdicts []gate.Verdict
+		if len(targets) == 0 {
+			pol, err := gate.PolicyFromConfig("scan.policy", s.Gate.Config.Scan.Policy)
+			if err != nil {
+				return im, err
+			}
+			verdicts = gate.EvaluateAll(report, []gate.EnvPolicy{{Env: "default", Policy: pol}}, s.Gate.Ignores, s.Gate.now())
+		} else if verdicts, err = s.Gate.Verdicts(report, targets); err != nil {
+			return im, err
+		}
+		im.Verdicts = verdicts
+		for _, v := range verdicts {
+			switch v.Outcome {
+			case gate.Block:
+				im.Blocked = append(im.Blocked, v.Env)
+				log.Warn("vulnerability gate blocked the image", zap.String("environment", v.Env), zap.Strings("reasons", v.Reasons))
+			case gate.Warn:
+				im.Allowed = append(im.Allowed, v.Env)
+				log.Warn("vulnerability gate warns", zap.String("environment", v.Env), zap.Strings("reasons", v.Reasons))
+			default:
+				im.Allowed = append(im.Allowed, v.Env)
+			}
+		}
+		log.Info("scanned image", zap.Int("findings", len(report.Findings)), zap.Strings("allowed", im.Allowed), zap.Strings("blocked", im.Blocked))
+		if len(im.Allowed) == 0 {
+			log.Warn("not pushing: blocked for every target environment")
+			return im, nil
+		}
+	} else {
+		im.Allowed = append(im.Allowed, envs...)
+	}
+	if s.Pusher == nil {
+		return im, nil
+	}
+	pushed, err := s.Pusher.Push(ctx, res.Layout, res.Digest, p.Repositories, p.Tags)
+	if err != nil {
+		return im, fmt.Errorf("pushing %s: %w", p.Service, err)
+	}
+	im.Pushed, im.References = true, pushed.References
+	log.Info("pushed image", zap.Strings("references", pushed.References))
+	return im, nil
+}
+
+// Updates turns pushed images into write-back updates, one per service,
+// newest build winning, sorted by service. With requirePushed false (dry
+// runs, which push nothing), images the gate lets into at least one
+// environment count as if pushed.
+func Updates(images []*Image, requirePushed bool) []gitops.Update {
+	byService := map[string]*Image{}
+	for _, im := range images {
+		if requirePushed && !im.Pushed || !requirePushed && !im.Pushed && len(im.Allowed) == 0 {
+			continue
+		}
+		if cur, ok := byService[im.Service]; !ok || im.BuiltAt.After(cur.BuiltAt) {
+			byService[im.Service] = im
+		}
+	}
+	out := make([]gitops.Update, 0, len(byService))
+	for _, im := range byService {
+		tag := ""
+		if len(im.Tags) > 0 {
+			tag = im.Tags[len(im.Tags)-1]
+		}
+		out = append(out, gitops.Update{Service: im.Service, Repository: im.Image, Tag: tag, Digest: im.Digest, Source: im.Source, At: im.BuiltAt})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Service < out[j].Service })
+	return out
+}

@@ -1,0 +1,259 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/deployment-automator/automator/internal/actions"
+	"github.com/deployment-automator/automator/internal/gate"
+	"github.com/deployment-automator/automator/internal/gitops"
+)
+
+// ImageOutput is one entry of the `images` step output.
+type ImageOutput struct {
+	Service string   `json:"service"`
+	Image   string   `json:"image"`
+	Tags    []string `json:"tags"`
+	Digest  string   `json:"digest"`
+	Pushed  bool     `json:"pushed"`
+}
+
+type prOutput struct {
+	Environment string `json:"environment"`
+	Number      int    `json:"number,omitempty"`
+	URL         string `json:"url,omitempty"`
+	Branch      string `json:"branch"`
+	Created     bool   `json:"created"`
+	Updated     bool   `json:"updated"`
+}
+
+type commitOutput struct {
+	Environment string `json:"environment"`
+	SHA         string `json:"sha"`
+	URL         string `json:"url,omitempty"`
+}
+
+type blockedOutput struct {
+	Service     string `json:"service"`
+	Environment string `json:"environment"`
+	Digest      string `json:"digest"`
+}
+
+// Outputs renders the step outputs images, pull-requests, commits and blocked.
+func Outputs(images []*Image, envs []EnvOutcome) ([]actions.Output, error) {
+	imgs := []ImageOutput{}
+	blocked := []blockedOutput{}
+	for _, im := range images {
+		imgs = append(imgs, ImageOutput{Service: im.Service, Image: im.Image, Tags: im.Tags, Digest: im.Digest, Pushed: im.Pushed})
+		for _, e := range im.Blocked {
+			blocked = append(blocked, blockedOutput{Service: im.Service, Environment: e, Digest: im.Digest})
+		}
+	}
+	prs, commits := []prOutput{}, []commitOutput{}
+	for _, o := range envs {
+		var be *gitops.BlockedError
+		if errors.As(o.Err, &be) {
+			for _, b := range be.Blocked {
+				blocked = append(blocked, blockedOutput{Service: b.Service, Environment: o.Env, Digest: digestOf(b.Image)})
+			}
+		}
+		if o.Result == nil {
+			continue
+		}
+		if pr := o.Result.PR; pr != nil {
+			prs = append(prs, prOutput{Environment: o.Env, Number: pr.Number, URL: pr.URL, Branch: pr.Branch, Created: pr.Created, Updated: pr.Updated})
+		} else if o.Result.Commit != "" {
+			commits = append(commits, commitOutput{Environment: o.Env, SHA: o.Result.Commit, URL: o.Result.CommitURL})
+		}
+	}
+	sort.Slice(blocked, func(i, j int) bool {
+		if blocked[i].Service != blocked[j].Service {
+			return blocked[i].Service < blocked[j].Service
+		}
+		return blocked[i].Environment < blocked[j].Environment
+	})
+	blocked = dedupe(blocked)
+	var outs []actions.Output
+	for _, o := range []struct {
+		name string
+		v    any
+	}{{"images", imgs}, {"pull-requests", prs}, {"commits", commits}, {"blocked", blocked}} {
+		b, err := json.Marshal(o.v)
+		if err != nil {
+			return nil, fmt.Errorf("encoding output %s: %w", o.name, err)
+		}
+		outs = append(outs, actions.Output{Name: o.name, Value: string(b)})
+	}
+	return outs, nil
+}
+
+func dedupe(bs []blockedOutput) []blockedOutput {
+	var out []blockedOutput
+	for i, b := range bs {
+		if i > 0 && b == bs[i-1] {
+			continue
+		}
+		out = append(out, b)
+	}
+	if out == nil {
+		return []blockedOutput{}
+	}
+	return out
+}
+
+func digestOf(ref string) string {
+	_, d, _ := cutDigest(ref)
+	return d
+}
+
+// SummaryMarkdown renders the job summary: one table of images with their
+// scan verdicts, one of environments with their commit or pull request.
+func SummaryMarkdown(images []*Image, envs []EnvOutcome) string {
+	var b strings.Builder
+	b.WriteString("## automator\n\n")
+	if len(images) > 0 {
+		b.WriteString("| service | image | digest | pushed | scan |\n|---|---|---|---|---|\n")
+		for _, im := range images {
+			fmt.Fprintf(&b, "| %s | `%s` | `%s` | %s | %s |\n", im.Service, im.Image+":"+lastTag(im.Tags), shortDigest(im.Digest), yesNo(im.Pushed), verdictCell(im))
+		}
+		b.WriteString("\n")
+	}
+	if len(envs) > 0 {
+		b.WriteString("| environment | result |\n|---|---|\n")
+		for _, o := range envs {
+			fmt.Fprintf(&b, "| %s | %s |\n", o.Env, envCell(o))
+		}
+		b.WriteString("\n")
+	}
+	for _, im := range images {
+		for _, v := range im.Verdicts {
+			if v.Outcome == gate.Pass || len(v.Deciding) == 0 {
+				continue
+			}
+			fmt.Fprintf(&b, "<details><summary>%s — %s in %s</summary>\n\n| id | package | installed → fixed | severity |\n|---|---|---|---|\n", im.Service, v.Outcome, v.Env)
+			for _, f := range v.Deciding {
+				fixed := f.Fixed
+				if fixed == "" {
+					fixed = "no fix"
+				}
+				fmt.Fprintf(&b, "| %s | %s | %s → %s | %s |\n", f.ID, f.Package, f.Installed, fixed, f.Severity)
+			}
+			b.WriteString("\n</details>\n\n")
+		}
+	}
+	if len(images) > 0 && images[0].Report != nil {
+		r := images[0].Report
+		fmt.Fprintf(&b, "Scanned with %s; vulnerability DB %s.\n", r.Scanner, r.DB.Describe(r.ScannedAt))
+	}
+	return b.String()
+}
+
+func lastTag(tags []string) string {
+	if len(tags) == 0 {
+		return ""
+	}
+	return tags[len(tags)-1]
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func verdictCell(im *Image) string {
+	if len(im.Verdicts) == 0 {
+		return "not scanned"
+	}
+	var parts []string
+	for _, v := range im.Verdicts {
+		c := v.Counts
+		parts = append(parts, fmt.Sprintf("%s: **%s** (C%d H%d M%d L%d)", v.Env, v.Outcome, c[gate.SeverityCritical], c[gate.SeverityHigh], c[gate.SeverityMedium], c[gate.SeverityLow]))
+	}
+	return strings.Join(parts, "<br>")
+}
+
+func envCell(o EnvOutcome) string {
+	switch {
+	case o.Err != nil:
+		return "failed: " + strings.ReplaceAll(o.Err.Error(), "|", "\\|")
+	case o.Result == nil:
+		return "nothing to do"
+	case o.Result.PR != nil:
+		verb := "up to date"
+		if o.Result.PR.Created {
+			verb = "opened"
+		} else if o.Result.PR.Updated {
+			verb = "updated"
+		}
+		return fmt.Sprintf("pull request [#%d](%s) %s", o.Result.PR.Number, o.Result.PR.URL, verb)
+	case o.Result.Commit != "":
+		return fmt.Sprintf("commit [`%s`](%s)", shortSHA(o.Result.Commit), o.Result.CommitURL)
+	}
+	return "no change"
+}
+
+func shortSHA(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
+// WriteResults writes one result file per image (<dir>/<service>.json) for a
+// fan-out job to upload as an artifact.
+func WriteResults(dir string, images []*Image) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating results dir: %w", err)
+	}
+	for _, im := range images {
+		c := *im
+		c.Layout = ""
+		b, err := json.MarshalIndent(&c, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encoding result of %s: %w", im.Service, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, im.Service+".json"), append(b, '\n'), 0o644); err != nil {
+			return fmt.Errorf("writing result of %s: %w", im.Service, err)
+		}
+	}
+	return nil
+}
+
+// ReadResults reads every result file under dir (recursively, as
+// download-artifact lays them out), sorted by service.
+func ReadResults(dir string) ([]*Image, error) {
+	var out []*Image
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(path) != ".json" {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		var im Image
+		if err := json.Unmarshal(b, &im); err != nil {
+			return fmt.Errorf("reading result %s: %w", path, err)
+		}
+		if im.Service == "" || im.Digest == "" {
+			return fmt.Errorf("reading result %s: not an automator build result (no service or digest)", path)
+		}
+		out = append(out, &im)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading results from %s: %w", dir, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("reading results from %s: no result files", dir)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Service < out[j].Service })
+	return out, nil
+}
