@@ -105,7 +105,7 @@ environments:
 		if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 			t.Fatalf("stdout is not JSON: %v\n%s", err, stdout)
 		}
-		if strings.Join(rep.Blocked, ",") != "prod" || strings.Join(rep.Allowed, ",") != "dev" || len(rep.Findings) != 3 || !strings.HasPrefix(rep.Image.Digest, "sha256:") {
+		if strings.Join(rep.Blocked, ",") != "prod" || strings.Join(rep.Allowed, ",") != "dev" || len(rep.Findings) != 4 || !strings.HasPrefix(rep.Image.Digest, "sha256:") {
 			t.Errorf("JSON report = %+v", rep)
 		}
 		s, err := os.ReadFile(sarif)

@@ -16,6 +16,7 @@ import (
 
 	trivydb "github.com/aquasecurity/trivy-db/pkg/db"
 	"github.com/aquasecurity/trivy-db/pkg/metadata"
+	"github.com/aquasecurity/trivy/pkg/cache"
 	"github.com/aquasecurity/trivy/pkg/clock"
 	"github.com/aquasecurity/trivy/pkg/db"
 	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
@@ -75,42 +76,62 @@ func (e *DBError) Unwrap() []error {
 // ExitCode is 1: a scan failure, not a usage error and not a gate verdict.
 func (e *DBError) ExitCode() int { return 1 }
 
-// openDB is the process's one open Trivy DB. trivy-db keeps the open BoltDB in
-// a package variable, so a process can only scan against one DB at a time;
-// this guard turns a second, different cache dir into an error instead of a
+// shared is the process's one open Trivy DB and layer cache. trivy-db keeps
+// the open BoltDB in a package variable, so a process can only scan against
+// one DB at a time; and the layer cache (fanal.db) takes an exclusive file
+// lock. Scanners on the same cache dir therefore share both (reference
+// counted), and a second, different cache dir is an error instead of a
 // silent switch under a running scan.
-var openDB struct {
-	mu   sync.Mutex
-	dir  string
-	refs int
+var shared struct {
+	mu     sync.Mutex
+	dir    string
+	refs   int
+	info   gate.DBInfo
+	layers cache.Cache
 }
 
-func acquireDB(dbDir string) error {
-	openDB.mu.Lock()
-	defer openDB.mu.Unlock()
-	if openDB.refs > 0 {
-		if openDB.dir != dbDir {
-			return fmt.Errorf("opening vulnerability DB %q: this process already has %q open (Trivy allows one DB per process)", dbDir, openDB.dir)
+// acquire opens (or shares) the DB and layer cache of cacheDir. prepare
+// readies the DB files and runs only when the DB is not open yet: a DB in
+// use is never replaced under a running scan.
+func acquire(cacheDir string, logger *zap.Logger, prepare func() (gate.DBInfo, error)) (gate.DBInfo, cache.Cache, error) {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.refs > 0 {
+		if shared.dir != cacheDir {
+			return gate.DBInfo{}, nil, fmt.Errorf("opening scan cache dir %q: this process already scans with %q (Trivy allows one DB per process)", cacheDir, shared.dir)
 		}
-		openDB.refs++
-		return nil
+		shared.refs++
+		return shared.info, shared.layers, nil
 	}
+	info, err := prepare()
+	if err != nil {
+		return gate.DBInfo{}, nil, err
+	}
+	dbDir := db.Dir(cacheDir)
 	if err := db.Init(dbDir); err != nil {
-		return fmt.Errorf("opening vulnerability DB %q: %w", dbDir, err)
+		return gate.DBInfo{}, nil, fmt.Errorf("opening vulnerability DB %q: %w", dbDir, err)
 	}
-	openDB.dir, openDB.refs = dbDir, 1
-	return nil
+	layers, _, err := cache.New(cache.Options{Backend: "fs", CacheDir: cacheDir})
+	if err != nil {
+		// The layer cache only saves time: another process holding
+		// fanal.db must not fail the scan.
+		logger.Warn("layer cache unavailable, analysing every layer", zap.String("cacheDir", cacheDir), zap.Error(err))
+		layers = cache.NewMemoryCache()
+	}
+	shared.dir, shared.refs, shared.info, shared.layers = cacheDir, 1, info, layers
+	return info, layers, nil
 }
 
-func releaseDB() error {
-	openDB.mu.Lock()
-	defer openDB.mu.Unlock()
-	openDB.refs--
-	if openDB.refs > 0 {
+func release() error {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	shared.refs--
+	if shared.refs > 0 {
 		return nil
 	}
-	openDB.dir = ""
-	return db.Close()
+	err := errors.Join(shared.layers.Close(), db.Close())
+	shared.dir, shared.layers = "", nil
+	return err
 }
 
 // prepareDB makes sure cacheDir holds a usable DB: it downloads one when the

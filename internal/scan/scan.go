@@ -212,23 +212,13 @@ func New(ctx context.Context, opts ...Option) (*Trivy, error) {
 	routeTrivyLogs(o.logger)
 
 	t := &Trivy{opts: o, logger: o.logger, version: trivyVersion()}
-	info, err := t.prepareDB(ctx)
+	info, layers, err := acquire(o.cacheDir, o.logger, func() (gate.DBInfo, error) { return t.prepareDB(ctx) })
 	if err != nil {
 		return nil, err
 	}
-	t.db = info
-	if err := acquireDB(filepath.Join(o.cacheDir, "db")); err != nil {
-		return nil, err
-	}
+	t.db, t.cache = info, layers
 	javadb.Init(o.cacheDir, defaultJavaDBRepos(), o.skipDBUpdate || o.offline, true, ftypes.RegistryOptions{})
-
-	c, _, err := cache.New(cache.Options{Backend: "fs", CacheDir: o.cacheDir})
-	if err != nil {
-		_ = releaseDB()
-		return nil, fmt.Errorf("opening the layer cache in %q: %w", o.cacheDir, err)
-	}
-	t.cache = c
-	t.backend = local.NewService(applier.NewApplier(c), ospkg.NewScanner(), langpkg.NewScanner(), vulnerability.NewClient(trivydb.Config{}))
+	t.backend = local.NewService(applier.NewApplier(layers), ospkg.NewScanner(), langpkg.NewScanner(), vulnerability.NewClient(trivydb.Config{}))
 	t.logger.Debug("vulnerability DB ready", zap.String("cacheDir", o.cacheDir), zap.Time("dbUpdatedAt", info.UpdatedAt),
 		zap.Time("dbNextUpdate", info.NextUpdate), zap.String("scanner", t.version))
 	return t, nil
@@ -240,18 +230,25 @@ func (t *Trivy) DB() gate.DBInfo { return t.db }
 // Close releases the layer cache and the DB.
 func (t *Trivy) Close() error {
 	t.closeOnce.Do(func() {
-		t.closeErr = errors.Join(t.cache.Close(), releaseDB())
+		t.closeErr = release()
 	})
 	return t.closeErr
 }
 
 // Scan analyses img's layers (each layer once per cache dir: Trivy's layer
 // cache is keyed by layer digest) and reports every vulnerability found in
-// OS and language packages, unfiltered.
+// OS and language packages, unfiltered. A scanner that has outlived its DB
+// (older than the max age by now) refuses with a *DBError; long-running
+// callers create a new scanner per cycle, which updates the DB when due.
 func (t *Trivy) Scan(ctx context.Context, ref string, img v1.Image) (*gate.Report, error) {
 	digest, err := img.Digest()
 	if err != nil {
 		return nil, fmt.Errorf("reading the digest of image %q: %w", ref, err)
+	}
+	if age := t.opts.now().Sub(t.db.UpdatedAt); age > t.opts.maxDBAge {
+		// A long-running process (the watcher) outlived its DB.
+		return nil, &DBError{Problem: fmt.Sprintf("the DB opened from %s is now %s old, older than scan.maxDBAge %s", t.opts.cacheDir, age.Round(time.Minute), t.opts.maxDBAge),
+			CacheDir: t.opts.cacheDir, Hint: "close this scanner and create a new one (scan.New) to update the DB"}
 	}
 	art, err := artimage.NewArtifact(trivyImage{Image: img, name: ref}, t.cache, t.artifactOption())
 	if err != nil {

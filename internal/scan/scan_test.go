@@ -66,7 +66,7 @@ func summary(fs []gate.Finding) []string {
 	return out
 }
 
-func TestScanOSAndGoBinaryPackages(t *testing.T) {
+func TestScanOSAndLanguagePackages(t *testing.T) {
 	s, _ := newTestScanner(t)
 	tests := []struct {
 		name   string
@@ -78,6 +78,7 @@ func TestScanOSAndGoBinaryPackages(t *testing.T) {
 			name: "vulnerable",
 			spec: scantest.Vulnerable,
 			want: []string{
+				"CVE-2021-9996 lodash 4.17.20→4.17.21 MEDIUM app/node_modules/lodash/package.json",
 				"CVE-2023-9998 openssl 3.1.0-r0→3.1.2-r0 MEDIUM ",
 				"CVE-2023-9999 openssl 3.1.0-r0→3.1.4-r0 CRITICAL ",
 				"CVE-2024-9997 golang.org/x/text v0.21.0→0.27.0 HIGH app/server",
@@ -345,10 +346,25 @@ func TestDBFallbackAndMirrorOrder(t *testing.T) {
 		if s.DB().DownloadedAt.IsZero() || s.DB().UpdatedAt.Unix() != now.Add(-time.Hour).Unix() {
 			t.Errorf("DB info after download = %+v", s.DB())
 		}
-		if r := scanLayout(t, s, scantest.Vulnerable, "x"); len(r.Findings) != 3 {
+		if r := scanLayout(t, s, scantest.Vulnerable, "x"); len(r.Findings) != 4 {
 			t.Errorf("findings with the downloaded DB: %v", summary(r.Findings))
 		}
 	})
+}
+
+func TestScanRefusesADBThatAgedPastMaxAge(t *testing.T) {
+	later := time.Now()
+	s, _ := newTestScanner(t, WithMaxDBAge(48*time.Hour), WithClock(func() time.Time { return later }))
+	img := scantest.Image(t, scantest.Fixed)
+	if _, err := s.Scan(context.Background(), "x", img); err != nil {
+		t.Fatal(err)
+	}
+	later = later.Add(72 * time.Hour) // the watcher kept running
+	_, err := s.Scan(context.Background(), "x", img)
+	var dbe *DBError
+	if !errors.As(err, &dbe) || !strings.Contains(err.Error(), "older than scan.maxDBAge 48h0m0s") {
+		t.Errorf("scan with an aged DB = %v", err)
+	}
 }
 
 func mustDB(t *testing.T, dir string, meta scantest.DBMeta) {
@@ -376,4 +392,31 @@ func serveDB(t *testing.T, cacheDir string) string {
 		t.Fatal(err)
 	}
 	return ref
+}
+
+// TestScannersShareOneDB covers Trivy's one-DB-per-process rule: scanners on
+// the same cache dir share the DB and the locked layer cache, a different
+// cache dir is refused while one is open.
+func TestScannersShareOneDB(t *testing.T) {
+	a, dir := newTestScanner(t)
+	b, err := New(context.Background(), WithCacheDir(dir), WithOffline(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.DB() != a.DB() {
+		t.Errorf("shared scanner sees another DB: %+v vs %+v", b.DB(), a.DB())
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if r := scanLayout(t, a, scantest.Vulnerable, "after-close"); len(r.Findings) == 0 {
+		t.Error("closing one sharer closed the DB under the other")
+	}
+	other := scantest.NewDB(t, scantest.FreshDB(time.Now()))
+	if c, err := New(context.Background(), WithCacheDir(other), WithOffline(true)); err == nil {
+		_ = c.Close()
+		t.Error("a second cache dir was opened while another is in use")
+	} else if !strings.Contains(err.Error(), dir) {
+		t.Errorf("error %q does not name the cache dir in use", err)
+	}
 }

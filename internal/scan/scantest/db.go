@@ -1,8 +1,8 @@
 // Package scantest builds what scanner tests need without any network: a
 // small Trivy vulnerability DB loaded from YAML fixtures (the way Trivy's own
 // internal/dbtest does, with bolt-fixtures and trivy-db's metadata), and OCI
-// image layouts carrying an Alpine openssl package and a Go binary at
-// vulnerable or fixed versions.
+// image layouts carrying an Alpine openssl package, a Go binary and an npm
+// package at vulnerable or fixed versions.
 //
 // Only tests import it.
 package scantest
@@ -30,6 +30,8 @@ const (
 	OpenSSLMedium = "CVE-2023-9998"
 	// TextHigh affects golang.org/x/text < 0.27.0 (HIGH).
 	TextHigh = "CVE-2024-9997"
+	// LodashMedium affects the npm package lodash < 4.17.21 (MEDIUM).
+	LodashMedium = "CVE-2021-9996"
 
 	// OpenSSLVulnerable and OpenSSLFixed are installed openssl versions.
 	OpenSSLVulnerable = "3.1.0-r0"
@@ -38,6 +40,9 @@ const (
 	// be in the local module cache (they are compiled into a test binary).
 	TextVulnerable = "v0.21.0"
 	TextFixed      = "v0.27.0"
+	// LodashVulnerable and LodashFixed are npm lodash versions.
+	LodashVulnerable = "4.17.20"
+	LodashFixed      = "4.17.21"
 )
 
 // DBMeta sets the metadata written next to the fixture DB.

@@ -23,13 +23,17 @@ import (
 
 // ImageSpec describes a test image: an Alpine 3.18 base layer with openssl at
 // OpenSSL, and optionally an app layer with a Go binary at /app/server whose
-// build info names golang.org/x/text at Text, plus extra files.
+// build info names golang.org/x/text at Text, an npm package lodash at
+// Lodash, plus extra files.
 type ImageSpec struct {
 	// OpenSSL is the installed openssl version in /lib/apk/db/installed.
 	OpenSSL string
 	// Text is the golang.org/x/text version compiled into /app/server; empty
 	// means no binary.
 	Text string
+	// Lodash is the version of an npm package installed under
+	// /app/node_modules/lodash; empty means none.
+	Lodash string
 	// Files are extra files (path → content) in the app layer; two specs with
 	// the same OpenSSL and BaseFiles share the base layer and differ only here.
 	Files map[string]string
@@ -37,11 +41,12 @@ type ImageSpec struct {
 	BaseFiles map[string]string
 }
 
-// Vulnerable has the CRITICAL openssl and the HIGH x/text finding.
-var Vulnerable = ImageSpec{OpenSSL: OpenSSLVulnerable, Text: TextVulnerable}
+// Vulnerable has the CRITICAL and MEDIUM openssl, the HIGH x/text and the
+// MEDIUM lodash findings.
+var Vulnerable = ImageSpec{OpenSSL: OpenSSLVulnerable, Text: TextVulnerable, Lodash: LodashVulnerable}
 
 // Fixed has both packages at fixed versions: no finding at all.
-var Fixed = ImageSpec{OpenSSL: OpenSSLFixed, Text: TextFixed}
+var Fixed = ImageSpec{OpenSSL: OpenSSLFixed, Text: TextFixed, Lodash: LodashFixed}
 
 // epoch is the mtime of every file, so equal content gives equal digests.
 var epoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -77,6 +82,9 @@ func Image(tb testing.TB, spec ImageSpec) v1.Image {
 			tb.Fatal(err)
 		}
 		app["app/server"] = bin
+	}
+	if spec.Lodash != "" {
+		app["app/node_modules/lodash/package.json"] = []byte(`{"name": "lodash", "version": "` + spec.Lodash + `", "license": "MIT"}` + "\n")
 	}
 	if len(app) > 0 {
 		l, err := tarLayer(app)
