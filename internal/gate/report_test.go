@@ -110,26 +110,7 @@ func TestWriteJSON(t *testing.T) {
 }
 
 func TestWriteSARIFValidatesAgainstSchema(t *testing.T) {
-	c := jsonschema.NewCompiler()
-	f, err := os.Open(filepath.Join("testdata", "sarif-schema-2.1.0.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const url = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
-	if err := c.AddResource(url, doc); err != nil {
-		t.Fatal(err)
-	}
-	c.AssertFormat()
-	schema, err := c.Compile(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-
+	schema := compileSARIFSchema(t)
 	r, verdicts := verdictsForReports(t)
 	empty := &Report{Image: Image{Ref: "oci-layout:/tmp/x", Digest: "sha256:00"}, DB: r.DB, Scanner: "trivy v0.74.0"}
 	for name, in := range map[string]struct {
@@ -167,9 +148,11 @@ func TestWriteSARIFValidatesAgainstSchema(t *testing.T) {
 	}
 }
 
-// TestSchemaRejectsInvalidSARIF proves the validation above can fail.
-func TestSchemaRejectsInvalidSARIF(t *testing.T) {
-	c := jsonschema.NewCompiler()
+// compileSARIFSchema compiles the OASIS SARIF 2.1.0 schema vendored in testdata
+// (oasis-tcs/sarif-spec, sarif-2.1/schema/sarif-schema-2.1.0.json), with
+// format assertions on.
+func compileSARIFSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
 	f, err := os.Open(filepath.Join("testdata", "sarif-schema-2.1.0.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -179,13 +162,22 @@ func TestSchemaRejectsInvalidSARIF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.AddResource("sarif.json", doc); err != nil {
+	const url = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	if err := c.AddResource(url, doc); err != nil {
 		t.Fatal(err)
 	}
-	schema, err := c.Compile("sarif.json")
+	schema, err := c.Compile(url)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return schema
+}
+
+// TestSchemaRejectsInvalidSARIF proves the validation above can fail.
+func TestSchemaRejectsInvalidSARIF(t *testing.T) {
+	schema := compileSARIFSchema(t)
 	bad, _ := jsonschema.UnmarshalJSON(strings.NewReader(`{"version":"2.1.0","runs":[{"tool":{"driver":{}},"results":[{"level":"fatal","message":{}}]}]}`))
 	if err := schema.Validate(bad); err == nil {
 		t.Error("schema accepted an invalid log")
