@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -173,9 +174,17 @@ func (a *app) buildImages(ctx context.Context, cfg *config.Config, g *pipeline.G
 	} else if outDir, err = filepath.Abs(outDir); err != nil {
 		return nil, fmt.Errorf("resolving --output-dir: %w", err)
 	}
+	// Reproducible builds: every timestamp in the image is the commit time, so the same commit
+	// builds to the same digest in any job (fan-out matrix jobs, re-runs).
+	prov := build.Provenance{Tag: td, Source: source, Created: now}
+	if ct, err := commitTime(ctx, root, sha); err == nil {
+		prov.Created, prov.Timestamp = ct, ct
+	} else {
+		a.logger.Debug("commit time unknown: images carry the build time", zap.Error(err))
+	}
 	plans := make([]build.Plan, 0, len(services))
 	for _, svc := range services {
-		p, err := build.PlanService(svc, cfg.Build, root, outDir, build.Provenance{Tag: td, Source: source, Created: now})
+		p, err := build.PlanService(svc, cfg.Build, root, outDir, prov)
 		if err != nil {
 			return nil, usageErrorf("%w", err)
 		}
@@ -221,6 +230,19 @@ func (a *app) source(sha string) *gitops.Source {
 		return nil
 	}
 	return &gitops.Source{Repo: repo, To: sha}
+}
+
+// commitTime is the committer time of sha in the repository at root.
+func commitTime(ctx context.Context, root, sha string) (time.Time, error) {
+	out, err := exec.CommandContext(ctx, "git", "-C", root, "show", "-s", "--format=%ct", sha).Output()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reading the time of commit %s: %w", sha, err)
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reading the time of commit %s: %w", sha, err)
+	}
+	return time.Unix(n, 0).UTC(), nil
 }
 
 // selectServices returns the named services in config order, or all of them when names is empty.

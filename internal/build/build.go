@@ -17,6 +17,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -67,6 +68,10 @@ type Request struct {
 	// Labels are set on the image config (and as manifest annotations); see Metadata.Labels for the
 	// org.opencontainers.image.* ones every image carries.
 	Labels map[string]string
+	// Timestamp, when set, pins every timestamp in the image (config created time, layer file times)
+	// so that the same source builds to the same digest (SOURCE_DATE_EPOCH semantics). Use the
+	// commit time.
+	Timestamp time.Time
 }
 
 func (r Request) validate() error {

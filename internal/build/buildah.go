@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -84,6 +85,9 @@ func (b *Buildah) budArgs(req Request, name string) []string {
 	}
 	for _, kv := range sortedPairs(req.Labels) {
 		args = append(args, "--label", kv, "--annotation", kv)
+	}
+	if !req.Timestamp.IsZero() {
+		args = append(args, "--timestamp", strconv.FormatInt(req.Timestamp.Unix(), 10))
 	}
 	return append(args, req.Context)
 }

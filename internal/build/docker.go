@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"strconv"
 	"strings"
 )
 
@@ -30,8 +31,16 @@ func (d *Docker) Name() string { return BackendDocker }
 
 // buildArgs is the `docker buildx build` command line writing req's image as an OCI layout directory out.
 func (d *Docker) buildArgs(req Request, out string) []string {
+	output := "type=oci,dest=" + out + ",tar=false"
+	if !req.Timestamp.IsZero() {
+		// BuildKit reads SOURCE_DATE_EPOCH as a build arg; rewrite-timestamp also clamps file times in layers.
+		output += ",rewrite-timestamp=true"
+	}
 	args := []string{"buildx", "build", "--progress", "plain", "--provenance=false", "--sbom=false",
-		"--file", dockerfilePath(req), "--output", "type=oci,dest=" + out + ",tar=false"}
+		"--file", dockerfilePath(req), "--output", output}
+	if !req.Timestamp.IsZero() {
+		args = append(args, "--build-arg", "SOURCE_DATE_EPOCH="+strconv.FormatInt(req.Timestamp.Unix(), 10))
+	}
 	if len(req.Platforms) > 0 {
 		args = append(args, "--platform", strings.Join(req.Platforms, ","))
 	}

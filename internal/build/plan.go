@@ -30,8 +30,11 @@ type Provenance struct {
 	Tag TagData
 	// Source is the source repository URL for org.opencontainers.image.source.
 	Source string
-	// Created is the build time for org.opencontainers.image.created.
+	// Created is the time for org.opencontainers.image.created.
 	Created time.Time
+	// Timestamp, when set, pins every timestamp in the images for reproducible builds (see
+	// Request.Timestamp); the commit time is the usual choice, with Created set to it too.
+	Timestamp time.Time
 }
 
 // PlanService resolves svc against the shared build settings. root is the repository root that
@@ -76,6 +79,7 @@ func PlanService(svc config.Service, settings config.Build, root, outDir string,
 			Context:    filepath.Join(root, svc.Context),
 			Dockerfile: dockerfile,
 			Output:     filepath.Join(outDir, svc.Name),
+			Timestamp:  p.Timestamp,
 			Args:       svc.Args,
 			Target:     svc.Target,
 			Platforms:  platforms,
