@@ -3,11 +3,18 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/deployment-automator/automator/internal/scan/scantest"
 )
@@ -87,6 +94,28 @@ environments:
 			}
 		})
 	}
+
+	t.Run("remote image by digest", func(t *testing.T) {
+		srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+		defer srv.Close()
+		img := scantest.Image(t, scantest.Vulnerable)
+		d, err := img.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		host := strings.TrimPrefix(srv.URL, "http://")
+		tag, err := name.NewTag(host + "/acme/cart:1.4.0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(tag, img); err != nil {
+			t.Fatal(err)
+		}
+		stdout, stderr, code := runCLI(t, nil, "scan", "--config", cfgPath, host+"/acme/cart@"+d.String(), "--env", "prod")
+		if code != 3 || !strings.Contains(stdout, d.String()) || !strings.Contains(stdout, scantest.OpenSSLCritical) {
+			t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+	})
 
 	t.Run("json, sarif and markdown files", func(t *testing.T) {
 		dir := t.TempDir()
