@@ -186,16 +186,51 @@ func parseSets(cfg *config.Config, sets []string) ([]gitops.Update, error) {
 	return out, nil
 }
 
-// gitopsWriter builds the GitHub writer from config; every installation
-// token it mints is registered with the redactor (and masked in Actions).
+// gitopsWriter builds the write-back for every environment of cfg: a Router
+// that sends owner/name repos to the GitHub writer (every installation token
+// it mints is registered with the redactor and masked in Actions) and git
+// URLs or paths to the local git writer. The GitHub side is only built when
+// an environment needs it, so a git-only configuration needs no GitHub auth.
 func (a *app) gitopsWriter(ctx context.Context, cfg *config.Config, dryRun bool) (gitops.Writer, error) {
-	opts, err := ghclient.ConfigOptions(cfg.GitHub, a.getenv)
+	serverURL := ghclient.ServerURL(cfg.GitHub, a.getenv)
+	shared := []gitops.Option{gitops.WithServerURL(serverURL), gitops.WithLogger(a.logger.Named("gitops"))}
+	var r gitops.Router
+	for _, env := range cfg.Environments {
+		if gitops.IsGitHubRepo(env.Repo) && r.GitHub == nil {
+			w, err := a.githubWriter(cfg, dryRun, shared)
+			if err != nil {
+				return nil, err
+			}
+			r.GitHub = w
+		}
+		if !gitops.IsGitHubRepo(env.Repo) && r.Git == nil {
+			opts := shared
+			if name, email := a.getenv("GIT_AUTHOR_NAME"), a.getenv("GIT_AUTHOR_EMAIL"); name != "" && email != "" {
+				opts = append(opts, gitops.WithAuthor(name, email))
+			}
+			var local []gitops.LocalOption
+			if dryRun {
+				local = append(local, gitops.WithPusher(gitops.DryRunPusher{}))
+			}
+			w, err := gitops.NewLocalWriter(opts, local...)
+			if err != nil {
+				return nil, &usageError{err: err}
+			}
+			r.Git = w
+		}
+	}
+	return r, nil
+}
+
+// githubWriter builds the GitHub writer from cfg.GitHub.
+func (a *app) githubWriter(cfg *config.Config, dryRun bool, opts []gitops.Option) (*gitops.GitHubWriter, error) {
+	ghOpts, err := ghclient.ConfigOptions(cfg.GitHub, a.getenv)
 	if err != nil {
 		return nil, &usageError{err: err}
 	}
-	opts = append(opts, ghclient.WithLogger(a.logger.Named("github")), ghclient.WithUserAgent("automator/"+version),
+	ghOpts = append(ghOpts, ghclient.WithLogger(a.logger.Named("github")), ghclient.WithUserAgent("automator/"+version),
 		ghclient.WithTokenObserver(func(tok string) { a.redactor.Add(tok) }))
-	f, err := ghclient.New(opts...)
+	f, err := ghclient.New(ghOpts...)
 	if err != nil {
 		return nil, &usageError{err: err}
 	}
@@ -209,7 +244,7 @@ func (a *app) gitopsWriter(ctx context.Context, cfg *config.Config, dryRun bool)
 	if dryRun {
 		src = gitops.DryRun(src)
 	}
-	return gitops.NewGitHubWriter(src, gitops.WithServerURL(ghclient.ServerURL(cfg.GitHub, a.getenv)), gitops.WithLogger(a.logger.Named("gitops")))
+	return gitops.NewGitHubWriter(src, opts...)
 }
 
 // registryCopier adapts the registry client to gitops.Copier.
@@ -241,7 +276,9 @@ func printResult(w io.Writer, res *gitops.Result, dryRun bool) {
 	case res.Commit != "":
 		fmt.Fprintf(w, "%s: %scommit to %s@%s %s\n", res.Env, verb, res.Repo, res.Branch, map[bool]string{true: "", false: res.CommitURL}[dryRun])
 	}
-	if dryRun && res.PR != nil {
-		fmt.Fprintf(w, "\n--- pull request body ---\n%s\n", res.PR.Body)
+	// A local git remote has no pull request API: the pushed branch plus
+	// this text is the pull request.
+	if res.PR != nil && (dryRun || res.PR.URL == "") {
+		fmt.Fprintf(w, "\n--- pull request: %s ---\n%s\n", res.PR.Title, res.PR.Body)
 	}
 }

@@ -3,6 +3,8 @@ package gitops
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/google/go-github/v60/github"
@@ -77,7 +79,7 @@ func DryRun(src ClientSource) ClientSource {
 		}
 		n := &atomic.Int64{}
 		return API{
-			Git:          &dryGit{GitAPI: api.Git, n: n},
+			Git:          &dryGit{GitAPI: api.Git, n: n, refs: map[string]*github.Reference{}},
 			PullRequests: &dryPulls{PullRequestsAPI: api.PullRequests},
 			Issues:       dryIssues{},
 			Repositories: api.Repositories,
@@ -88,9 +90,31 @@ func DryRun(src ClientSource) ClientSource {
 // DryRunSHA prefixes placeholder object names made under DryRun.
 const DryRunSHA = "dry-run-"
 
+// dryGit answers writes with placeholders and remembers the refs it
+// pretended to move, so that the writer's read-after-write checks see its
+// own (pretend) writes instead of concluding that a racing writer moved them.
 type dryGit struct {
 	GitAPI
 	n *atomic.Int64
+
+	mu   sync.Mutex
+	refs map[string]*github.Reference // "heads/x" → pretend ref
+}
+
+func (d *dryGit) remember(ref *github.Reference) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.refs[strings.TrimPrefix(ref.GetRef(), "refs/")] = ref
+}
+
+func (d *dryGit) GetRef(ctx context.Context, owner, repo, ref string) (*github.Reference, *github.Response, error) {
+	d.mu.Lock()
+	r, ok := d.refs[strings.TrimPrefix(ref, "refs/")]
+	d.mu.Unlock()
+	if ok {
+		return r, nil, nil
+	}
+	return d.GitAPI.GetRef(ctx, owner, repo, ref)
 }
 
 func (d *dryGit) sha(kind string) *string {
@@ -98,10 +122,12 @@ func (d *dryGit) sha(kind string) *string {
 }
 
 func (d *dryGit) CreateRef(_ context.Context, _, _ string, ref *github.Reference) (*github.Reference, *github.Response, error) {
+	d.remember(ref)
 	return ref, nil, nil
 }
 
 func (d *dryGit) UpdateRef(_ context.Context, _, _ string, ref *github.Reference, _ bool) (*github.Reference, *github.Response, error) {
+	d.remember(ref)
 	return ref, nil, nil
 }
 
