@@ -18,6 +18,7 @@ import (
 	"github.com/deployment-automator/automator/internal/actions"
 	"github.com/deployment-automator/automator/internal/build"
 	"github.com/deployment-automator/automator/internal/config"
+	"github.com/deployment-automator/automator/internal/event"
 	"github.com/deployment-automator/automator/internal/gitops"
 	"github.com/deployment-automator/automator/internal/pipeline"
 	"github.com/deployment-automator/automator/internal/scan"
@@ -96,14 +97,22 @@ GITHUB_OUTPUT as "images".`,
 	f.StringVar(&o.outputDir, "output-dir", "", "keep OCI layouts in DIR/<service> (default a temporary directory removed at exit)")
 	f.StringVar(&o.builder, "builder", "", "override build.builder: auto, buildah or docker")
 	f.IntVar(&o.parallelism, "parallelism", 0, "services built at once (default build.parallelism)")
-	f.StringSliceVar(&o.envs, "env", nil, "target environments whose gate decides whether an image is pushed (default scan.policy)")
+	f.StringSliceVar(&o.envs, "env", nil, "target environments whose gate decides whether an image is pushed (default: those whose triggers match the event, else scan.policy)")
 	f.StringVar(&o.results, "results", "", "write one result file per service (digest, scan verdicts) to DIR, for promote --results")
 	return cmd
 }
 
 func (a *app) runBuild(ctx context.Context, cmd *cobra.Command, cfg *config.Config, o buildOptions) error {
-	if _, err := pipeline.Targets(cfg, nil, o.envs); err != nil {
+	ev, err := event.FromEnv(a.getenv)
+	if err != nil {
 		return err
+	}
+	envs, err := pipeline.Targets(cfg, ev, o.envs)
+	if err != nil {
+		return err
+	}
+	if len(o.envs) == 0 {
+		o.envs = buildTargets(envs)
 	}
 	g, closeGate, err := a.newGate(ctx, cfg)
 	if err != nil {
@@ -221,6 +230,18 @@ func (a *app) buildImages(ctx context.Context, cfg *config.Config, g *pipeline.G
 		src.From = o.base
 	}
 	return stage.Run(ctx, plans, o.envs, src)
+}
+
+// buildTargets are the environments fed by a build: those without
+// promoteFrom (which take what their upstream runs instead).
+func buildTargets(envs []config.Environment) []string {
+	var out []string
+	for _, e := range envs {
+		if e.PromoteFrom == "" {
+			out = append(out, e.Name)
+		}
+	}
+	return out
 }
 
 // source is the app commit the images are built from, for PR links.

@@ -52,7 +52,7 @@ func (a *app) promoter(ctx context.Context, cfg *config.Config, g *pipeline.Gate
 	if err != nil {
 		return nil, err
 	}
-	p := &gitops.Promoter{Writer: w, Images: gitops.ImagesFromConfig(cfg)}
+	p := &gitops.Promoter{Writer: w, Images: gitops.ImagesFromConfig(cfg), Logger: a.logger.Named("promote")}
 	if g != nil {
 		p.Gate = g
 	}

@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, redactor: logging.NewRedactor(mask)}
 	for _, k := range secretEnvVars {
 		if v := getenv(k); v != "" {
-			a.redactor.Add(v)
+			a.redactor.AddKnown(v)
 		}
 	}
 	root := newRootCmd(a)
@@ -178,19 +178,19 @@ func (a *app) config() (*config.Config, error) {
 	}
 	for _, r := range cfg.Registries {
 		if r.PasswordEnv != "" {
-			a.redactor.Add(a.getenv(r.PasswordEnv))
+			a.redactor.AddKnown(a.getenv(r.PasswordEnv))
 		}
 	}
 	if cfg.GitHub.TokenEnv != "" {
-		a.redactor.Add(a.getenv(cfg.GitHub.TokenEnv))
+		a.redactor.AddKnown(a.getenv(cfg.GitHub.TokenEnv))
 	}
 	if app := cfg.GitHub.App; app != nil {
 		if app.PrivateKeyEnv != "" {
-			a.redactor.Add(a.getenv(app.PrivateKeyEnv))
+			a.redactor.AddKnown(a.getenv(app.PrivateKeyEnv))
 		}
 		if app.PrivateKeyFile != "" {
 			if b, err := os.ReadFile(app.PrivateKeyFile); err == nil {
-				a.redactor.Add(string(b))
+				a.redactor.AddKnown(string(b))
 			}
 		}
 	}

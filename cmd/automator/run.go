@@ -97,13 +97,7 @@ func (a *app) runAll(ctx context.Context, cmd *cobra.Command, cfg *config.Config
 		return err
 	}
 
-	// Environments fed by the build: those without promoteFrom.
-	var built []string
-	for _, e := range envs {
-		if e.PromoteFrom == "" {
-			built = append(built, e.Name)
-		}
-	}
+	built := buildTargets(envs)
 	g, closeGate, err := a.newGate(ctx, cfg)
 	if err != nil {
 		return err

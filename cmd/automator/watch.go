@@ -79,7 +79,7 @@ and lets in-flight promotions finish within --grace, and --shard I/N splits repo
 					return usageErrorf("--listen serves webhooks, which need a shared secret: set watch.webhookSecretEnv and that variable")
 				}
 				secret = []byte(a.getenv(cfg.Watch.WebhookSecretEnv))
-				a.redactor.Add(string(secret))
+				a.redactor.AddKnown(string(secret))
 			}
 			return a.runWatch(cmd.Context(), cfg, watchFlags{once: once, listen: listen, opsListen: opsListen,
 				shard: shard, grace: grace, dryRun: dryRun, secret: secret})

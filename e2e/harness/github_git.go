@@ -1011,3 +1011,17 @@ func (g *GitHub) createCommit(c *call) {
 	}
 	c.json(http.StatusCreated, g.gitCommitJSON(c.repo, pc))
 }
+
+// ResetBranch force-moves branch to sha in the repository's bare git
+// directory, as an administrator would; tests use it to replay a flow from
+// the same starting point.
+func (g *GitHub) ResetBranch(repoName, branch, sha string) {
+	g.t.Helper()
+	repo := g.mustRepo(repoName)
+	repo.mu.Lock()
+	defer repo.mu.Unlock()
+	out, err := exec.Command("git", "--git-dir", repo.gitDir, "update-ref", "refs/heads/"+branch, sha).CombinedOutput()
+	if err != nil {
+		g.t.Fatalf("resetting %s %s to %s: %v\n%s", repoName, branch, sha, err, out)
+	}
+}

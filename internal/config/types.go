@@ -140,7 +140,7 @@ type Environment struct {
 
 // Trigger selects the events on which an environment is targeted.
 type Trigger struct {
-	Event    string   `yaml:"event" doc:"GitHub event." required:"true" enum:"push,tag,pull_request,workflow_dispatch,merge_group,promote"`
+	Event    string   `yaml:"event" doc:"GitHub event." required:"true" enum:"push,tag,pull_request,workflow_dispatch,merge_group"`
 	Branches []string `yaml:"branches,omitempty" doc:"Branch globs (push, pull_request)."`
 	Tags     []string `yaml:"tags,omitempty" doc:"Tag globs (tag)."`
 }

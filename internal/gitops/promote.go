@@ -7,6 +7,8 @@ import (
 	"path"
 	"strings"
 
+	"go.uber.org/zap"
+
 	"github.com/deployment-automator/automator/internal/config"
 )
 
@@ -35,6 +37,15 @@ type Promoter struct {
 	// Images maps service names to image repositories as the upstream
 	// environment's manifests name them (config services and watch rules).
 	Images map[string]string
+	// Logger reports what is skipped (may be nil).
+	Logger *zap.Logger
+}
+
+func (p *Promoter) logger() *zap.Logger {
+	if p.Logger == nil {
+		return zap.NewNop()
+	}
+	return p.Logger
 }
 
 // ImagesFromConfig maps every service and watch rule to its image.
@@ -76,11 +87,19 @@ func (p *Promoter) Promote(ctx context.Context, env config.Environment, from *co
 		if err != nil {
 			return nil, fmt.Errorf("reading what %q runs: %w", from.Name, err)
 		}
+		var byTag []string
 		for _, im := range imgs {
 			if im.Digest == "" {
-				return nil, fmt.Errorf("environment %q pins %s by tag only (%s:%d); promotion needs a digest", from.Name, im.Service, im.File, im.Line)
+				// Promotion proposes digests only: a tag can move under us.
+				byTag = append(byTag, fmt.Sprintf("%s (%s:%d)", im.Service, im.File, im.Line))
+				p.logger().Warn("not promoting an image pinned by tag only: promotion needs a digest",
+					zap.String("environment", from.Name), zap.String("service", im.Service), zap.String("file", im.File), zap.Int("line", im.Line))
+				continue
 			}
 			candidates = append(candidates, Update{Service: im.Service, Repository: im.Repository, Tag: im.Tag, Digest: im.Digest, PromotedFrom: from.Name})
+		}
+		if len(candidates) == 0 && len(byTag) > 0 {
+			return nil, fmt.Errorf("environment %q pins %s by tag only; promotion needs digests", from.Name, strings.Join(byTag, ", "))
 		}
 		if len(candidates) == 0 {
 			return nil, fmt.Errorf("environment %q pins none of the known images", from.Name)

@@ -22,9 +22,11 @@ func TestRedactorScrubsEveryOutput(t *testing.T) {
 	log.Warn("token in field", zap.String("auth", "Bearer ghp_supersecret123"))
 	log.Error("token in error", zap.Error(errors.New("401 for ghp_supersecret123")))
 	r.Add("late-installation-token")
+	r.AddKnown("token-from-the-environment")
+	log.Info("env", zap.String("tok", "token-from-the-environment"))
 	log.Info("later", zap.String("tok", "late-installation-token"))
 	for name, b := range map[string]string{"log": out.String(), "annotations": ann.String()} {
-		if strings.Contains(b, "supersecret") || strings.Contains(b, "late-installation") {
+		if strings.Contains(b, "supersecret") || strings.Contains(b, "late-installation") || strings.Contains(b, "token-from-the") {
 			t.Errorf("%s output leaks a secret:\n%s", name, b)
 		}
 		if !strings.Contains(b, Mask) {
@@ -33,6 +35,9 @@ func TestRedactorScrubsEveryOutput(t *testing.T) {
 	}
 	if got := strings.Count(mask.String(), "::add-mask::"); got != 4 {
 		t.Errorf("want 4 add-mask commands (2 secrets x plain+base64), got %d:\n%s", got, mask.String())
+	}
+	if strings.Contains(mask.String(), "token-from-the-environment") {
+		t.Error("a secret from the environment was announced (and so printed)")
 	}
 	if strings.Contains(out.String(), `"x"`) {
 		t.Log("short value kept, as intended")

@@ -32,10 +32,19 @@ type Redactor struct {
 // from output the process does not control.
 func NewRedactor(mask io.Writer) *Redactor { return &Redactor{mask: mask} }
 
-// Add registers secret values; values shorter than 4 bytes are ignored. The
+// Add registers secret values minted at run time (installation tokens):
+// they are scrubbed and, in GitHub Actions, announced with ::add-mask:: so
+// the runner hides them too. Values shorter than 4 bytes are ignored. The
 // standard base64 form is registered too, since credentials travel encoded
 // (basic auth headers, docker config files).
-func (r *Redactor) Add(secrets ...string) {
+func (r *Redactor) Add(secrets ...string) { r.add(true, secrets) }
+
+// AddKnown registers secrets that came from the environment or inputs: they
+// are scrubbed but not announced, because the runner already masks the
+// secrets it hands out and announcing would print them.
+func (r *Redactor) AddKnown(secrets ...string) { r.add(false, secrets) }
+
+func (r *Redactor) add(announce bool, secrets []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, s := range secrets {
@@ -55,7 +64,7 @@ func (r *Redactor) Add(secrets ...string) {
 				continue
 			}
 			r.secrets = append(r.secrets, []byte(form))
-			if r.mask != nil {
+			if announce && r.mask != nil {
 				fmt.Fprintf(r.mask, "::add-mask::%s\n", form)
 			}
 		}

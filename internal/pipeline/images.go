@@ -220,14 +220,15 @@ func (s *BuildStage) one(ctx context.Context, log *zap.Logger, p build.Plan, env
 	return im, nil
 }
 
-// Updates turns pushed images into write-back updates, one per service,
-// newest build winning, sorted by service. With requirePushed false (dry
-// runs, which push nothing), images the gate lets into at least one
-// environment count as if pushed.
+// Updates turns built images into write-back updates, one per service,
+// newest build winning, sorted by service: pushed images, and images the
+// gate blocked (the write-back's gate keeps those out again and lists them
+// for reviewers with their findings). With requirePushed false (dry runs,
+// which push nothing) every built image counts as if pushed.
 func Updates(images []*Image, requirePushed bool) []gitops.Update {
 	byService := map[string]*Image{}
 	for _, im := range images {
-		if requirePushed && !im.Pushed || !requirePushed && !im.Pushed && len(im.Allowed) == 0 {
+		if requirePushed && !im.Pushed && len(im.Blocked) == 0 {
 			continue
 		}
 		if cur, ok := byService[im.Service]; !ok || im.BuiltAt.After(cur.BuiltAt) {
