@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-github/v60/github"
+
 	"github.com/deployment-automator/automator/e2e/harness"
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/git"
@@ -414,5 +416,62 @@ func TestLocalWriterConcurrent(t *testing.T) {
 				t.Errorf("an update was lost:\n%s", got)
 			}
 		})
+	}
+}
+
+// forceHook runs before() once, just before the first forced ref update.
+type forceHook struct {
+	gitops.GitAPI
+	once   sync.Once
+	before func()
+}
+
+func (f *forceHook) UpdateRef(ctx context.Context, owner, repo string, ref *github.Reference, force bool) (*github.Reference, *github.Response, error) {
+	if force {
+		f.once.Do(f.before)
+	}
+	return f.GitAPI.UpdateRef(ctx, owner, repo, ref, force)
+}
+
+// TestGitHubForcedRegenerationRace covers the GitHub writer's one forced
+// update (regenerating automator/<env> after the base moved): writer B reads
+// the branch, then writer A regenerates it completely (update, PR body,
+// verification), then B force-updates over A's commit. B must notice A's
+// pending update in the PR body and re-apply it.
+func TestGitHubForcedRegenerationRace(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	if _, err := w.writer(t).Apply(ctx, gitops.Request{Env: stagingEnv, Updates: []gitops.Update{upd("cart", "1.1.0", 'a')}}); err != nil {
+		t.Fatal(err)
+	}
+	c := harness.Clone(t, w.g.AuthCloneURL(manifests, w.g.Token), harness.Depth(1))
+	c.WriteFile("README.md", "the base moved\n")
+	c.Commit("unrelated change")
+	c.Git("push", "-q", "origin", "HEAD:main")
+
+	var rivalErr error
+	src := w.source(t)
+	hooked := func(ctx context.Context, owner, repo string) (gitops.API, error) {
+		api, err := src(ctx, owner, repo)
+		api.Git = &forceHook{GitAPI: api.Git, before: func() {
+			_, rivalErr = w.writer(t).Apply(ctx, gitops.Request{Env: stagingEnv, Updates: []gitops.Update{upd("checkout", "2.0.0", 'b')}})
+		}}
+		return api, err
+	}
+	b, err := gitops.NewGitHubWriter(hooked, gitops.WithServerURL(w.g.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := b.Apply(ctx, gitops.Request{Env: stagingEnv, Updates: []gitops.Update{upd("cart", "1.2.0", 'c')}})
+	if err != nil || rivalErr != nil {
+		t.Fatalf("writer: %v; rival: %v", err, rivalErr)
+	}
+	got := w.file(t, "automator/staging", "envs/staging/values.yaml")
+	if !strings.Contains(got, "digest: "+dg('c')) || !strings.Contains(got, "digest: "+dg('b')) {
+		t.Errorf("an update was lost (attempts %d):\n%s", res.Attempts, got)
+	}
+	prs := w.g.PullRequests(manifests)
+	if len(prs) != 1 || !strings.Contains(prs[0].Body, "**checkout**") || !strings.Contains(prs[0].Body, "**cart**") {
+		t.Errorf("pull requests: %d; body:\n%s", len(prs), prs[0].Body)
 	}
 }

@@ -388,6 +388,7 @@ func (w *GitHubWriter) pullRequest(ctx context.Context, t *target, req Request) 
 			same = sameFiles(bt, snap, eds)
 		}
 		head := st.branchHead
+		forced := false
 		if !same {
 			msg := commitMessage(subject, req, updates, w.o.links, st.baseHead, true)
 			res.Message = msg
@@ -408,6 +409,7 @@ func (w *GitHubWriter) pullRequest(ctx context.Context, t *target, req Request) 
 			var resp *github.Response
 			if st.branchOK {
 				_, resp, err = t.api.Git.UpdateRef(ctx, t.owner, t.name, ref, force)
+				forced = force
 			} else {
 				_, resp, err = t.api.Git.CreateRef(ctx, t.owner, t.name, ref)
 			}
@@ -422,6 +424,26 @@ func (w *GitHubWriter) pullRequest(ctx context.Context, t *target, req Request) 
 			}
 			head = sha
 			res.Commit, res.CommitURL = sha, w.commitURL(req.Env.Repo, sha)
+		}
+
+		// GitHub has no compare-and-swap for forced ref updates, so a forced
+		// regeneration may have replaced a racing writer's commit. That
+		// writer recorded its pending updates in the PR body before it
+		// verified its head; any writer that replaced it after that
+		// verification sees them here (before overwriting the body) and
+		// re-applies them. Earlier replacements fail that writer's own
+		// read-after-write check below, so it retries.
+		if forced && st.open != nil {
+			lost, err := t.lostPending(ctx, branch, merged)
+			if err != nil {
+				return nil, err
+			}
+			if lost {
+				if rerr := retry("a racing writer's pending update is not on the branch"); rerr != nil {
+					return nil, rerr
+				}
+				continue
+			}
 		}
 
 		bd := body(req, branch, st.baseHead, updates, eds, w.o.links)
@@ -471,6 +493,36 @@ func (w *GitHubWriter) pullRequest(ctx context.Context, t *target, req Request) 
 		t.log.Info("pull request ready", zap.Int("pr", pr.Number), zap.Bool("created", pr.Created), zap.Bool("updated", pr.Updated), zap.String("head", head))
 		return res, nil
 	}
+}
+
+// lostPending reports whether the open pull request of branch pends an
+// update that carried (the set just written) neither holds nor supersedes.
+func (t *target) lostPending(ctx context.Context, branch string, carried []Update) (bool, error) {
+	prs, _, err := t.api.PullRequests.List(ctx, t.owner, t.name, &github.PullRequestListOptions{State: "open", Head: t.owner + ":" + branch, Base: t.branch, ListOptions: github.ListOptions{PerPage: 20}})
+	if err != nil {
+		return false, fmt.Errorf("environment %q: re-reading the pull request for %s in %s: %w", t.env.Name, branch, t.env.Repo, err)
+	}
+	for _, pr := range prs {
+		if pr.GetHead().GetRef() != branch || pr.GetState() != "open" {
+			continue
+		}
+		for _, u := range decodeBlock(pr.GetBody()).Updates {
+			if !covers(carried, u) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// covers reports whether set holds u or a newer update of its service.
+func covers(set []Update, u Update) bool {
+	for _, o := range set {
+		if o.Service == u.Service && (o.sameTarget(u) || !o.At.Before(u.At)) {
+			return true
+		}
+	}
+	return false
 }
 
 func normalize(s string) string { return strings.TrimSpace(strings.ReplaceAll(s, "\r\n", "\n")) }
