@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -23,6 +24,7 @@ import (
 	"github.com/deployment-automator/automator/internal/build"
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/registry"
+	"github.com/deployment-automator/automator/internal/scan/scantest"
 )
 
 var (
@@ -104,15 +106,40 @@ func TestBuildPushSampleMonorepo(t *testing.T) {
 	cfgText := strings.ReplaceAll(string(raw), "MANIFESTS", "acme/manifests")
 	cfgText = strings.Replace(cfgText, "services:\n", "services:\n  - name: broken\n    context: src/broken\n    image: REGISTRY/acme/broken\n", 1)
 	cfgText = strings.Replace(cfgText, "    insecure: true\n", "    insecure: true\n    usernameEnv: REG_USER\n    passwordEnv: REG_PASS\n", 1)
+	scanDir := t.TempDir()
+	if err := scantest.WriteDB(scanDir, scantest.FreshDB(time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	cfgText = strings.Replace(cfgText, "scan:\n", "scan:\n  cacheDir: "+scanDir+"\n", 1)
 	cfgText = strings.ReplaceAll(cfgText, "REGISTRY", reg.Host)
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ghOutput := filepath.Join(t.TempDir(), "github_output")
+	env := append(os.Environ(), "REG_USER=ci", "REG_PASS=reg-pass-123", "GITHUB_OUTPUT="+ghOutput, "DOCKER_CONFIG="+t.TempDir(), "GITHUB_REPOSITORY=acme/shop")
+	auth := remote.WithAuth(reg.Authenticator())
 
-	cmd := exec.Command(bin, "build", "--config", cfgPath, "--push", "--sha", e2eSHA, "--ref", "refs/tags/v2.1.1-rc1", "--parallelism", "2", "--log-format", "json")
+	// The frontend carries a fixable CRITICAL openssl: with prod (block) as
+	// the only target it is scanned before push, blocked, and not pushed.
+	blocked := exec.Command(bin, "build", "--config", cfgPath, "--push", "--service", "frontend", "--env", "prod", "--sha", e2eSHA)
+	blocked.Dir, blocked.Env = repo, env
+	out, err := blocked.CombinedOutput()
+	var be *exec.ExitError
+	if !errors.As(err, &be) || be.ExitCode() != 3 {
+		t.Fatalf("frontend for prod: exit %v, want 3\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "CVE-2023-9999") && !strings.Contains(string(out), "CRITICAL") {
+		t.Errorf("the blocking finding is not named:\n%s", out)
+	}
+	frontendRepo, _ := name.NewRepository(reg.Ref("acme/frontend"))
+	if tags, err := remote.List(frontendRepo, auth); err == nil && len(tags) > 0 {
+		t.Fatalf("the blocked image was pushed: tags %v", tags)
+	}
+
+	// With dev (gate mode warn) as the target, the frontend is pushed with a warning.
+	cmd := exec.Command(bin, "build", "--config", cfgPath, "--push", "--env", "dev", "--sha", e2eSHA, "--ref", "refs/tags/v2.1.1-rc1", "--parallelism", "2", "--log-format", "json")
 	cmd.Dir = repo
-	cmd.Env = append(os.Environ(), "REG_USER=ci", "REG_PASS=reg-pass-123", "GITHUB_OUTPUT="+ghOutput, "DOCKER_CONFIG="+t.TempDir(), "GITHUB_REPOSITORY=acme/shop")
+	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()
@@ -151,7 +178,6 @@ func TestBuildPushSampleMonorepo(t *testing.T) {
 	if len(images) != 3 {
 		t.Fatalf("images = %+v, want cart, checkout, frontend", images)
 	}
-	auth := remote.WithAuth(reg.Authenticator())
 	for _, img := range images {
 		if !img.Pushed || img.Image != reg.Ref("acme/"+img.Service) || strings.Join(img.Tags, ",") != "sha-89abcdef0123,2.1.1-rc1" {
 			t.Errorf("image entry %+v", img)
