@@ -126,24 +126,21 @@ func (a *app) runWatch(ctx context.Context, cfg *config.Config, f watchFlags) er
 	if err != nil {
 		return err
 	}
-	writer, err := a.gitopsWriter(ctx, cfg, f.dryRun)
+	// Promotions go through the same gate and write-back as run: each new
+	// image is scanned by digest (once, whatever the number of
+	// environments) and blocked where the environment's policy says so.
+	g, closeGate, err := a.newGate(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	wb := &watchWriteBack{
-		p:    &gitops.Promoter{Writer: writer, Images: gitops.ImagesFromConfig(cfg)},
-		w:    writer,
-		envs: map[string]config.Environment{},
+	defer closeGate()
+	p, err := a.promoter(ctx, cfg, g, f.dryRun)
+	if err != nil {
+		return err
 	}
+	wb := &watchWriteBack{p: p, w: p.Writer, envs: map[string]config.Environment{}}
 	for _, e := range cfg.Environments {
 		wb.envs[e.Name] = e
-		if e.Registry != "" && !f.dryRun && wb.p.Copier == nil {
-			c, err := a.registryClient(cfg, cfg.Registries)
-			if err != nil {
-				return err
-			}
-			wb.p.Copier = registryCopier{c}
-		}
 	}
 	for i, r := range cfg.Watch.Rules {
 		for _, env := range r.Environments {
