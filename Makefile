@@ -24,18 +24,23 @@ deps: ## Install system packages the tests and demo need (buildah, docker-regist
 build: ## Build bin/automator
 	go build -trimpath -ldflags '$(LDFLAGS)' -o bin/automator ./cmd/automator
 
+.PHONY: tools
+tools: ## Build the Trivy CLI of the same module version (side-by-side scan test) into bin/tools
+	@mkdir -p $(TOOLS)
+	go build -o $(TOOLS)/trivy github.com/aquasecurity/trivy/cmd/trivy
+
 .PHONY: test
-test: deps ## Run unit and end-to-end tests (real registry, buildah, git, Trivy)
+test: deps build tools ## Run unit and end-to-end tests (real registry, buildah, git, Trivy)
 	go vet ./...
-	go test $(GOTEST_FLAGS) ./...
+	AUTOMATOR_BIN=$(CURDIR)/bin/automator TRIVY_BIN=$(TOOLS)/trivy go test $(GOTEST_FLAGS) ./...
 
 .PHONY: unit
 unit: ## Run unit tests only (no e2e)
 	go test $(GOTEST_FLAGS) $$(go list ./... | grep -v /e2e)
 
 .PHONY: e2e
-e2e: deps ## Run end-to-end tests only
-	go test $(GOTEST_FLAGS) ./e2e/...
+e2e: deps build ## Run end-to-end tests only
+	AUTOMATOR_BIN=$(CURDIR)/bin/automator go test $(GOTEST_FLAGS) ./e2e/...
 
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck
@@ -50,11 +55,15 @@ schema: ## Regenerate schema/automator.schema.json from the config types
 
 .PHONY: demo
 demo: deps build ## Run the main job end to end, offline, on the sample monorepo in testdata/
-	go run ./e2e/demo --automator bin/automator
+	@set -o pipefail; AUTOMATOR_DEMO=1 AUTOMATOR_BIN=$(CURDIR)/bin/automator \
+	  go test -count=1 -v -run '^TestDemo$$' ./e2e/ | grep -Ev '^(=== RUN|--- PASS|PASS$$|ok )'
 
 .PHONY: bench
-bench: deps ## Run benchmarks, side by side with the tools users would use instead
-	go test -run '^$$' -bench . -benchmem -benchtime 3x $$(go list ./... | grep -v /e2e)
+bench: deps build ## Run benchmarks, side by side with the tools users would use instead (yq, kustomize, skopeo)
+	@test -x $(TOOLS)/yq || GOBIN=$(TOOLS) go install github.com/mikefarah/yq/v4@v4.47.1
+	@test -x $(TOOLS)/kustomize || GOBIN=$(TOOLS) go install sigs.k8s.io/kustomize/kustomize/v5@v5.7.1
+	PATH=$(TOOLS):$$PATH go test -run '^$$' -bench . -benchmem -benchtime 3x $$(go list ./... | grep -v /e2e)
+	AUTOMATOR_BIN=$(CURDIR)/bin/automator go test -run '^$$' -bench 'Copy5x20MB' -benchtime 3x ./e2e/
 
 .PHONY: docker
 docker: ## Build the container image (needs docker buildx or buildah)

@@ -180,6 +180,14 @@ func verdictCell(im *Image) string {
 }
 
 func envCell(o EnvOutcome) string {
+	var be *gitops.BlockedError
+	if errors.As(o.Err, &be) && o.Result != nil {
+		names := make([]string, len(be.Blocked))
+		for i, b := range be.Blocked {
+			names[i] = b.Service
+		}
+		return envCell(EnvOutcome{Env: o.Env, Result: o.Result}) + "; blocked by the gate: " + strings.Join(names, ", ")
+	}
 	switch {
 	case o.Err != nil:
 		return "failed: " + strings.ReplaceAll(o.Err.Error(), "|", "\\|")

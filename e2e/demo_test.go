@@ -1,0 +1,104 @@
+package e2e_test
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/deployment-automator/automator/e2e/harness"
+)
+
+// TestDemo is `make demo`: the main job end to end, offline, on the sample
+// monorepo in testdata/demo — a real registry, real buildah builds, real
+// Trivy on a DB built here, and the git-backed GitHub fake holding the
+// manifests repository. With AUTOMATOR_DEMO=1 it narrates on stdout; in
+// `make test` it runs quietly and checks each step like any other test.
+func TestDemo(t *testing.T) {
+	var out io.Writer = io.Discard
+	if os.Getenv("AUTOMATOR_DEMO") == "1" {
+		out = os.Stdout
+	}
+	say := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
+	step := func(title string) { say("\n\033[1m━━ %s\033[0m", title) }
+
+	step("1. A local registry, a local GitHub and the sample monorepo")
+	s := newShop(t)
+	say("registry:   %s (CNCF distribution, basic auth)", s.reg.Host)
+	say("GitHub:     %s (git-backed fake; repos %s and %s)", s.gh.URL, shopRepo, manifestRepo)
+	say("config:     testdata/demo/app/.github/automator.yaml — cart, checkout, frontend; dev, staging, prod")
+	repo := harness.EventRepo{FullName: shopRepo, DefaultBranch: "main"}
+
+	step("2. A developer changes the shared library libs/common and pushes to main")
+	s.app.WriteFile("libs/common/common.txt", "shared library v2\n")
+	change := s.app.Commit("common: faster cache")
+	s.app.PushTo(s.gh, shopRepo)
+	plan := s.exec(nil, "plan", "--base", s.initial, "--head", change)
+	if plan.code != 0 {
+		t.Fatalf("plan exit %d\n%s", plan.code, plan.stderr)
+	}
+	say("$ automator plan --base %s --head %s\n%s", s.initial[:7], change[:7], plan.stdout)
+
+	step("3. The workflow step runs: build → Trivy gate → push → direct commit to dev")
+	r := s.exec(s.actionEnv(s.gh.PushEvent(repo, "refs/heads/main", s.initial, change, false), map[string]string{"command": "run"}))
+	if r.code != 0 {
+		t.Fatalf("run exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	say("%s", indent(r.summary))
+	head, _ := s.gh.RevParse(manifestRepo, "main")
+	say("$ git show %s   # in %s\n%s", head[:7], manifestRepo, gitShow(t, s.gh.GitDir(manifestRepo), head))
+
+	step("4. A release candidate tag v0.2.0-rc1: one pull request for staging; the gate keeps the vulnerable frontend out")
+	s.app.Tag("v0.2.0-rc1")
+	s.app.PushTo(s.gh, shopRepo)
+	r = s.exec(s.actionEnv(s.gh.PushEvent(repo, "refs/tags/v0.2.0-rc1", zeroSHA, change, false), map[string]string{"command": "run"}))
+	if r.code != 3 {
+		t.Fatalf("tag run exit %d, want 3 (frontend blocked)\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	say("exit code 3: the gate blocked something that was asked for\n%s", indent(r.summary))
+	pulls := s.gh.PullRequests(manifestRepo)
+	if len(pulls) != 1 {
+		t.Fatalf("pull requests: %+v", pulls)
+	}
+	say("pull request #%d %q (%s → %s):\n\n%s", pulls[0].Number, pulls[0].Title, pulls[0].Head, pulls[0].Base, indent(stripPending(pulls[0].Body)))
+
+	step("5. Staging is merged; prod is proposed exactly what staging runs (dry run: nothing is written)")
+	s.gh.MergePull(manifestRepo, pulls[0].Number)
+	env := s.gh.Env(manifestRepo)
+	env["REG_USER"], env["REG_PASS"] = regUser, regPassword
+	writes := len(s.gh.Writes())
+	r = s.exec(env, "promote", "--env", "prod", "--dry-run")
+	if r.code != 0 {
+		t.Fatalf("promote exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if len(s.gh.Writes()) != writes || !strings.Contains(r.stdout, "+    digest: sha256:") && !strings.Contains(r.stdout, "newTag: 0.2.0-rc1") && !strings.Contains(r.stdout, "0.2.0-rc1") {
+		t.Fatalf("dry run wrote %d requests or printed no diff:\n%s", len(s.gh.Writes())-writes, r.stdout)
+	}
+	say("$ automator promote --env prod --dry-run\n%s", stripPending(r.stdout))
+	say("\nDone: dev runs the new digests, staging has a reviewed PR, prod's PR is one command away.")
+}
+
+func gitShow(t *testing.T, gitDir, rev string) string {
+	t.Helper()
+	out, err := exec.Command("git", "--git-dir", gitDir, "show", "--stat", "--patch", "--format=commit %H%nAuthor: %an%n%n%B", rev).CombinedOutput()
+	if err != nil {
+		t.Fatalf("git show: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+func indent(s string) string {
+	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
+}
+
+// stripPending drops the machine-readable block from a PR body for display.
+func stripPending(s string) string {
+	if i := strings.Index(s, "<!-- automator:pending"); i >= 0 {
+		if j := strings.Index(s[i:], "-->"); j >= 0 {
+			return s[:i] + s[i+j+3:]
+		}
+	}
+	return s
+}
