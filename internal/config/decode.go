@@ -213,13 +213,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		seen[k.Value] = true
-		d.pos[p] = Position{k.Line, k.Column}
-		d.present[p] = true
-		before := len(d.problems)
-		d.decode(val, v.Field(f.index), p)
-		if len(d.problems) == before {
-			d.checkConstraints(val, v.Field(f.index), f, p)
-		}
+		d.field(k, val, v.Field(f.index), f, p)
 	}
 	// Merge keys (<<: *anchor) fill only what the mapping itself did not set.
 	for _, m := range merge {
@@ -230,15 +224,8 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		for i := 0; i+1 < len(m.Content); i += 2 {
 			k, val := m.Content[i], m.Content[i+1]
 			if f, ok := byKey[k.Value]; ok && !seen[k.Value] {
-				p := joinPath(path, k.Value)
 				seen[k.Value] = true
-				d.pos[p] = Position{k.Line, k.Column}
-				d.present[p] = true
-				before := len(d.problems)
-				d.decode(val, v.Field(f.index), p)
-				if len(d.problems) == before {
-					d.checkConstraints(val, v.Field(f.index), f, p)
-				}
+				d.field(k, val, v.Field(f.index), f, joinPath(path, k.Value))
 			}
 		}
 	}
@@ -246,6 +233,18 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		if f.required && !seen[f.key] {
 			d.addf(n, joinPath(path, f.key), "missing required key %q (%s)", f.key, f.doc)
 		}
+	}
+}
+
+// field decodes one struct field written at key k, then checks its
+// constraints unless decoding already reported a problem.
+func (d *decoder) field(k, val *yaml.Node, fv reflect.Value, f fieldInfo, p string) {
+	d.pos[p] = Position{k.Line, k.Column}
+	d.present[p] = true
+	before := len(d.problems)
+	d.decode(val, fv, p)
+	if len(d.problems) == before {
+		d.checkConstraints(val, fv, f, p)
 	}
 }
 
