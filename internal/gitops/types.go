@@ -195,12 +195,27 @@ type BlockedError struct {
 	Blocked []Blocked
 }
 
+// Error names each blocked service with the findings that blocked it, so an
+// operator reading a log line (the watcher, promote) learns why without the
+// pull request or job summary that run writes.
 func (e *BlockedError) Error() string {
+	const maxFindings = 5
 	names := make([]string, len(e.Blocked))
 	for i, b := range e.Blocked {
+		var ids []string
+		for j, f := range b.Scan.Blocking {
+			if j == maxFindings {
+				ids = append(ids, fmt.Sprintf("and %d more", len(b.Scan.Blocking)-maxFindings))
+				break
+			}
+			ids = append(ids, f.ID+" "+f.Severity)
+		}
 		names[i] = b.Service
+		if len(ids) > 0 {
+			names[i] += " (" + strings.Join(ids, ", ") + ")"
+		}
 	}
-	return fmt.Sprintf("environment %q: the gate blocked %s", e.Env, strings.Join(names, ", "))
+	return fmt.Sprintf("environment %q: the gate blocked %s", e.Env, strings.Join(names, "; "))
 }
 
 // ExitCode makes the CLI exit with 3 (blocked by a gate).
