@@ -75,7 +75,10 @@ func Outputs(images []*Image, envs []EnvOutcome) ([]actions.Output, error) {
 		if blocked[i].Service != blocked[j].Service {
 			return blocked[i].Service < blocked[j].Service
 		}
-		return blocked[i].Environment < blocked[j].Environment
+		if blocked[i].Environment != blocked[j].Environment {
+			return blocked[i].Environment < blocked[j].Environment
+		}
+		return blocked[i].Digest < blocked[j].Digest
 	})
 	blocked = dedupe(blocked)
 	var outs []actions.Output
@@ -119,7 +122,7 @@ func SummaryMarkdown(images []*Image, envs []EnvOutcome) string {
 	if len(images) > 0 {
 		b.WriteString("| service | image | digest | pushed | scan |\n|---|---|---|---|---|\n")
 		for _, im := range images {
-			fmt.Fprintf(&b, "| %s | `%s` | `%s` | %s | %s |\n", im.Service, im.Image+":"+lastTag(im.Tags), shortDigest(im.Digest), yesNo(im.Pushed), verdictCell(im))
+			fmt.Fprintf(&b, "| %s | `%s` | `%s` | %s | %s |\n", im.Service, imageCell(im), shortDigest(im.Digest), yesNo(im.Pushed), verdictCell(im))
 		}
 		b.WriteString("\n")
 	}
@@ -146,18 +149,22 @@ func SummaryMarkdown(images []*Image, envs []EnvOutcome) string {
 			b.WriteString("\n</details>\n\n")
 		}
 	}
-	if len(images) > 0 && images[0].Report != nil {
-		r := images[0].Report
-		fmt.Fprintf(&b, "Scanned with %s; vulnerability DB %s.\n", r.Scanner, r.DB.Describe(r.ScannedAt))
+	for _, im := range images {
+		if r := im.Report; r != nil {
+			fmt.Fprintf(&b, "Scanned with %s; vulnerability DB %s.\n", r.Scanner, r.DB.Describe(r.ScannedAt))
+			break
+		}
 	}
 	return b.String()
 }
 
-func lastTag(tags []string) string {
-	if len(tags) == 0 {
-		return ""
+// imageCell is REPOSITORY:TAG with the last (semver) tag, or the bare
+// repository of an untagged image.
+func imageCell(im *Image) string {
+	if len(im.Tags) == 0 {
+		return im.Image
 	}
-	return tags[len(tags)-1]
+	return im.Image + ":" + im.Tags[len(im.Tags)-1]
 }
 
 func yesNo(b bool) string {

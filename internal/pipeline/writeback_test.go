@@ -1,0 +1,112 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/deployment-automator/automator/internal/config"
+	"github.com/deployment-automator/automator/internal/gitops"
+)
+
+func TestWriteStageRun(t *testing.T) {
+	cfg := parseConfig(t, testConfig)
+	updates := []gitops.Update{{Service: "web", Repository: "ghcr.io/acme/web", Tag: "1.4.0", Digest: digestOfService("web").String()}}
+	devFailure := errors.New("dev/values.yaml: no image of web")
+	p := &fakePromoter{
+		results: map[string]*gitops.Result{
+			"staging": {Env: "staging", PR: &gitops.PullRequest{Number: 12, URL: "https://github.com/acme/manifests/pull/12", Branch: "automator/staging", Created: true}},
+			"prod":    {Env: "prod", PR: &gitops.PullRequest{Number: 13, URL: "https://github.com/acme/manifests/pull/13", Branch: "automator/prod", Updated: true}},
+		},
+		errs: map[string]error{"dev": devFailure},
+	}
+	w := &WriteStage{Promoter: p, Config: cfg}
+	envs := []config.Environment{env(t, cfg, "dev"), env(t, cfg, "staging"), env(t, cfg, "prod")}
+	out := w.Run(t.Context(), envs, updates)
+
+	wantCalls := []promoteCall{
+		{Env: "dev", Explicit: updates},
+		{Env: "staging", Explicit: updates},
+		{Env: "prod", From: "staging"},
+	}
+	if !slices.EqualFunc(p.calls, wantCalls, func(a, b promoteCall) bool {
+		return a.Env == b.Env && a.From == b.From && slices.EqualFunc(a.Explicit, b.Explicit, equalUpdate)
+	}) {
+		t.Errorf("Promote calls = %+v\nwant %+v", p.calls, wantCalls)
+	}
+	if len(out) != 3 || out[0].Env != "dev" || !errors.Is(out[0].Err, devFailure) || out[0].Result != nil {
+		t.Fatalf("outcomes = %+v, want dev's failure first", out)
+	}
+	if out[1].Env != "staging" || out[1].Err != nil || out[1].Result != p.results["staging"] {
+		t.Errorf("staging outcome = %+v: a failing environment must not stop the next", out[1])
+	}
+	if out[2].Env != "prod" || out[2].Err != nil || out[2].Result != p.results["prod"] {
+		t.Errorf("prod outcome = %+v", out[2])
+	}
+}
+
+func TestWriteStageNothingToWrite(t *testing.T) {
+	cfg := parseConfig(t, testConfig)
+	p := &fakePromoter{}
+	w := &WriteStage{Promoter: p, Config: cfg}
+	out := w.Run(t.Context(), []config.Environment{env(t, cfg, "dev"), env(t, cfg, "prod"), env(t, cfg, "rc")}, nil)
+	if len(p.calls) != 1 || p.calls[0].Env != "prod" || p.calls[0].From != "staging" || p.calls[0].Explicit != nil {
+		t.Errorf("calls = %+v, want only prod promoted from staging", p.calls)
+	}
+	if len(out) != 1 || out[0].Env != "prod" {
+		t.Errorf("outcomes = %+v, want environments without updates skipped", out)
+	}
+	if err := Err(out); err != nil {
+		t.Errorf("Err = %v, want nil", err)
+	}
+}
+
+func TestErrExitCode(t *testing.T) {
+	blocked := func(env string) error {
+		return &gitops.BlockedError{Env: env, Blocked: []gitops.Blocked{{Service: "cart", Image: "ghcr.io/acme/cart@sha256:c1"}}}
+	}
+	ok := &gitops.Result{Commit: "abc"}
+	tests := []struct {
+		name     string
+		outcomes []EnvOutcome
+		wantExit int // 0: no error
+		wantEnvs []string
+	}{
+		{"none", nil, 0, nil},
+		{"all succeeded", []EnvOutcome{{Env: "dev", Result: ok}, {Env: "staging"}}, 0, nil},
+		{"only gate blocks", []EnvOutcome{{Env: "dev", Result: ok}, {Env: "staging", Err: blocked("staging")}, {Env: "prod", Err: fmt.Errorf("promoting: %w", blocked("prod"))}}, 3, []string{"staging", "prod"}},
+		{"PR opened with one image blocked", []EnvOutcome{{Env: "staging", Result: ok, Err: blocked("staging")}}, 3, []string{"staging"}},
+		{"a block and a failure", []EnvOutcome{{Env: "staging", Err: blocked("staging")}, {Env: "prod", Err: gitops.ErrConflict}}, 1, []string{"staging", "prod"}},
+		{"a failure only", []EnvOutcome{{Env: "prod", Err: gitops.ErrProtectedBranch}}, 1, []string{"prod"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Err(tt.outcomes)
+			if tt.wantExit == 0 {
+				if err != nil {
+					t.Fatalf("Err = %v, want nil", err)
+				}
+				return
+			}
+			var ee *EnvError
+			if !errors.As(err, &ee) {
+				t.Fatalf("Err = %v, want *EnvError", err)
+			}
+			if ee.ExitCode() != tt.wantExit {
+				t.Errorf("exit code = %d, want %d", ee.ExitCode(), tt.wantExit)
+			}
+			var names []string
+			for _, o := range ee.Failed {
+				names = append(names, o.Env)
+				if !strings.Contains(err.Error(), o.Env+": "+o.Err.Error()) {
+					t.Errorf("error %q does not name %s and its cause", err, o.Env)
+				}
+			}
+			if !slices.Equal(names, tt.wantEnvs) {
+				t.Errorf("failed = %v, want %v", names, tt.wantEnvs)
+			}
+		})
+	}
+}
