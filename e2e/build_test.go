@@ -310,6 +310,9 @@ func TestCopyBetweenRealRegistries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if got.Digest != digest {
+		t.Errorf("re-tag reported digest %s, want %s", got.Digest, digest)
+	}
 	if n := dst.Count("", harness.KindBlobUpload) + dst.Count("", harness.KindBlob); n != 0 {
 		t.Errorf("re-tag touched blobs %d times, want 0", n)
 	}

@@ -229,6 +229,9 @@ func TestLocalWriterPullRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if res.PR == nil || !res.PR.Updated && !res.PR.Created {
+		t.Errorf("regenerating the branch did not update the pull request text: %+v", res.PR)
+	}
 	if b.rev("automator/staging^") != moved || b.rev("main") != moved {
 		t.Fatalf("branch parent %s, want the moved base %s", b.rev("automator/staging^"), moved)
 	}

@@ -262,12 +262,11 @@ func tapInstallationTokens(t *testing.T, gh *harness.GitHub) *tokenTap {
 		t.Fatal(err)
 	}
 	tap := &tokenTap{}
-	rp := httputil.NewSingleHostReverseProxy(target)
-	director := rp.Director
-	rp.Director = func(r *http.Request) {
-		director(r)
-		r.Header.Del("Accept-Encoding") // read the token in clear
-	}
+	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(target)
+		pr.Out.Host = pr.In.Host             // the fake builds its URLs from the Host it is asked for
+		pr.Out.Header.Del("Accept-Encoding") // read the token in clear
+	}}
 	rp.ModifyResponse = func(resp *http.Response) error {
 		if resp.Request.Method != http.MethodPost || !strings.HasSuffix(resp.Request.URL.Path, "/access_tokens") || resp.StatusCode != http.StatusCreated {
 			return nil

@@ -91,7 +91,6 @@ type watchWorld struct {
 	man  *manifestsRepo
 	w    *watch.Watcher
 	logs *observer.ObservedLogs
-	img  string
 }
 
 func newWatchWorld(t testing.TB, interval string, rules ...config.WatchRule) *watchWorld {

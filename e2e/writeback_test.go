@@ -285,6 +285,9 @@ func TestWriteBackEnvironments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if res.PR == nil || res.PR.Branch != "automator/rollback-dev" {
+		t.Errorf("rollback result names no pull request on automator/rollback-dev: %+v", res.PR)
+	}
 	if got := w.file(t, "automator/rollback-dev", "envs/dev/values.yaml"); got != devValues {
 		t.Errorf("rollback branch:\n%s\nwant the original:\n%s", got, devValues)
 	}

@@ -26,7 +26,7 @@ func BenchmarkPlan(b *testing.B) {
 		if i%10 == 0 {
 			fmt.Fprintf(&cfg, "    dependsOn: [libs/lib-%02d, svc-%04d]\n", i%50, (i+1)%nServices)
 		}
-		tree[dir+"/Dockerfile"] = file(fmt.Sprintf("FROM golang AS build\nCOPY go.mod go.sum ./\nCOPY . .\nRUN go build\nFROM scratch\nCOPY --from=build /out /app\n"))
+		tree[dir+"/Dockerfile"] = file("FROM golang AS build\nCOPY go.mod go.sum ./\nCOPY . .\nRUN go build\nFROM scratch\nCOPY --from=build /out /app\n")
 		tree[dir+"/.dockerignore"] = file("*.md\n**/testdata\n!README.md\n")
 	}
 	// Root-context services that copy shared libraries.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
 	"strings"
 	"sync"
 
@@ -665,9 +664,4 @@ func isProtected(resp *github.Response, err error) bool {
 	}
 	m := strings.ToLower(ghMessage(err))
 	return strings.Contains(m, "protected branch") || strings.Contains(m, "rule violation") || strings.Contains(m, "branch is protected")
-}
-
-// sortImages orders images by service for stable output.
-func sortImages(is []Image) {
-	sort.Slice(is, func(i, j int) bool { return is[i].Service < is[j].Service })
 }

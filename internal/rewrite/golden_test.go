@@ -222,12 +222,3 @@ func mustRewrite(t *testing.T, file, in string, ups []Update, opts ...Option) (s
 	}
 	return string(out), res
 }
-
-func up(t testing.TB, s string) Update {
-	t.Helper()
-	u, err := ParseUpdate(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
-}

@@ -319,9 +319,10 @@ func findings(results types.Results) []gate.Finding {
 				Type:      string(res.Type),
 				Installed: v.InstalledVersion,
 				Fixed:     v.FixedVersion,
-				Severity:  gate.Severity(v.Severity),
-				Title:     v.Title,
-				URL:       v.PrimaryURL,
+				//lint:ignore SA1019 Severity is the one Trivy selected across vendors, what `trivy image` reports and filters on.
+				Severity: gate.Severity(v.Severity),
+				Title:    v.Title,
+				URL:      v.PrimaryURL,
 			}
 			if f.Path == "" && res.Class == types.ClassLangPkg {
 				f.Path = res.Target // e.g. a Go binary: the file is the target

@@ -362,7 +362,7 @@ func (blockedError) ExitCode() int { return 3 }
 // returns ErrBlocked when a gate blocked a promotion.
 func (w *Watcher) RunOnce(ctx context.Context) (CycleReport, error) {
 	w.setRunCtx(ctx)
-	defer w.setRunCtx(nil)
+	defer w.clearRunCtx()
 	rep := w.cycle(ctx, w.targets)
 	w.inflight.Wait()
 	switch {
@@ -378,7 +378,7 @@ func (w *Watcher) RunOnce(ctx context.Context) (CycleReport, error) {
 // promotions finish within the grace period, and returns nil.
 func (w *Watcher) Run(ctx context.Context) error {
 	w.setRunCtx(ctx)
-	defer w.setRunCtx(nil)
+	defer w.clearRunCtx()
 	defer w.inflight.Wait()
 	due := w.targets
 	for {
@@ -398,6 +398,14 @@ func (w *Watcher) setRunCtx(ctx context.Context) {
 	w.runMu.Lock()
 	defer w.runMu.Unlock()
 	w.runCtx = ctx
+}
+
+// clearRunCtx forgets the run's context once Run or RunOnce returns, so a
+// late trigger does not start work on a finished run.
+func (w *Watcher) clearRunCtx() {
+	w.runMu.Lock()
+	defer w.runMu.Unlock()
+	w.runCtx = nil
 }
 
 func (w *Watcher) nextWake() time.Time {
