@@ -18,6 +18,7 @@ import (
 	"github.com/deployment-automator/automator/internal/actions"
 	"github.com/deployment-automator/automator/internal/build"
 	"github.com/deployment-automator/automator/internal/config"
+	"github.com/deployment-automator/automator/internal/detect"
 	"github.com/deployment-automator/automator/internal/event"
 	"github.com/deployment-automator/automator/internal/gitops"
 	"github.com/deployment-automator/automator/internal/pipeline"
@@ -266,26 +267,41 @@ func commitTime(ctx context.Context, root, sha string) (time.Time, error) {
 	return time.Unix(n, 0).UTC(), nil
 }
 
-// selectServices returns the named services in config order, or all of them when names is empty.
+// selectServices returns the named services in config order (explicit
+// entries, then those created by discover), or all of them when names is
+// empty.
 func selectServices(cfg *config.Config, names []string) ([]config.Service, error) {
+	resolved, err := detect.Services(cfg, cfg.Repo())
+	if err != nil {
+		return nil, err
+	}
+	all := make([]config.Service, 0, len(resolved))
+	for _, r := range resolved {
+		if s, ok := cfg.Service(r.Name); ok {
+			all = append(all, *s)
+			continue
+		}
+		all = append(all, config.Service{Name: r.Name, Context: r.Context, Dockerfile: r.Dockerfile, Image: r.Image, Args: r.Args, Target: r.Target})
+	}
 	if len(names) == 0 {
-		if len(cfg.Services) == 0 {
+		if len(all) == 0 {
 			return nil, usageErrorf("config %s defines no services", cfg.Source())
 		}
-		return cfg.Services, nil
+		return all, nil
 	}
 	want := map[string]bool{}
 	for _, n := range names {
-		if _, ok := cfg.Service(n); !ok {
-			return nil, usageErrorf("unknown service %q (not in %s)", n, cfg.Source())
-		}
 		want[n] = true
 	}
 	var out []config.Service
-	for _, s := range cfg.Services {
+	for _, s := range all {
 		if want[s.Name] {
 			out = append(out, s)
+			delete(want, s.Name)
 		}
+	}
+	for n := range want {
+		return nil, usageErrorf("unknown service %q (not in %s)", n, cfg.Source())
 	}
 	return out, nil
 }
