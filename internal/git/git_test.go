@@ -35,7 +35,10 @@ func write(t *testing.T, dir, name, content string) {
 
 func TestRepo(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
+		if os.Getenv("CI") != "" {
+			t.Fatal("git not installed (CI must install it: .ci/install-deps)")
+		}
+		t.Skip("SKIPPING: git not installed and CI is not set")
 	}
 	ctx := context.Background()
 	dir := t.TempDir()
