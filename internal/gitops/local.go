@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/git"
 )
@@ -32,7 +30,9 @@ import (
 // (--force-with-lease on the head it read), so a racing writer's pending
 // updates are never overwritten unseen. There is no pull request API: the
 // "pull request" is the pushed branch plus the rendered title and body,
-// returned in Result.PR for the caller to print or to open by hand.
+// returned in Result.PR for the caller to print or to open by hand. The
+// write-back algorithm is writeBack's (writeback.go), shared with
+// GitHubWriter; this file holds its git CLI backend (clone).
 type LocalWriter struct {
 	o      options
 	pusher Pusher
@@ -53,11 +53,6 @@ type RefUpdate struct {
 	// not descend from Old. Without Lease the update must fast-forward.
 	Lease bool
 }
-
-// ErrRejected is returned by a Pusher when the remote refused the update
-// because the ref moved (non-fast-forward or a stale lease); the writer
-// re-reads and retries.
-var ErrRejected = errors.New("the remote ref moved")
 
 // Pusher publishes a commit of the writer's clone to the remote "origin".
 // The default runs git push; DryRunPusher pushes nothing.
@@ -205,7 +200,8 @@ func firstLine(s string) string {
 	return s
 }
 
-// clone is one write-back's shallow clone of the environment's repository.
+// clone is one write-back's shallow clone of the environment's repository:
+// the backend of one local write-back.
 type clone struct {
 	env     config.Environment
 	url     string // with credentials, never shown
@@ -213,8 +209,11 @@ type clone struct {
 	branch  string
 	repo    *git.Repo
 	cleanup func()
-	log     *zap.Logger
+	pusher  Pusher
+	moved   map[string]bool // branches whose fetched tip a push found stale
 }
+
+var _ backend = (*clone)(nil)
 
 // gitErr rewords a git failure without credentials. It keeps no reference to
 // the original error, whose arguments may hold the remote URL.
@@ -243,9 +242,9 @@ func (w *LocalWriter) open(ctx context.Context, env config.Environment) (*clone,
 	if err != nil {
 		return nil, fmt.Errorf("environment %q: creating a work directory: %w", env.Name, err)
 	}
-	c := &clone{env: env, url: u, shown: redactURL(u), branch: env.Branch, cleanup: func() { os.RemoveAll(parent) }}
+	c := &clone{env: env, url: u, shown: redactURL(u), branch: env.Branch, cleanup: func() { os.RemoveAll(parent) },
+		pusher: w.pusher, moved: map[string]bool{}}
 	c.env.Repo = c.shown // messages, PR bodies and commit messages never show credentials
-	c.log = w.o.log.With(zap.String("env", env.Name), zap.String("repo", c.shown))
 	ok := false
 	defer func() {
 		if !ok {
@@ -314,8 +313,21 @@ func (c *clone) fetch(ctx context.Context, branches ...string) error {
 	return nil
 }
 
-// head is the fetched tip of a branch.
-func (c *clone) head(ctx context.Context, branch string) (string, error) {
+// head implements backend: the fetched tip of branch, fetched again after a
+// push found it stale. A missing branch is an error of the clone or fetch.
+func (c *clone) head(ctx context.Context, branch string) (string, bool, error) {
+	if c.moved[branch] {
+		if err := c.fetch(ctx, branch); err != nil {
+			return "", false, err
+		}
+		delete(c.moved, branch)
+	}
+	sha, err := c.tip(ctx, branch)
+	return sha, err == nil, err
+}
+
+// tip is the fetched tip of a branch.
+func (c *clone) tip(ctx context.Context, branch string) (string, error) {
 	sha, err := c.repo.ResolveCommit(ctx, "refs/remotes/origin/"+branch)
 	if err != nil {
 		return "", c.gitErr("reading branch "+branch, err)
@@ -323,7 +335,7 @@ func (c *clone) head(ctx context.Context, branch string) (string, error) {
 	return sha, nil
 }
 
-// read lists the tree at commit and reads the environment's files.
+// read implements backend.
 func (c *clone) read(ctx context.Context, commit string) (*snapshot, error) {
 	out, err := c.repo.Run(ctx, "-c", "core.quotePath=false", "ls-tree", "-r", "-z", "--full-tree", "--end-of-options", commit)
 	if err != nil {
@@ -355,9 +367,10 @@ func (c *clone) read(ctx context.Context, commit string) (*snapshot, error) {
 	return s, nil
 }
 
-// commit writes the edited files on top of base's tree as one commit with
-// the given parent. Nothing reaches the remote.
-func (c *clone) commit(ctx context.Context, base string, eds []edited, message, parent string) (string, error) {
+// commit implements backend with plumbing (hash-object, read-tree,
+// update-index, write-tree, commit-tree) in the clone. Nothing reaches the
+// remote.
+func (c *clone) commit(ctx context.Context, base *snapshot, eds []edited, message, parent string) (string, error) {
 	tmp, err := os.MkdirTemp(filepath.Dir(c.repo.Dir()), "objects-")
 	if err != nil {
 		return "", err
@@ -379,8 +392,8 @@ func (c *clone) commit(ctx context.Context, base string, eds []edited, message, 
 	if len(shas) != len(eds) {
 		return "", fmt.Errorf("environment %q: git hash-object returned %d names for %d files", c.env.Name, len(shas), len(eds))
 	}
-	if _, err := c.repo.Run(ctx, "read-tree", base); err != nil {
-		return "", c.gitErr("reading the tree of "+short(base), err)
+	if _, err := c.repo.Run(ctx, "read-tree", base.commit); err != nil {
+		return "", c.gitErr("reading the tree of "+short(base.commit), err)
 	}
 	upd := []string{"update-index", "--add"}
 	for i, e := range eds {
@@ -425,78 +438,65 @@ func (w *LocalWriter) Apply(ctx context.Context, req Request) (*Result, error) {
 	}
 	defer c.cleanup()
 	req.Env = c.env
-	req.Updates = stampUpdates(req.Updates, w.o.now())
-	if req.Env.Mode == "commit" {
-		return w.commit(ctx, c, req)
-	}
-	return w.pullRequest(ctx, c, req)
+	return newWriteBack(c, &w.o, req, c.branch).run(ctx)
 }
 
-func (w *LocalWriter) result(c *clone, req Request, mode string) *Result {
-	return &Result{Env: req.Env.Name, Repo: c.shown, Branch: c.branch, Mode: mode}
+// moveRef implements backend with one push: a fast-forward, or with force
+// (and on create) a compare-and-swap (--force-with-lease) on old.
+func (c *clone) moveRef(ctx context.Context, branch, next, old string, force bool) error {
+	err := c.pusher.Push(ctx, c.repo, RefUpdate{Ref: "refs/heads/" + branch, New: next, Old: old, Lease: force || old == ""})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrRejected):
+		c.moved[branch] = true
+		return err
+	case errors.Is(err, ErrProtectedBranch):
+		return err
+	}
+	return c.gitErr("pushing "+branch, err)
 }
 
-// retry waits before the next attempt after a lost race, or gives up.
-func (w *LocalWriter) retry(ctx context.Context, c *clone, branch string, attempt int) error {
-	if attempt >= w.o.maxAttempts {
-		return fmt.Errorf("environment %q: pushing %s to %s: %w", c.env.Name, branch, c.shown, ErrConflict)
-	}
-	c.log.Info("lost a race; fetching, re-applying and retrying", zap.String("branch", branch), zap.Int("attempt", attempt))
-	return w.o.sleep(ctx, jitter(attempt))
-}
+// commitURL implements backend: a git remote has no known web view.
+func (c *clone) commitURL(string) string { return "" }
 
-// commit lands the updates as one commit on the environment's branch.
-func (w *LocalWriter) commit(ctx context.Context, c *clone, req Request) (*Result, error) {
-	res := w.result(c, req, "commit")
-	for attempt := 1; ; attempt++ {
-		res.Attempts = attempt
-		if attempt > 1 {
-			if err := c.fetch(ctx, c.branch); err != nil {
-				return nil, err
-			}
-		}
-		head, err := c.head(ctx, c.branch)
-		if err != nil {
-			return nil, err
-		}
-		snap, err := c.read(ctx, head)
-		if err != nil {
-			return nil, err
-		}
-		eds, err := rewriteFiles(req.Env, snap.files, req.Updates)
-		if err != nil {
-			return nil, err
-		}
-		if len(eds) == 0 {
-			c.log.Info("environment already runs these images", zap.String("branch", c.branch), zap.String("head", head))
-			return res, nil
-		}
-		updates := effective(req.Updates, eds)
-		subject, err := title(req, updates)
-		if err != nil {
-			return nil, err
-		}
-		msg := commitMessage(subject, req, updates, w.o.links, "", false)
-		sha, err := c.commit(ctx, head, eds, msg, head)
-		if err != nil {
-			return nil, err
-		}
-		err = w.pusher.Push(ctx, c.repo, RefUpdate{Ref: "refs/heads/" + c.branch, New: sha, Old: head})
-		switch {
-		case err == nil:
-			res.Files, res.Updates, res.Message, res.Commit = filesOf(eds), updates, msg, sha
-			c.log.Info("committed", zap.String("branch", c.branch), zap.String("commit", sha), zap.Int("files", len(eds)), zap.Int("attempt", attempt))
-			return res, nil
-		case errors.Is(err, ErrRejected):
-			if err := w.retry(ctx, c, c.branch, attempt); err != nil {
-				return nil, err
-			}
-		case errors.Is(err, ErrProtectedBranch):
-			return nil, fmt.Errorf("environment %q: committing to %s@%s: %w", req.Env.Name, c.shown, c.branch, err)
-		default:
-			return nil, c.gitErr("pushing to "+c.branch, err)
-		}
+// prState implements backend: the branch's pending block is in its head
+// commit's message; a branch whose head was merged into the base is stale.
+func (c *clone) prState(ctx context.Context, base, branch string) (*prState, error) {
+	heads, err := c.heads(ctx, base, branch)
+	if err != nil {
+		return nil, err
 	}
+	if heads[base] == "" {
+		return nil, fmt.Errorf("environment %q: base branch %q does not exist in %s", c.env.Name, base, c.shown)
+	}
+	fetch := []string{base}
+	if heads[branch] != "" {
+		fetch = append(fetch, branch)
+	}
+	if err := c.fetch(ctx, fetch...); err != nil {
+		return nil, err
+	}
+	st := &prState{}
+	if st.baseHead, err = c.tip(ctx, base); err != nil {
+		return nil, err
+	}
+	if heads[branch] == "" {
+		return st, nil
+	}
+	if st.branchHead, err = c.tip(ctx, branch); err != nil {
+		return nil, err
+	}
+	msg, err := c.message(ctx, st.branchHead)
+	if err != nil {
+		return nil, err
+	}
+	pb := decodeBlock(msg)
+	st.pending, st.blockBase = pb.Updates, pb.Base
+	if st.blockBase != st.baseHead && c.merged(ctx, st.branchHead, st.baseHead) {
+		st.stale, st.pending = true, nil
+	}
+	return st, nil
 }
 
 // merged reports whether the pull request branch head has been merged into
@@ -520,125 +520,17 @@ func (c *clone) merged(ctx context.Context, branchHead, baseHead string) bool {
 	return err == nil && ok
 }
 
-// pullRequest regenerates the environment's pull request branch and returns
-// the pull request text.
-func (w *LocalWriter) pullRequest(ctx context.Context, c *clone, req Request) (*Result, error) {
-	res := w.result(c, req, "pull-request")
-	branch := prBranch(req)
-	for attempt := 1; ; attempt++ {
-		res.Attempts = attempt
-		heads, err := c.heads(ctx, c.branch, branch)
-		if err != nil {
-			return nil, err
-		}
-		baseHead, branchHead := heads[c.branch], heads[branch]
-		if baseHead == "" {
-			return nil, fmt.Errorf("environment %q: base branch %q does not exist in %s", req.Env.Name, c.branch, c.shown)
-		}
-		fetch := []string{c.branch}
-		if branchHead != "" {
-			fetch = append(fetch, branch)
-		}
-		if err := c.fetch(ctx, fetch...); err != nil {
-			return nil, err
-		}
-		if baseHead, err = c.head(ctx, c.branch); err != nil {
-			return nil, err
-		}
-		var pending []Update
-		blockBase, stale := "", false
-		if branchHead != "" {
-			if branchHead, err = c.head(ctx, branch); err != nil {
-				return nil, err
-			}
-			msg, err := c.message(ctx, branchHead)
-			if err != nil {
-				return nil, err
-			}
-			pb := decodeBlock(msg)
-			pending, blockBase = pb.Updates, pb.Base
-			if blockBase != baseHead && c.merged(ctx, branchHead, baseHead) {
-				stale, pending = true, nil
-			}
-		}
-		merged := mergeUpdates(pending, req.Updates)
-		snap, err := c.read(ctx, baseHead)
-		if err != nil {
-			return nil, err
-		}
-		eds, err := rewriteFiles(req.Env, snap.files, merged)
-		if err != nil {
-			return nil, err
-		}
-		if len(eds) == 0 {
-			c.log.Info("environment already runs these images", zap.String("branch", c.branch))
-			return res, nil
-		}
-		updates := effective(merged, eds)
-		subject, err := title(req, updates)
-		if err != nil {
-			return nil, err
-		}
-		res.Files, res.Updates = filesOf(eds), updates
-		pr := &PullRequest{Branch: branch, Title: subject, Body: body(req, branch, baseHead, updates, eds, w.o.links)}
-		res.PR = pr
-
-		same := false
-		if branchHead != "" && !stale {
-			if same, err = c.holds(ctx, branchHead, snap, eds); err != nil {
-				return nil, err
-			}
-			same = same && sameUpdates(pending, updates)
-		}
-		if same {
-			c.log.Info("pull request branch already up to date", zap.String("branch", branch), zap.String("head", branchHead))
-			return res, nil
-		}
-		msg := commitMessage(subject, req, updates, w.o.links, baseHead, true)
-		parent, lease := baseHead, true // regenerate from the current base, compare-and-swap on our branch
-		if branchHead != "" && !stale && blockBase == baseHead {
-			parent, lease = branchHead, false // stack on our own head: a fast-forward
-		}
-		sha, err := c.commit(ctx, baseHead, eds, msg, parent)
-		if err != nil {
-			return nil, err
-		}
-		err = w.pusher.Push(ctx, c.repo, RefUpdate{Ref: "refs/heads/" + branch, New: sha, Old: branchHead, Lease: lease})
-		switch {
-		case err == nil:
-		case errors.Is(err, ErrRejected):
-			if err := w.retry(ctx, c, branch, attempt); err != nil {
-				return nil, err
-			}
-			continue
-		default:
-			return nil, c.gitErr("pushing "+branch, err)
-		}
-		res.Message, res.Commit = msg, sha
-		pr.Created = branchHead == "" || stale
-		pr.Updated = !pr.Created
-		c.log.Info("pull request branch pushed", zap.String("branch", branch), zap.String("head", sha), zap.Bool("created", pr.Created), zap.Int("attempt", attempt))
-		return res, nil
-	}
-}
-
-// holds reports whether commit already holds the content we would write for
-// every environment file.
-func (c *clone) holds(ctx context.Context, commit string, base *snapshot, eds []edited) (bool, error) {
-	want := map[string]string{}
-	for _, f := range base.files {
-		want[f.Path] = base.shas[f.Path]
-	}
-	for _, e := range eds {
-		want[e.Path] = gitBlobSHA(e.New)
-	}
-	args := []string{"-c", "core.quotePath=false", "ls-tree", "-z", "--full-tree", "--end-of-options", commit, "--"}
+// upToDate implements backend: the branch's files hold want and, since its
+// commit message is the only record of the pending updates, that record
+// equals updates.
+func (c *clone) upToDate(ctx context.Context, st *prState, want map[string]string, updates []Update) (bool, error) {
+	args := []string{"-c", "core.quotePath=false", "ls-tree", "-z", "--full-tree", "--end-of-options", st.branchHead, "--"}
 	for p := range want {
 		args = append(args, p)
 	}
 	out, err := c.repo.Run(ctx, args...)
 	if err != nil {
-		return false, c.gitErr("listing files at "+short(commit), err)
+		return false, c.gitErr("listing files at "+short(st.branchHead), err)
 	}
 	have := map[string]string{}
 	for _, rec := range bytes.Split(out, []byte{0}) {
@@ -647,12 +539,19 @@ func (c *clone) holds(ctx context.Context, commit string, base *snapshot, eds []
 			have[p] = f[2]
 		}
 	}
-	for p, s := range want {
-		if have[p] != s {
-			return false, nil
-		}
+	return holdsAll(have, want) && sameUpdates(st.pending, updates), nil
+}
+
+// publish implements backend: there is no pull request API, so the pull
+// request is the pushed branch plus pr's rendered text; the push's lease
+// already guaranteed that no racing writer was overwritten.
+func (c *clone) publish(_ context.Context, st *prState, pr *PullRequest, _ []Update, head string, _ bool) error {
+	if head == st.branchHead {
+		return nil // nothing written
 	}
-	return true, nil
+	pr.Created = st.branchHead == "" || st.stale
+	pr.Updated = !pr.Created
+	return nil
 }
 
 // sameUpdates reports whether two pending sets ask for the same images.
@@ -676,7 +575,7 @@ func sameUpdates(a, b []Update) bool {
 // alone (depth 1); anything else (a short name, a branch) needs history.
 func (c *clone) at(ctx context.Context, rev string) (string, error) {
 	if rev == "" {
-		return c.head(ctx, c.branch)
+		return c.tip(ctx, c.branch)
 	}
 	if ok, _ := c.repo.HasCommit(ctx, rev); ok {
 		return c.repo.ResolveCommit(ctx, rev)
@@ -715,11 +614,7 @@ func (w *LocalWriter) Current(ctx context.Context, env config.Environment, at st
 	if err != nil {
 		return nil, err
 	}
-	snap, err := c.read(ctx, commit)
-	if err != nil {
-		return nil, err
-	}
-	return readImages(env, snap.files, images)
+	return imagesAt(ctx, c, env, commit, images)
 }
 
 // Previous implements Writer.
@@ -729,7 +624,7 @@ func (w *LocalWriter) Previous(ctx context.Context, env config.Environment) (str
 		return "", err
 	}
 	defer c.cleanup()
-	head, err := c.head(ctx, c.branch)
+	head, err := c.tip(ctx, c.branch)
 	if err != nil {
 		return "", err
 	}

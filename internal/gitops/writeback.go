@@ -1,0 +1,303 @@
+package gitops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/deployment-automator/automator/internal/config"
+)
+
+// backend is what a write-back needs from the place an environment's
+// manifests live. GitHubWriter implements it with the Git Data and Pulls APIs
+// (githubBackend), LocalWriter with the git CLI on a shallow clone
+// (gitBackend). The write-back algorithm — read, rewrite, commit, move the ref
+// without losing a racing writer's push, retry bounded with jitter, regenerate
+// or stack the pull request branch — exists once, in writeBack, over these
+// primitives. A backend value serves one write-back of one environment.
+type backend interface {
+	// head returns the commit branch points at; ok is false when the branch
+	// does not exist.
+	head(ctx context.Context, branch string) (sha string, ok bool, err error)
+	// read lists the tree at commit and reads the environment's files.
+	read(ctx context.Context, commit string) (*snapshot, error)
+	// commit creates one commit holding base's tree with eds applied, with
+	// the single given parent. No ref moves.
+	commit(ctx context.Context, base *snapshot, eds []edited, message, parent string) (string, error)
+	// moveRef points branch at next. old is the commit the caller read it at
+	// ("" = the branch is created and must not exist). Without force the
+	// update must fast-forward; with force it may replace old (as a
+	// compare-and-swap on old where the backend can). A lost race wraps
+	// ErrRejected; a protection refusal wraps ErrProtectedBranch; any other
+	// error is ready to return.
+	moveRef(ctx context.Context, branch, next, old string, force bool) error
+	// commitURL links a commit for people ("" when there is no web view).
+	commitURL(sha string) string
+
+	// prState reads what a pull request run finds on base and branch before
+	// it writes.
+	prState(ctx context.Context, base, branch string) (*prState, error)
+	// upToDate reports whether st's branch head already is what this run
+	// would write: it holds want (path → blob name) and, where the branch's
+	// commit is the only record of pending updates, records updates.
+	upToDate(ctx context.Context, st *prState, want map[string]string, updates []Update) (bool, error)
+	// publish opens or updates the pull request showing pr (title, body)
+	// after branch was left at head (head == st.branchHead: nothing was
+	// written; forced: by a forced update). It fills pr's number, URL,
+	// Created and Updated. A lost race (a racing writer opened the PR, or
+	// moved or replaced the branch) wraps ErrRejected; the run starts over.
+	publish(ctx context.Context, st *prState, pr *PullRequest, carried []Update, head string, forced bool) error
+}
+
+// ErrRejected is returned by a Pusher (and a backend's moveRef) when the
+// remote refused the update because the ref moved (non-fast-forward or a
+// stale lease); the writer re-reads and retries.
+var ErrRejected = errors.New("the remote ref moved")
+
+// snapshot is the environment's files at one commit.
+type snapshot struct {
+	commit, tree string
+	shas         map[string]string // path → blob sha for every blob in the tree
+	files        []file
+}
+
+// prState is what a pull request run finds before it writes.
+type prState struct {
+	baseHead   string
+	branchHead string // "" = the branch does not exist
+	stale      bool   // the branch belongs to a closed or merged PR
+	pending    []Update
+	blockBase  string
+	open       *PullRequest // the open pull request, where the backend has them
+}
+
+// writeBack is one environment's write-back over a backend.
+type writeBack struct {
+	b    backend
+	o    *options
+	req  Request
+	base string // the environment's branch
+	log  *zap.Logger
+}
+
+func newWriteBack(b backend, o *options, req Request, base string) *writeBack {
+	req.Updates = stampUpdates(req.Updates, o.now())
+	return &writeBack{b: b, o: o, req: req, base: base,
+		log: o.log.With(zap.String("env", req.Env.Name), zap.String("repo", req.Env.Repo))}
+}
+
+func (w *writeBack) run(ctx context.Context) (*Result, error) {
+	if w.req.Env.Mode == "commit" {
+		return w.commit(ctx)
+	}
+	return w.pullRequest(ctx)
+}
+
+func (w *writeBack) result(mode string) *Result {
+	return &Result{Env: w.req.Env.Name, Repo: w.req.Env.Repo, Branch: w.base, Mode: mode}
+}
+
+// retry waits before the next attempt after a lost race, or gives up with
+// ErrConflict after the bounded attempts.
+func (w *writeBack) retry(ctx context.Context, doing string, attempt int, race error) error {
+	if attempt >= w.o.maxAttempts {
+		return fmt.Errorf("environment %q: %s: %w", w.req.Env.Name, doing, ErrConflict)
+	}
+	w.log.Info("lost a race; re-reading and re-applying", zap.String("doing", doing), zap.String("reason", race.Error()), zap.Int("attempt", attempt))
+	return w.o.sleep(ctx, jitter(attempt))
+}
+
+// moved handles a moveRef failure: nil after a lost race within the bounds
+// (the caller starts over), otherwise the error to return.
+func (w *writeBack) moved(ctx context.Context, err error, doing string, attempt int) error {
+	switch {
+	case errors.Is(err, ErrRejected):
+		return w.retry(ctx, doing, attempt, err)
+	case errors.Is(err, ErrProtectedBranch):
+		return fmt.Errorf("environment %q: %s: %w", w.req.Env.Name, doing, err)
+	}
+	return err
+}
+
+// commit lands the updates as one commit on the environment's branch, moved
+// only by fast-forward.
+func (w *writeBack) commit(ctx context.Context) (*Result, error) {
+	req := w.req
+	res := w.result("commit")
+	doing := fmt.Sprintf("committing to %s@%s", req.Env.Repo, w.base)
+	for attempt := 1; ; attempt++ {
+		res.Attempts = attempt
+		head, ok, err := w.b.head(ctx, w.base)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("environment %q: branch %q does not exist in %s", req.Env.Name, w.base, req.Env.Repo)
+		}
+		snap, err := w.b.read(ctx, head)
+		if err != nil {
+			return nil, err
+		}
+		eds, err := rewriteFiles(req.Env, snap.files, req.Updates)
+		if err != nil {
+			return nil, err
+		}
+		if len(eds) == 0 {
+			w.log.Info("environment already runs these images", zap.String("branch", w.base), zap.String("head", head))
+			return res, nil
+		}
+		updates := effective(req.Updates, eds)
+		subject, err := title(req, updates)
+		if err != nil {
+			return nil, err
+		}
+		msg := commitMessage(subject, req, updates, w.o.links, "", false)
+		sha, err := w.b.commit(ctx, snap, eds, msg, head)
+		if err != nil {
+			return nil, err
+		}
+		if err := w.b.moveRef(ctx, w.base, sha, head, false); err != nil {
+			if err := w.moved(ctx, err, doing, attempt); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		res.Files, res.Updates, res.Message, res.Commit, res.CommitURL = filesOf(eds), updates, msg, sha, w.b.commitURL(sha)
+		w.log.Info("committed", zap.String("branch", w.base), zap.String("commit", sha), zap.Int("files", len(eds)), zap.Int("attempt", attempt))
+		return res, nil
+	}
+}
+
+// pullRequest regenerates (or stacks on) the environment's pull request
+// branch and opens or updates its pull request.
+func (w *writeBack) pullRequest(ctx context.Context) (*Result, error) {
+	req := w.req
+	res := w.result("pull-request")
+	branch := prBranch(req)
+	doing := fmt.Sprintf("updating %s in %s", branch, req.Env.Repo)
+	for attempt := 1; ; attempt++ {
+		res.Attempts = attempt
+		st, err := w.b.prState(ctx, w.base, branch)
+		if err != nil {
+			return nil, err
+		}
+		merged := mergeUpdates(st.pending, req.Updates)
+		snap, err := w.b.read(ctx, st.baseHead)
+		if err != nil {
+			return nil, err
+		}
+		eds, err := rewriteFiles(req.Env, snap.files, merged)
+		if err != nil {
+			return nil, err
+		}
+		if len(eds) == 0 {
+			w.log.Info("environment already runs these images", zap.String("branch", w.base))
+			return res, nil
+		}
+		updates := effective(merged, eds)
+		subject, err := title(req, updates)
+		if err != nil {
+			return nil, err
+		}
+		res.Files, res.Updates = filesOf(eds), updates
+
+		// Is the branch already what we would write?
+		same := false
+		if st.branchHead != "" && !st.stale {
+			if same, err = w.b.upToDate(ctx, st, wantBlobs(snap, eds), updates); err != nil {
+				return nil, err
+			}
+		}
+		head, forced := st.branchHead, false
+		if !same {
+			msg := commitMessage(subject, req, updates, w.o.links, st.baseHead, true)
+			res.Message = msg
+			// Regenerate from the current base (replacing a branch that
+			// exists), or stack on our own head: a fast-forward, so a racing
+			// writer is detected.
+			parent, force := st.baseHead, st.branchHead != ""
+			if st.branchHead != "" && !st.stale && st.blockBase == st.baseHead {
+				parent, force = st.branchHead, false
+			}
+			sha, err := w.b.commit(ctx, snap, eds, msg, parent)
+			if err != nil {
+				return nil, err
+			}
+			if err := w.b.moveRef(ctx, branch, sha, st.branchHead, force); err != nil {
+				if err := w.moved(ctx, err, doing, attempt); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			head, forced = sha, force
+			res.Commit, res.CommitURL = sha, w.b.commitURL(sha)
+		}
+
+		pr := &PullRequest{Branch: branch, Title: subject, Body: body(req, branch, st.baseHead, updates, eds, w.o.links)}
+		res.PR = pr
+		if err := w.b.publish(ctx, st, pr, merged, head, forced); err != nil {
+			if !errors.Is(err, ErrRejected) {
+				return nil, err
+			}
+			if err := w.retry(ctx, doing, attempt, err); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if !pr.Created && !pr.Updated && same {
+			res.Commit = ""
+			w.log.Info("pull request already up to date", zap.String("branch", branch), zap.Int("pr", pr.Number))
+			return res, nil
+		}
+		if res.Commit == "" {
+			res.Commit = head
+		}
+		w.log.Info("pull request ready", zap.String("branch", branch), zap.Int("pr", pr.Number), zap.Bool("created", pr.Created), zap.Bool("updated", pr.Updated), zap.String("head", head), zap.Int("attempt", attempt))
+		return res, nil
+	}
+}
+
+// imagesAt reads the images env's files pin at commit (Writer.Current).
+func imagesAt(ctx context.Context, b backend, env config.Environment, commit string, images map[string]string) ([]Image, error) {
+	snap, err := b.read(ctx, commit)
+	if err != nil {
+		return nil, err
+	}
+	return readImages(env, snap.files, images)
+}
+
+// wantBlobs is the blob name every environment file has after the write:
+// the base's for untouched files, the new content's for edited ones.
+func wantBlobs(base *snapshot, eds []edited) map[string]string {
+	want := map[string]string{}
+	for _, f := range base.files {
+		want[f.Path] = base.shas[f.Path]
+	}
+	for _, e := range eds {
+		want[e.Path] = gitBlobSHA(e.New)
+	}
+	return want
+}
+
+// holdsAll reports whether have (path → blob name) matches every entry of want.
+func holdsAll(have, want map[string]string) bool {
+	for p, s := range want {
+		if have[p] != s {
+			return false
+		}
+	}
+	return true
+}
+
+func filesOf(eds []edited) []FileChange {
+	out := make([]FileChange, len(eds))
+	for i, e := range eds {
+		out[i] = FileChange{Path: e.Path, Diff: e.Diff, Changes: e.Changes}
+	}
+	return out
+}
+
+// lostRace marks a publish step that lost to a racing writer.
+func lostRace(reason string) error { return fmt.Errorf("%s: %w", reason, ErrRejected) }
