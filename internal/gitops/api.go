@@ -69,7 +69,7 @@ type ClientSource func(ctx context.Context, owner, repo string) (API, error)
 
 // DryRun wraps a ClientSource so that reads reach GitHub and writes reach
 // nothing: no blob, tree, commit, ref, pull request, label or review request
-// is created. Writes answer with placeholder objects so that the writer runs
+// is created. Writes answer with synthetic objects (never stored) so that the writer runs
 // its normal path and reports the diff and the pull request it would open.
 func DryRun(src ClientSource) ClientSource {
 	return func(ctx context.Context, owner, repo string) (API, error) {
@@ -87,10 +87,10 @@ func DryRun(src ClientSource) ClientSource {
 	}
 }
 
-// DryRunSHA prefixes placeholder object names made under DryRun.
+// DryRunSHA prefixes the names of the synthetic objects made under DryRun.
 const DryRunSHA = "dry-run-"
 
-// dryGit answers writes with placeholders and remembers the refs it
+// dryGit answers writes with synthetic objects and remembers the refs it
 // pretended to move, so that the writer's read-after-write checks see its
 // own (pretend) writes instead of concluding that a racing writer moved them.
 type dryGit struct {
