@@ -423,3 +423,36 @@ func TestFanOutMatchesSingleJob(t *testing.T) {
 		t.Errorf("single job images = %+v", images)
 	}
 }
+
+// TestRunPullRequestBuildsOnly: an event no environment's trigger names (a
+// pull request here) builds and scans the changed services as a check and
+// pushes and writes nothing.
+func TestRunPullRequestBuildsOnly(t *testing.T) {
+	s := newShop(t)
+	repo := harness.EventRepo{FullName: shopRepo, DefaultBranch: "main"}
+	s.app.Branch("feature")
+	s.app.WriteFile("src/checkout/checkout.txt", "checkout service v2\n")
+	head := s.app.Commit("checkout: v2")
+	s.app.PushTo(s.gh, shopRepo)
+	writes := len(s.gh.Writes())
+
+	ev := s.gh.PullRequestEvent(repo, "synchronize", 7, "main", s.initial, "feature", head, head)
+	r := s.exec(s.actionEnv(ev, map[string]string{"command": "run"}))
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	var images []imageOut
+	r.output(t, "images", &images)
+	if len(images) != 1 || images[0].Service != "checkout" || images[0].Pushed || images[0].Digest == "" {
+		t.Fatalf("images = %+v, want checkout built and not pushed", images)
+	}
+	if tags, err := remote.List(mustRepo(t, s.reg.Ref("acme/checkout")), remote.WithAuth(s.reg.Authenticator())); err == nil && len(tags) > 0 {
+		t.Errorf("a pull request build was pushed: %v", tags)
+	}
+	if n := len(s.gh.Writes()) - writes; n != 0 {
+		t.Errorf("a pull request run wrote %d times to GitHub", n)
+	}
+	if !strings.Contains(r.summary, "| checkout |") {
+		t.Errorf("summary lacks the checked image:\n%s", r.summary)
+	}
+}

@@ -35,7 +35,8 @@ func newRunCmd(a *app) *cobra.Command {
   write-back  one commit or one pull request per target environment
 
 Target environments are those whose triggers match the event (e.g. dev on pushes to main,
-staging on tags v*-rc*), or --env. An environment with promoteFrom receives exactly what its
+staging on tags v*-rc*), or --env. When none is targeted (a pull request no trigger names), the
+changed services are built and scanned as a check, and nothing is pushed or written. An environment with promoteFrom receives exactly what its
 upstream environment runs now, after its own gate. Partial failures are reported per service and
 per environment.
 
@@ -107,8 +108,15 @@ func (a *app) runAll(ctx context.Context, cmd *cobra.Command, cfg *config.Config
 	var images []*pipeline.Image
 	var buildErr error
 	if len(res.Services) > 0 && (len(built) > 0 || len(envs) == 0) {
+		// With no target environment (e.g. a pull request that no trigger
+		// names) the images are built and scanned as a check, not pushed:
+		// nothing unreviewed reaches the registry.
+		push := !o.dryRun && len(envs) > 0
+		if len(envs) == 0 {
+			a.logger.Info("no environment targeted: building and scanning only, nothing is pushed")
+		}
 		images, buildErr = a.buildImages(ctx, cfg, g, buildOptions{
-			services: res.Names(), sha: res.Head, base: res.Base, push: !o.dryRun,
+			services: res.Names(), sha: res.Head, base: res.Base, push: push,
 			builder: o.builder, parallelism: o.parallelism, envs: built,
 		})
 		if images == nil && buildErr != nil {
@@ -127,8 +135,6 @@ func (a *app) runAll(ctx context.Context, cmd *cobra.Command, cfg *config.Config
 		}
 		w := &pipeline.WriteStage{Promoter: p, Config: cfg, Logger: a.logger.Named("writeback")}
 		outcomes = w.Run(ctx, envs, pipeline.Updates(images, !o.dryRun))
-	} else {
-		a.logger.Info("no environment targeted: the event matches no trigger and no --env was given")
 	}
 	if err := a.reportRun(cmd.OutOrStdout(), images, outcomes, o.dryRun, planOuts...); err != nil {
 		return err
