@@ -77,3 +77,31 @@ func TestInsecureRegistriesUseHTTP(t *testing.T) {
 		}
 	}
 }
+
+// Config names Docker Hub as docker.io (or index.docker.io); go-containerregistry
+// resolves every Docker Hub image to index.docker.io. Either spelling must
+// authenticate short names, docker.io/ names and index.docker.io/ names alike.
+func TestConfigRegistryHostIsNormalised(t *testing.T) {
+	env := map[string]string{"HUB_PASS": "hub-pass"}
+	for _, host := range []string{"docker.io", "index.docker.io"} {
+		regs := []config.Registry{{Host: host, Username: "hub-user", PasswordEnv: "HUB_PASS"}}
+		c, err := New(WithRegistries(regs, func(k string) string { return env[k] }), WithKeychain(authn.DefaultKeychain))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, image := range []string{"nginx", "docker.io/library/nginx", "index.docker.io/acme/app"} {
+			repo, _ := name.NewRepository(image)
+			a, err := c.static.Resolve(repo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := authn.Authorization(t.Context(), a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Username != "hub-user" {
+				t.Errorf("registries[].host %q, image %s: user %q, want hub-user", host, image, got.Username)
+			}
+		}
+	}
+}

@@ -72,8 +72,15 @@ func WithRegistries(regs []config.Registry, getenv func(string) string) Option {
 			if r.Host == "" {
 				return fmt.Errorf("registries[%d]: empty host", i)
 			}
+			// Keys are go-containerregistry's registry names, so that
+			// docker.io in config matches Docker Hub images (index.docker.io).
+			reg, err := name.NewRegistry(r.Host)
+			if err != nil {
+				return fmt.Errorf("registries[%d].host %q: %w", i, r.Host, err)
+			}
+			host := reg.RegistryStr()
 			if r.Insecure {
-				c.insecure[r.Host] = true
+				c.insecure[host] = true
 			}
 			if r.PasswordEnv == "" {
 				continue
@@ -91,7 +98,7 @@ func WithRegistries(regs []config.Registry, getenv func(string) string) Option {
 				// Token-style registries accept any user name with a token as password.
 				user = "automator"
 			}
-			c.static[r.Host] = authn.AuthConfig{Username: user, Password: pass}
+			c.static[host] = authn.AuthConfig{Username: user, Password: pass}
 		}
 		return nil
 	}
