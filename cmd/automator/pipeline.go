@@ -44,9 +44,9 @@ func (a *app) newGate(ctx context.Context, cfg *config.Config) (*pipeline.Gate, 
 	}, nil
 }
 
-// promoter wires write-back: the writer (GitHub or dry run), the gate and,
-// unless dry-running, the registry copier for environments whose registry
-// differs.
+// promoter wires write-back: the writer (GitHub or dry run), the gate and
+// the registry copier for environments whose registry differs (one that
+// copies nothing when dry-running).
 func (a *app) promoter(ctx context.Context, cfg *config.Config, g *pipeline.Gate, dryRun bool) (*gitops.Promoter, error) {
 	w, err := a.gitopsWriter(ctx, cfg, dryRun)
 	if err != nil {
@@ -56,7 +56,9 @@ func (a *app) promoter(ctx context.Context, cfg *config.Config, g *pipeline.Gate
 	if g != nil {
 		p.Gate = g
 	}
-	if !dryRun {
+	if dryRun {
+		p.Copier = gitops.DryRunCopier{}
+	} else {
 		c, err := a.registryClient(cfg, cfg.Registries)
 		if err != nil {
 			return nil, err

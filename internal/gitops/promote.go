@@ -28,6 +28,22 @@ type Copier interface {
 	Copy(ctx context.Context, src, dst string) (digest string, err error)
 }
 
+// DryRunCopier copies nothing: a dry run proposes each image under the
+// environment's registry, as a real copy would leave it, so the diff and the
+// pull request shown are those of a real run, and no registry sees a write.
+type DryRunCopier struct{}
+
+var _ Copier = DryRunCopier{}
+
+// Copy implements Copier by answering with src's digest.
+func (DryRunCopier) Copy(_ context.Context, src, dst string) (string, error) {
+	_, d, ok := strings.Cut(src, "@")
+	if !ok || d == "" {
+		return "", fmt.Errorf("copying %s to %s: the source names no digest", src, dst)
+	}
+	return d, nil
+}
+
 // Promoter proposes images for an environment from its promoteFrom
 // environment, from explicit references, or from an earlier commit.
 type Promoter struct {
