@@ -79,3 +79,33 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// Registry passwords may hold characters that the JSON and console encoders
+// escape (" and \) or that workflow commands escape (%): the escaped form
+// must be scrubbed as well as the raw one.
+func TestRedactorScrubsEscapedForms(t *testing.T) {
+	secrets := []string{`pa"ss\word-1`, "pa%ss,wo:rd-2", "tab\tsecret-3"}
+	for _, format := range Formats {
+		t.Run(format, func(t *testing.T) {
+			var out, ann bytes.Buffer
+			r := NewRedactor(nil)
+			r.AddKnown(secrets...)
+			log, err := New(Options{Format: format, Level: "debug", Out: &out, Annotations: &ann, Redactor: r})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range secrets {
+				log.Info("field", zap.String("password", s))
+				log.Error("login failed", zap.Error(errors.New("bad credentials "+s)))
+				log.Warn("in message " + s)
+			}
+			for name, b := range map[string]string{"log": out.String(), "annotations": ann.String()} {
+				for _, leak := range []string{"ss\\\\word", `pa\"ss`, "ss%25", "ss,wo", "tab\\tsecret", "tab%09secret"} {
+					if strings.Contains(b, leak) {
+						t.Errorf("%s output leaks an escaped secret (%s):\n%s", name, leak, b)
+					}
+				}
+			}
+		})
+	}
+}

@@ -51,7 +51,9 @@ func (r *Redactor) add(announce bool, secrets []string) {
 		if len(s) < minSecretLen {
 			continue
 		}
-		forms := []string{s, base64.StdEncoding.EncodeToString([]byte(s))}
+		// The encoders escape what they print: JSON (both log formats
+		// encode fields as JSON) and workflow commands (annotations).
+		forms := []string{s, base64.StdEncoding.EncodeToString([]byte(s)), jsonEscape(s), escapeData(s), escapeProperty(s)}
 		// A multi-line secret (a PEM private key) may be printed a line at a
 		// time: every substantial line is a secret of its own.
 		for _, line := range strings.Split(s, "\n") {
@@ -71,6 +73,31 @@ func (r *Redactor) add(announce bool, secrets []string) {
 	}
 	// Longest first, so a secret that contains another is masked whole.
 	sort.Slice(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
+}
+
+// jsonEscape escapes s the way zap's JSON encoder does inside a string.
+func jsonEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\', '"':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			if c < 0x20 {
+				fmt.Fprintf(&b, `\u%04x`, c)
+			} else {
+				b.WriteByte(c)
+			}
+		}
+	}
+	return b.String()
 }
 
 func (r *Redactor) knownLocked(s string) bool {
