@@ -218,8 +218,11 @@ var _ backend = (*clone)(nil)
 // gitErr rewords a git failure without credentials. It keeps no reference to
 // the original error, whose arguments may hold the remote URL.
 func (c *clone) gitErr(doing string, err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("environment %q: %s in %s: %w", c.env.Name, doing, c.shown, err)
+	// The context's own error, not err: err's text holds git's arguments.
+	for _, cause := range []error{context.Canceled, context.DeadlineExceeded} {
+		if errors.Is(err, cause) {
+			return fmt.Errorf("environment %q: %s in %s: %w", c.env.Name, doing, c.shown, cause)
+		}
 	}
 	msg := err.Error()
 	var ge *git.Error

@@ -2,6 +2,8 @@ package gitops
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -67,5 +69,22 @@ func TestRouterNamesMissingWriter(t *testing.T) {
 	_, err = Router{}.Previous(context.Background(), config.Environment{Name: "prod", Repo: "acme/manifests"})
 	if err == nil || !strings.Contains(err.Error(), "GitHub writer") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// A cancelled or timed-out git command's error carries its arguments, the
+// remote URL with credentials among them: gitErr must not pass it on.
+func TestGitErrOnCancelHidesTheURL(t *testing.T) {
+	const secret = "ghs_s3cr3tT0ken"
+	u := "https://x-access-token:" + secret + "@git.example.com/acme/manifests.git"
+	c := &clone{env: config.Environment{Name: "dev"}, url: u, shown: redactURL(u)}
+	for _, cause := range []error{context.Canceled, context.DeadlineExceeded} {
+		err := c.gitErr("cloning", fmt.Errorf("git clone --quiet %s repo: %w", u, cause))
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("error leaks the token: %v", err)
+		}
+		if !errors.Is(err, cause) {
+			t.Errorf("error %v does not wrap %v", err, cause)
+		}
 	}
 }
