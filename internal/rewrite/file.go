@@ -32,10 +32,15 @@ func RewriteFile(ctx context.Context, path string, updates []Update, opts ...Opt
 	return res, nil
 }
 
-func writeAtomic(path string, data []byte) (err error) {
+func writeAtomic(name string, data []byte) (err error) {
+	// Replace the file a symlink points to, not the link itself.
+	path, err := filepath.EvalSymlinks(name)
+	if err != nil {
+		return fmt.Errorf("writing manifest %q: %w", name, err)
+	}
 	fi, err := os.Stat(path)
 	if err != nil {
-		return fmt.Errorf("writing manifest %q: %w", path, err)
+		return fmt.Errorf("writing manifest %q: %w", name, err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".automator-*")
 	if err != nil {

@@ -303,3 +303,31 @@ func TestTemplatesSkipped(t *testing.T) {
 		t.Errorf("templates: %v %+v", err, res)
 	}
 }
+
+// A values file that is a symlink (shared between environments, or kept
+// elsewhere in the repo) is rewritten through the link: the link stays a
+// link and its target gets the new bytes.
+func TestRewriteFileThroughSymlink(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "shared.yaml")
+	if err := os.WriteFile(target, []byte("image: ghcr.io/a/b:v1\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "values.yaml")
+	if err := os.Symlink("shared.yaml", link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RewriteFile(context.Background(), link, []Update{{Repository: "ghcr.io/a/b", Tag: "v2"}}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Lstat(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode()&os.ModeSymlink == 0 {
+		t.Error("the symlink was replaced by a regular file")
+	}
+	if b, _ := os.ReadFile(target); string(b) != "image: ghcr.io/a/b:v2\n" {
+		t.Errorf("target = %q", b)
+	}
+}
