@@ -300,8 +300,10 @@ func selectServices(cfg *config.Config, names []string) ([]config.Service, error
 			delete(want, s.Name)
 		}
 	}
-	for n := range want {
-		return nil, usageErrorf("unknown service %q (not in %s)", n, cfg.Source())
+	for _, n := range names {
+		if want[n] {
+			return nil, usageErrorf("unknown service %q (not in %s)", n, cfg.Source())
+		}
 	}
 	return out, nil
 }
