@@ -19,8 +19,9 @@ import (
 )
 
 // newGate wires the vulnerability gate: Trivy behind its per-digest cache
-// when scanning is enabled, the config's policies and ignore file. The
-// returned func releases the scanner.
+// when scanning is enabled, refreshing its DB when due (the watcher outlives
+// DBs), the config's policies and ignore file. The returned func releases
+// the scanner.
 func (a *app) newGate(ctx context.Context, cfg *config.Config) (*pipeline.Gate, func(), error) {
 	ignores, err := scanIgnores(cfg, "")
 	if err != nil {
@@ -35,7 +36,7 @@ func (a *app) newGate(ctx context.Context, cfg *config.Config) (*pipeline.Gate, 
 	if err != nil {
 		return nil, nil, err
 	}
-	g.Scanner = scan.NewCaching(trivy)
+	g.Scanner = scan.NewRefreshing(scan.NewCaching(trivy), trivy)
 	g.Open = func(ctx context.Context, ref string) (v1.Image, error) { return openRemoteForScan(ctx, a, cfg, ref) }
 	return g, func() {
 		if err := trivy.Close(); err != nil {

@@ -27,6 +27,12 @@ type RemoteOpener func(ctx context.Context, ref string) (v1.Image, error)
 // from its OCI layout before push is not scanned again when it is promoted.
 // It satisfies gitops.Gate. A nil Scanner means scanning is disabled: every
 // image passes with the verdict "skipped".
+//
+// Reports given to Remember (from the build, or from fan-out result files)
+// are reused as they are. Reports the gate obtained from Scanner are reused
+// only while Scanner, when it describes its DB (a DB() gate.DBInfo method,
+// as internal/scan's scanners have), still uses the DB they were made with:
+// a long-running watcher whose DB was refreshed scans again.
 type Gate struct {
 	Scanner  Scanner
 	Open     RemoteOpener
@@ -34,7 +40,18 @@ type Gate struct {
 	Ignores  *gate.IgnoreList
 	Now      func() time.Time
 	mu       sync.Mutex
-	byDigest map[string]*gate.Report
+	byDigest map[string]remembered
+}
+
+// remembered is a report and whether the gate's own Scanner made it.
+type remembered struct {
+	report  *gate.Report
+	scanned bool
+}
+
+// dbDescriber is a Scanner that tells which vulnerability DB it scans with.
+type dbDescriber interface {
+	DB() gate.DBInfo
 }
 
 var _ gitops.Gate = (*Gate)(nil)
@@ -43,20 +60,31 @@ var _ gitops.Gate = (*Gate)(nil)
 // Extra digests (the index digest of a multi-platform image whose platform
 // image was scanned) map to the same report.
 func (g *Gate) Remember(r *gate.Report, digests ...string) {
+	g.remember(remembered{report: r}, digests...)
+}
+
+func (g *Gate) remember(e remembered, digests ...string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.byDigest == nil {
-		g.byDigest = map[string]*gate.Report{}
+		g.byDigest = map[string]remembered{}
 	}
-	for _, d := range append(digests, r.Image.Digest) {
-		g.byDigest[d] = r
+	for _, d := range append(digests, e.report.Image.Digest) {
+		g.byDigest[d] = e
 	}
 }
 
 func (g *Gate) report(digest string) *gate.Report {
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.byDigest[digest]
+	e, ok := g.byDigest[digest]
+	g.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	if d, describes := g.Scanner.(dbDescriber); e.scanned && describes && d.DB().Version() != e.report.DB.Version() {
+		return nil // made with an older DB than the scanner's now
+	}
+	return e.report
 }
 
 func (g *Gate) now() time.Time {
@@ -112,7 +140,7 @@ func (g *Gate) scanRemote(ctx context.Context, image string) (*gate.Report, erro
 	if err != nil {
 		return nil, err
 	}
-	g.Remember(r)
+	g.remember(remembered{report: r, scanned: true})
 	return r, nil
 }
 

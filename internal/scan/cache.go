@@ -16,18 +16,22 @@ import (
 // same digest wait for the one scan in flight. Failed scans are not cached.
 //
 // The key is the manifest digest plus the DB version, so a DB update between
-// two calls (a long-running watcher) rescans instead of serving stale results.
+// two calls (a long-running watcher) rescans instead of serving stale results;
+// the first scan under a new DB version drops the reports of older ones, so a
+// process that runs for weeks keeps only the current DB's reports.
 type Caching struct {
 	inner Scanner
 
 	mu      sync.Mutex
+	version string // the DB version of the latest scan
 	entries map[string]*cacheEntry
 }
 
 type cacheEntry struct {
-	done   chan struct{}
-	report *gate.Report
-	err    error
+	version string
+	done    chan struct{}
+	report  *gate.Report
+	err     error
 }
 
 var _ Scanner = (*Caching)(nil)
@@ -47,12 +51,21 @@ func (c *Caching) Scan(ctx context.Context, ref string, img v1.Image) (*gate.Rep
 	if err != nil {
 		return nil, fmt.Errorf("reading the digest of image %q: %w", ref, err)
 	}
-	key := d.String() + "|" + c.inner.DB().Version()
+	version := c.inner.DB().Version()
+	key := d.String() + "|" + version
 
 	c.mu.Lock()
+	if version != c.version {
+		for k, old := range c.entries {
+			if old.version != version {
+				delete(c.entries, k) // waiters keep their entry
+			}
+		}
+		c.version = version
+	}
 	e, ok := c.entries[key]
 	if !ok {
-		e = &cacheEntry{done: make(chan struct{})}
+		e = &cacheEntry{version: version, done: make(chan struct{})}
 		c.entries[key] = e
 	}
 	c.mu.Unlock()

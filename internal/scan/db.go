@@ -82,12 +82,77 @@ func (e *DBError) ExitCode() int { return 1 }
 // lock. Scanners on the same cache dir therefore share both (reference
 // counted), and a second, different cache dir is an error instead of a
 // silent switch under a running scan.
+//
+// scans is held for reading by every scan and for writing while the DB is
+// swapped for a newer one (swapDB), so no scan ever reads a closed DB. Lock
+// order: scans before mu.
 var shared struct {
+	scans  sync.RWMutex
 	mu     sync.Mutex
 	dir    string
 	refs   int
 	info   gate.DBInfo
 	layers cache.Cache
+}
+
+// openDB is the metadata of the DB open in this process (the last one, once
+// closed).
+func openDB() gate.DBInfo {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	return shared.info
+}
+
+// swapDB replaces the open DB of cacheDir with the one in src (a directory
+// holding trivy.db and metadata.json, on the same file system; src may be
+// the DB dir itself when its files were replaced there) and records info as
+// the open DB. It waits for running scans to finish and holds new ones back
+// meanwhile. Trivy keeps one DB per process, so the DB is closed and
+// reopened in the same directory, as Trivy's own server does on a hot
+// update. Should the new DB not open, the old files are put back and
+// reopened.
+func swapDB(cacheDir, src string, info gate.DBInfo) error {
+	shared.scans.Lock()
+	defer shared.scans.Unlock()
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.refs == 0 || shared.dir != cacheDir {
+		return fmt.Errorf("replacing the vulnerability DB in %q: no scanner has it open", cacheDir)
+	}
+	dbDir := db.Dir(cacheDir)
+	if err := db.Close(); err != nil {
+		return fmt.Errorf("closing vulnerability DB %q to replace it: %w", dbDir, err)
+	}
+	files := []string{"trivy.db", "metadata.json"}
+	moved := 0
+	if src != dbDir {
+		for _, f := range files {
+			if err := os.Rename(filepath.Join(dbDir, f), filepath.Join(src, f+".old")); err != nil {
+				break
+			}
+			if err := os.Rename(filepath.Join(src, f), filepath.Join(dbDir, f)); err != nil {
+				_ = os.Rename(filepath.Join(src, f+".old"), filepath.Join(dbDir, f))
+				break
+			}
+			moved++
+		}
+	}
+	var err error
+	if src != dbDir && moved < len(files) {
+		err = fmt.Errorf("moving the new vulnerability DB from %q into %q failed", src, dbDir)
+	} else if err = db.Init(dbDir); err == nil {
+		shared.info = info
+		return nil
+	}
+	// Put the old DB back (the new files stay in src for the caller to remove).
+	for _, f := range files[:moved] {
+		_ = os.Rename(filepath.Join(dbDir, f), filepath.Join(src, f))
+		_ = os.Rename(filepath.Join(src, f+".old"), filepath.Join(dbDir, f))
+	}
+	if reopenErr := db.Init(dbDir); reopenErr != nil {
+		return fmt.Errorf("opening the new vulnerability DB in %q: %w; reopening the old one: %w", dbDir, err, reopenErr)
+	}
+	return fmt.Errorf("opening the new vulnerability DB in %q (kept the old one): %w", dbDir, err)
 }
 
 // acquire opens (or shares) the DB and layer cache of cacheDir. prepare
@@ -186,14 +251,14 @@ func (t *Trivy) prepareDB(ctx context.Context) (gate.DBInfo, error) {
 	return info, nil
 }
 
-// download tries each repository in turn until one succeeds, returning the
-// failures of the ones tried.
-func (t *Trivy) download(ctx context.Context, dbDir string) ([]MirrorError, error) {
+// download tries each repository in turn until one succeeds, writing the DB
+// into dst, and returns the failures of the ones tried.
+func (t *Trivy) download(ctx context.Context, dst string) ([]MirrorError, error) {
 	var failed []MirrorError
 	for _, repo := range t.opts.repos {
 		t.logger.Info("downloading vulnerability DB", zap.String("repository", repo.String()))
-		client := db.NewClient(dbDir, true, db.WithDBRepository([]name.Reference{repo}))
-		err := client.Download(ctx, dbDir, ftypes.RegistryOptions{})
+		client := db.NewClient(dst, true, db.WithDBRepository([]name.Reference{repo}))
+		err := client.Download(ctx, dst, ftypes.RegistryOptions{})
 		if err == nil {
 			return failed, nil
 		}

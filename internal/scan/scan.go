@@ -64,10 +64,11 @@ var _ Scanner = (*Trivy)(nil)
 type Trivy struct {
 	opts    options
 	logger  *zap.Logger
-	db      gate.DBInfo
 	cache   cache.Cache
 	backend local.Service
 	version string
+
+	refresh refreshState
 
 	closeOnce sync.Once
 	closeErr  error
@@ -216,7 +217,7 @@ func New(ctx context.Context, opts ...Option) (*Trivy, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.db, t.cache = info, layers
+	t.cache = layers
 	javadb.Init(o.cacheDir, defaultJavaDBRepos(), o.skipDBUpdate || o.offline, true, ftypes.RegistryOptions{})
 	t.backend = local.NewService(applier.NewApplier(layers), ospkg.NewScanner(), langpkg.NewScanner(), vulnerability.NewClient(trivydb.Config{}))
 	t.logger.Debug("vulnerability DB ready", zap.String("cacheDir", o.cacheDir), zap.Time("dbUpdatedAt", info.UpdatedAt),
@@ -224,8 +225,9 @@ func New(ctx context.Context, opts ...Option) (*Trivy, error) {
 	return t, nil
 }
 
-// DB describes the DB every scan of this scanner uses.
-func (t *Trivy) DB() gate.DBInfo { return t.db }
+// DB describes the DB scans of this scanner use now: the process's open DB,
+// which RefreshDB may replace with a newer one.
+func (t *Trivy) DB() gate.DBInfo { return openDB() }
 
 // Close releases the layer cache and the DB.
 func (t *Trivy) Close() error {
@@ -239,18 +241,22 @@ func (t *Trivy) Close() error {
 // cache is keyed by layer digest) and reports every vulnerability found in
 // OS and language packages, unfiltered. A scanner that has outlived its DB
 // (older than the max age by now) refuses with a *DBError; long-running
-// callers create a new scanner per cycle, which updates the DB when due.
+// callers wrap it in NewRefreshing, which updates the DB when due.
 func (t *Trivy) Scan(ctx context.Context, ref string, img v1.Image) (*gate.Report, error) {
 	digest, err := img.Digest()
 	if err != nil {
 		return nil, fmt.Errorf("reading the digest of image %q: %w", ref, err)
 	}
-	if age := t.opts.now().Sub(t.db.UpdatedAt); age > t.opts.maxDBAge {
+	// The DB is not replaced while a scan runs (see swapDB).
+	shared.scans.RLock()
+	defer shared.scans.RUnlock()
+	info := openDB()
+	if age := t.opts.now().Sub(info.UpdatedAt); age > t.opts.maxDBAge {
 		// A long-running process (the watcher) outlived its DB.
 		return nil, &DBError{Problem: fmt.Sprintf("the DB opened from %s is now %s old, older than scan.maxDBAge %s", t.opts.cacheDir, age.Round(time.Minute), t.opts.maxDBAge),
-			CacheDir: t.opts.cacheDir, Hint: "close this scanner and create a new one (scan.New) to update the DB"}
+			CacheDir: t.opts.cacheDir, Hint: "let it update (network access to one of scan.dbRepositories, scan.offline and scan.skipDBUpdate unset) or place a newer DB in scan.cacheDir"}
 	}
-	art, err := artimage.NewArtifact(trivyImage{Image: img, name: ref}, t.cache, t.artifactOption())
+	art, err := newArtifact(trivyImage{Image: img, name: ref}, t.cache, t.artifactOption())
 	if err != nil {
 		return nil, fmt.Errorf("preparing the scan of image %q: %w", ref, err)
 	}
@@ -260,7 +266,7 @@ func (t *Trivy) Scan(ctx context.Context, ref string, img v1.Image) (*gate.Repor
 	}
 	r := &gate.Report{
 		Image:     gate.Image{Ref: ref, Digest: digest.String()},
-		DB:        t.db,
+		DB:        info,
 		ScannedAt: t.opts.now().UTC(),
 		Scanner:   t.version,
 		Findings:  findings(res.Results),
@@ -269,6 +275,17 @@ func (t *Trivy) Scan(ctx context.Context, ref string, img v1.Image) (*gate.Repor
 		r.Image.OS = strings.TrimSpace(string(dist.Family) + " " + dist.Name)
 	}
 	return r, nil
+}
+
+// artifactMu serialises building artifacts: Trivy initialises its global
+// analyzer instances (egg, dpkg license, secret keywords) in
+// NewAnalyzerGroup, which concurrent scans would otherwise race on.
+var artifactMu sync.Mutex
+
+func newArtifact(img trivyImage, c cache.Cache, opt artifact.Option) (artifact.Artifact, error) {
+	artifactMu.Lock()
+	defer artifactMu.Unlock()
+	return artimage.NewArtifact(img, c, opt)
 }
 
 // artifactOption mirrors what `trivy image --scanners vuln` passes.
