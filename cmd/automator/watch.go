@@ -138,16 +138,9 @@ func (a *app) runWatch(ctx context.Context, cfg *config.Config, f watchFlags) er
 	if err != nil {
 		return err
 	}
-	wb := &watchWriteBack{p: p, w: p.Writer, envs: map[string]config.Environment{}}
-	for _, e := range cfg.Environments {
-		wb.envs[e.Name] = e
-	}
-	for i, r := range cfg.Watch.Rules {
-		for _, env := range r.Environments {
-			if _, ok := wb.envs[env]; !ok {
-				return usageErrorf("watch.rules[%d].environments: unknown environment %q", i, env)
-			}
-		}
+	wb, err := newWatchWriteBack(p, p.Writer, cfg)
+	if err != nil {
+		return err
 	}
 	w, err := watch.New(cfg.Watch, rr, wb, wb, watch.WithLogger(log), watch.WithMetrics(m),
 		watch.WithShard(f.shard), watch.WithGrace(f.grace), watch.WithInsecureHosts(insecure...))
@@ -236,11 +229,58 @@ func (s staticCreds) Resolve(r authn.Resource) (authn.Authenticator, error) {
 // watcher's CurrentReader (what an environment pins, read through the
 // write-back layer) and its Promoter (gitops.Promoter with explicit updates:
 // gate, copy, one commit or PR per environment).
+//
+// Reads are cached per watcher cycle (watch.CycleOf): the first rule of a
+// cycle that asks about an environment reads the images of every watch rule
+// on that environment in one Writer.Current call, and the cycle's other rules
+// are answered from it; concurrent askers wait for that one read. The
+// guarantee: a decision rests on a read made during its own cycle, after the
+// latest promotion this process made to that environment (a promotion drops
+// the environment's entry). A new cycle (the next poll, a webhook-triggered
+// check) reads again, and only the latest cycle's read of an environment is
+// kept. Outside a cycle every call reads. Failed reads are not cached.
 type watchWriteBack struct {
 	p    *gitops.Promoter
 	w    gitops.Writer
 	envs map[string]config.Environment
-	mu   sync.Mutex
+	// images is, per environment, the service → repository map of the
+	// watch rules promoting into it.
+	images map[string]map[string]string
+	mu     sync.Mutex // one promotion at a time
+
+	cacheMu sync.Mutex
+	reads   map[string]*envRead // environment → the latest cycle's read
+}
+
+// envRead is one read of an environment's images, shared by a cycle.
+type envRead struct {
+	cycle uint64
+	done  chan struct{}
+	imgs  []gitops.Image
+	err   error
+}
+
+// newWatchWriteBack checks that the rules name known environments and
+// indexes the images each environment is watched for.
+func newWatchWriteBack(p *gitops.Promoter, w gitops.Writer, cfg *config.Config) (*watchWriteBack, error) {
+	b := &watchWriteBack{p: p, w: w, envs: map[string]config.Environment{}, images: map[string]map[string]string{}, reads: map[string]*envRead{}}
+	for _, e := range cfg.Environments {
+		b.envs[e.Name] = e
+	}
+	for i, r := range cfg.Watch.Rules {
+		for _, env := range r.Environments {
+			if _, ok := b.envs[env]; !ok {
+				return nil, usageErrorf("watch.rules[%d].environments: unknown environment %q", i, env)
+			}
+			if b.images[env] == nil {
+				b.images[env] = map[string]string{}
+			}
+			// The rule name is the service name in manifests, so the
+			// environment's images[] paths for that service apply.
+			b.images[env][r.Name] = r.Image
+		}
+	}
+	return b, nil
 }
 
 func (b *watchWriteBack) Current(ctx context.Context, envName, image string) (string, string, error) {
@@ -248,17 +288,67 @@ func (b *watchWriteBack) Current(ctx context.Context, envName, image string) (st
 	if !ok {
 		return "", "", fmt.Errorf("unknown environment %q", envName)
 	}
-	const svc = "watched"
-	imgs, err := b.w.Current(ctx, env, "", map[string]string{svc: image})
+	imgs, err := b.read(ctx, env, image)
 	if err != nil {
 		return "", "", err
 	}
 	for _, im := range imgs {
-		if im.Service == svc {
+		if im.Repository == image {
 			return im.Tag, im.Digest, nil
 		}
 	}
 	return "", "", fmt.Errorf("%s in environment %s: %w", image, envName, watch.ErrNotDeployed)
+}
+
+// read returns the images of env's watch rules, from this cycle's read when
+// there is one.
+func (b *watchWriteBack) read(ctx context.Context, env config.Environment, image string) ([]gitops.Image, error) {
+	images := map[string]string{}
+	watched := false
+	for svc, repo := range b.images[env.Name] {
+		images[svc] = repo
+		watched = watched || repo == image
+	}
+	cycle, inCycle := watch.CycleOf(ctx)
+	if !watched {
+		// Not an image of env's rules: read just it, uncached.
+		return b.w.Current(ctx, env, "", map[string]string{"watched": image})
+	}
+	if !inCycle {
+		return b.w.Current(ctx, env, "", images)
+	}
+	b.cacheMu.Lock()
+	r, ok := b.reads[env.Name]
+	if !ok || r.cycle != cycle {
+		r = &envRead{cycle: cycle, done: make(chan struct{})}
+		b.reads[env.Name] = r
+		b.cacheMu.Unlock()
+		r.imgs, r.err = b.w.Current(ctx, env, "", images)
+		if r.err != nil {
+			b.forget(env.Name, r)
+		}
+		close(r.done)
+		return r.imgs, r.err
+	}
+	b.cacheMu.Unlock()
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return r.imgs, nil
+}
+
+// forget drops env's cached read (only r, when r is given).
+func (b *watchWriteBack) forget(env string, r *envRead) {
+	b.cacheMu.Lock()
+	defer b.cacheMu.Unlock()
+	if cur, ok := b.reads[env]; ok && (r == nil || cur == r) {
+		delete(b.reads, env)
+	}
 }
 
 func (b *watchWriteBack) Promote(ctx context.Context, envName string, u watch.Update) (watch.Outcome, error) {
@@ -270,6 +360,9 @@ func (b *watchWriteBack) Promote(ctx context.Context, envName string, u watch.Up
 	// replicas the write-back's own non-fast-forward retries keep it safe.
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	// Whatever the outcome, the environment may have changed: later rules
+	// of this cycle read it again.
+	defer b.forget(envName, nil)
 	res, err := b.p.Promote(ctx, env, nil, []gitops.Update{{Service: u.Service, Repository: u.Image, Tag: u.Tag, Digest: u.Digest}})
 	var blocked *gitops.BlockedError
 	if errors.As(err, &blocked) {

@@ -134,6 +134,7 @@ type Watcher struct {
 	grace       time.Duration
 	jitter      float64
 	sem         chan struct{}
+	cycles      atomic.Uint64 // the last cycle identity handed out (CycleOf)
 
 	ready    atomic.Bool
 	runMu    sync.Mutex
@@ -435,6 +436,7 @@ func (w *Watcher) dueTargets(now time.Time) []*target {
 // cycle checks the given targets, at most concurrency at once, and waits for them.
 func (w *Watcher) cycle(ctx context.Context, targets []*target) CycleReport {
 	start := time.Now()
+	ctx = w.newCycle(ctx)
 	var (
 		mu  sync.Mutex
 		rep CycleReport
@@ -493,7 +495,13 @@ func (w *Watcher) checkCoalesced(ctx context.Context, t *target, trigger string)
 			t.mu.Unlock()
 			return rep, false
 		}
-		rep = w.check(ctx, t, trigger)
+		cctx := ctx
+		if trigger == "again" {
+			// Asked for because something changed during the last check:
+			// decide on a fresh read of the environments.
+			cctx = w.newCycle(ctx)
+		}
+		rep = w.check(cctx, t, trigger)
 		<-w.sem
 		t.mu.Lock()
 		t.nextDue = time.Now().Add(w.jittered(t.interval))
@@ -538,7 +546,7 @@ func (w *Watcher) Trigger(ev webhook.Event) bool {
 		w.inflight.Add(1)
 		go func() {
 			defer w.inflight.Done()
-			w.checkCoalesced(ctx, t, "webhook")
+			w.checkCoalesced(w.newCycle(ctx), t, "webhook")
 		}()
 	}
 	return matched
