@@ -12,6 +12,22 @@ import (
 )
 
 // parseConfig parses a config without touching the file system.
+
+// rootContextCartAPI is two services built from the repository root, so
+// that only their Dockerfiles' sources (not "every file of the context")
+// decide what triggers them.
+const rootContextCartAPI = `version: 1
+services:
+  - name: cart
+    context: .
+    dockerfile: src/cart/Dockerfile
+    image: ghcr.io/acme/cart
+  - name: api
+    context: .
+    dockerfile: src/api/Dockerfile
+    image: ghcr.io/acme/api
+`
+
 func parseConfig(t testing.TB, yml string) *config.Config {
 	t.Helper()
 	cfg, err := config.Parse("automator.yaml", []byte(yml), nil)
@@ -159,60 +175,20 @@ services:
     image: ghcr.io/acme/cart
     dependsOn: [libs/common]
 `, changes: mod("libs/common/common.go"), want: []string{"cart"}, wantRule: `dependsOn "libs/common"`},
-		{name: "root context: COPY of a shared lib", config: `version: 1
-services:
-  - name: cart
-    context: .
-    dockerfile: src/cart/Dockerfile
-    image: ghcr.io/acme/cart
-  - name: api
-    context: .
-    dockerfile: src/api/Dockerfile
-    image: ghcr.io/acme/api
-`, tree: func(f fstest.MapFS) {
+		{name: "root context: COPY of a shared lib", config: rootContextCartAPI, tree: func(f fstest.MapFS) {
 			f["src/cart/Dockerfile"] = file("FROM golang AS build\nCOPY libs/common /src/libs/common\nCOPY src/cart /src/cart\nRUN go build\nFROM scratch\nCOPY --from=build /out /app\n")
 			f["src/api/Dockerfile"] = file("FROM golang\nCOPY src/api /src\n")
 		}, changes: mod("libs/common/common.go"), want: []string{"cart"}, wantRule: "COPY libs/common (src/cart/Dockerfile:2)"},
-		{name: "root context: another service's folder does not trigger", config: `version: 1
-services:
-  - name: cart
-    context: .
-    dockerfile: src/cart/Dockerfile
-    image: ghcr.io/acme/cart
-  - name: api
-    context: .
-    dockerfile: src/api/Dockerfile
-    image: ghcr.io/acme/api
-`, tree: func(f fstest.MapFS) {
+		{name: "root context: another service's folder does not trigger", config: rootContextCartAPI, tree: func(f fstest.MapFS) {
 			f["src/cart/Dockerfile"] = file("FROM golang\nCOPY libs/common /src/libs/common\nCOPY src/cart /src/cart\n")
 			f["src/api/Dockerfile"] = file("FROM golang\nCOPY src/api /src\n")
 		}, changes: mod("src/api/main.go", "docs/index.md"), want: []string{"api"}},
-		{name: "root context: root .dockerignore applies to COPY sources", config: `version: 1
-services:
-  - name: cart
-    context: .
-    dockerfile: src/cart/Dockerfile
-    image: ghcr.io/acme/cart
-  - name: api
-    context: .
-    dockerfile: src/api/Dockerfile
-    image: ghcr.io/acme/api
-`, tree: func(f fstest.MapFS) {
+		{name: "root context: root .dockerignore applies to COPY sources", config: rootContextCartAPI, tree: func(f fstest.MapFS) {
 			f[".dockerignore"] = file("**/*_test.go\n")
 			f["src/cart/Dockerfile"] = file("FROM golang\nCOPY libs/common /src/libs/common\n")
 			f["src/api/Dockerfile"] = file("FROM golang\nCOPY src/api /src\n")
 		}, changes: mod("libs/common/common_test.go"), want: nil},
-		{name: "multi-stage: COPY --from follows the stage, unused stage ignored, --from=image ignored", config: `version: 1
-services:
-  - name: cart
-    context: .
-    dockerfile: src/cart/Dockerfile
-    image: ghcr.io/acme/cart
-  - name: api
-    context: .
-    dockerfile: src/api/Dockerfile
-    image: ghcr.io/acme/api
-`, tree: func(f fstest.MapFS) {
+		{name: "multi-stage: COPY --from follows the stage, unused stage ignored, --from=image ignored", config: rootContextCartAPI, tree: func(f fstest.MapFS) {
 			f["src/cart/Dockerfile"] = file(`ARG LIB=libs
 FROM node AS assets
 COPY web/package.json web/*.lock /w/
@@ -227,17 +203,7 @@ COPY --from=build /out /app
 `)
 			f["src/api/Dockerfile"] = file("FROM golang\nCOPY src/api /src\n")
 		}, changes: mod("web/yarn.lock", "tools/gen.go"), want: []string{"cart"}, wantRule: "COPY web/*.lock (src/cart/Dockerfile:3)"},
-		{name: "multi-stage: unused stage source alone", config: `version: 1
-services:
-  - name: cart
-    context: .
-    dockerfile: src/cart/Dockerfile
-    image: ghcr.io/acme/cart
-  - name: api
-    context: .
-    dockerfile: src/api/Dockerfile
-    image: ghcr.io/acme/api
-`, tree: func(f fstest.MapFS) {
+		{name: "multi-stage: unused stage source alone", config: rootContextCartAPI, tree: func(f fstest.MapFS) {
 			f["src/cart/Dockerfile"] = file("FROM golang AS unused\nCOPY tools /tools\nFROM scratch\nCOPY libs/common /c\n")
 			f["src/api/Dockerfile"] = file("FROM golang\nCOPY src/api /src\n")
 		}, changes: mod("tools/gen.go"), want: nil},
@@ -256,31 +222,11 @@ services:
 			f["src/cart/Dockerfile"] = file("FROM golang AS dev\nCOPY tools /tools\nFROM scratch\nCOPY libs/common /c\n")
 			f["src/api/Dockerfile"] = file("FROM golang\nCOPY src/api /src\n")
 		}, changes: mod("tools/gen.go", "libs/common/common.go"), want: []string{"cart"}, wantRule: "COPY tools (src/cart/Dockerfile:2)"},
-		{name: "RUN bind mount source", config: `version: 1
-services:
-  - name: cart
-    context: .
-    dockerfile: src/cart/Dockerfile
-    image: ghcr.io/acme/cart
-  - name: api
-    context: .
-    dockerfile: src/api/Dockerfile
-    image: ghcr.io/acme/api
-`, tree: func(f fstest.MapFS) {
+		{name: "RUN bind mount source", config: rootContextCartAPI, tree: func(f fstest.MapFS) {
 			f["src/cart/Dockerfile"] = file("FROM golang\nRUN --mount=type=bind,source=go.mod,target=/go.mod go mod download\nRUN --mount=type=cache,target=/root/.cache true\n")
 			f["src/api/Dockerfile"] = file("FROM golang\nCOPY src/api /src\n")
 		}, changes: mod("go.mod"), want: []string{"cart"}, wantRule: "RUN --mount go.mod (src/cart/Dockerfile:2)"},
-		{name: "unresolvable variable widens to the whole context", config: `version: 1
-services:
-  - name: cart
-    context: .
-    dockerfile: src/cart/Dockerfile
-    image: ghcr.io/acme/cart
-  - name: api
-    context: .
-    dockerfile: src/api/Dockerfile
-    image: ghcr.io/acme/api
-`, tree: func(f fstest.MapFS) {
+		{name: "unresolvable variable widens to the whole context", config: rootContextCartAPI, tree: func(f fstest.MapFS) {
 			f["src/cart/Dockerfile"] = file("FROM golang\nCOPY $SOMEWHERE /x\n")
 			f["src/api/Dockerfile"] = file("FROM golang\nCOPY src/api /src\n")
 		}, changes: mod("docs/index.md"), want: []string{"cart"}},
