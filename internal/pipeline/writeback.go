@@ -60,9 +60,9 @@ func (w *WriteStage) Run(ctx context.Context, envs []config.Environment, updates
 			l.Info("writing back", zap.Int("images", len(updates)))
 			res, err = w.Promoter.Promote(ctx, env, nil, updates)
 		}
-		if err != nil {
-			l.Error("write-back failed", zap.Error(err))
-		} else if res != nil {
+		// A failure is not logged here: it is returned in the outcome, and
+		// the caller reports it once (summary, EnvError at exit).
+		if err == nil && res != nil {
 			l.Info("write-back done", zap.Bool("changed", res.Changed()), zap.String("commit", res.Commit), zap.String("pr", prURL(res)))
 		}
 		out = append(out, EnvOutcome{Env: env.Name, Result: res, Err: err})
