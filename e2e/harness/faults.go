@@ -159,19 +159,26 @@ func writeFault(w http.ResponseWriter, f *Fault, contentType string) {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	// onStatus, when set, sees the status before the client does.
+	onStatus func(int)
+}
+
+func (r *statusRecorder) setStatus(code int) {
+	if r.status == 0 {
+		r.status = code
+		if r.onStatus != nil {
+			r.onStatus(code)
+		}
+	}
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
+	r.setStatus(code)
 	r.ResponseWriter.WriteHeader(code)
 }
 
 func (r *statusRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
+	r.setStatus(http.StatusOK)
 	return r.ResponseWriter.Write(b)
 }
 

@@ -134,6 +134,7 @@ type Registry struct {
 	faults   faultSet
 	mu       sync.Mutex
 	requests []RegistryRequest
+	epoch    int // bumped by ResetRequests, so in-flight requests of an older epoch do not update the new list
 }
 
 // StartRegistry starts Debian's docker-registry (distribution v2) with its own temporary filesystem storage on
@@ -277,10 +278,16 @@ func (r *Registry) startProxy(t testing.TB) {
 			r.record(rec)
 			return
 		}
-		sw := &statusRecorder{ResponseWriter: w}
+		// The request is recorded on arrival and its status filled in before
+		// the client sees it, so once a client call returns, every request
+		// it made is counted — and a ResetRequests between two calls never
+		// receives a late record of the first.
+		epoch, i := r.begin(rec)
+		sw := &statusRecorder{ResponseWriter: w, onStatus: func(code int) { r.finish(epoch, i, code) }}
 		proxy.ServeHTTP(sw, req)
-		rec.Status = sw.status
-		r.record(rec)
+		if sw.status == 0 {
+			r.finish(epoch, i, http.StatusBadGateway) // the proxy gave up without answering
+		}
 	}))
 	t.Cleanup(srv.Close)
 	r.Host = strings.TrimPrefix(srv.URL, "http://")
@@ -290,6 +297,23 @@ func (r *Registry) record(rec RegistryRequest) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.requests = append(r.requests, rec)
+}
+
+// begin records an arriving request and returns where, for finish.
+func (r *Registry) begin(rec RegistryRequest) (epoch, index int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.requests = append(r.requests, rec)
+	return r.epoch, len(r.requests) - 1
+}
+
+// finish sets the status of a request begun in the same epoch.
+func (r *Registry) finish(epoch, index, status int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if epoch == r.epoch && index < len(r.requests) && r.requests[index].Status == 0 {
+		r.requests[index].Status = status
+	}
 }
 
 // Authenticator returns the go-containerregistry credentials for this registry (anonymous when it has none).
@@ -337,6 +361,7 @@ func (r *Registry) ResetRequests() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.requests = nil
+	r.epoch++
 }
 
 // Ping checks that /v2/ answers through the proxy; it is a liveness probe for tests.
