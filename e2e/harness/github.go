@@ -320,11 +320,19 @@ func (g *GitHub) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		g.record(rec)
 		return
 	}
-	sw := &statusRecorder{ResponseWriter: w}
+	// The request is recorded when its status is written, before the client
+	// can see the response, so counts read after a client call returns are
+	// complete. Handlers fill in rec (identity, …) before answering.
+	sw := &statusRecorder{ResponseWriter: w, onStatus: func(code int) {
+		rec.Status = code
+		g.record(rec)
+	}}
 	ctx := context.WithValue(r.Context(), recordKey{}, &rec)
 	g.mux.ServeHTTP(sw, r.WithContext(ctx))
-	rec.Status = sw.status
-	g.record(rec)
+	if sw.status == 0 { // the handler wrote nothing: net/http answers 200
+		rec.Status = http.StatusOK
+		g.record(rec)
+	}
 }
 
 type recordKey struct{}
