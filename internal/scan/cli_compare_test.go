@@ -25,7 +25,7 @@ func trivyBinary(t *testing.T) string {
 	p, err := exec.LookPath("trivy")
 	if err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatal("trivy CLI not found (set TRIVY_BIN or put trivy on PATH): go install github.com/aquasecurity/trivy/cmd/trivy@v0.74.0")
+			t.Fatal("trivy CLI not found: run `make tools` (it builds the CLI of the same module version into bin/tools/trivy) and set TRIVY_BIN, as make test does")
 		}
 		t.Skip("trivy CLI not found; set TRIVY_BIN to compare with `trivy image --input`")
 	}
