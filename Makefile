@@ -43,7 +43,8 @@ e2e: deps build ## Run end-to-end tests only
 	AUTOMATOR_BIN=$(CURDIR)/bin/automator go test $(GOTEST_FLAGS) ./e2e/...
 
 .PHONY: lint
-lint: ## gofmt, go vet and staticcheck
+lint: ## gofmt, go mod tidy check, go vet and staticcheck
+	@go mod tidy -diff || { echo 'go.mod/go.sum are not tidy: run go mod tidy'; exit 1; }
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	@test -x $(TOOLS)/staticcheck || GOBIN=$(TOOLS) go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
