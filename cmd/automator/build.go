@@ -143,10 +143,8 @@ func (a *app) runBuild(ctx context.Context, cmd *cobra.Command, cfg *config.Conf
 	if _, err := fmt.Fprintln(cmd.OutOrStdout(), string(data)); err != nil {
 		return err
 	}
-	if path := a.getenv("GITHUB_OUTPUT"); path != "" {
-		if err := actions.WriteOutputs(path, actions.Output{Name: "images", Value: string(data)}); err != nil {
-			return err
-		}
+	if err := a.step().WriteOutputs(actions.Output{Name: "images", Value: string(data)}); err != nil {
+		return err
 	}
 	return runErr
 }

@@ -77,19 +77,15 @@ func (a *app) reportRun(out io.Writer, images []*pipeline.Image, envs []pipeline
 			printResult(out, o.Result, dryRun)
 		}
 	}
-	if p := a.getenv("GITHUB_OUTPUT"); p != "" {
-		outs, err := pipeline.Outputs(images, envs)
-		if err != nil {
-			return err
-		}
-		if err := actions.WriteOutputs(p, append(extra, outs...)...); err != nil {
-			return err
-		}
+	outs, err := pipeline.Outputs(images, envs)
+	if err != nil {
+		return err
 	}
-	if p := a.getenv("GITHUB_STEP_SUMMARY"); p != "" {
-		if err := actions.AppendSummary(p, pipeline.SummaryMarkdown(images, envs)); err != nil {
-			return err
-		}
+	if err := a.step().WriteOutputs(append(extra, outs...)...); err != nil {
+		return err
+	}
+	if err := a.step().AppendSummary(pipeline.SummaryMarkdown(images, envs)); err != nil {
+		return err
 	}
 	return nil
 }

@@ -74,21 +74,14 @@ matrix; batched into at most 256 groups) and any (true/false), and a job summary
 			if err != nil {
 				return fmt.Errorf("writing plan: %w", err)
 			}
-			if p := a.getenv("GITHUB_OUTPUT"); p != "" {
-				outs, err := res.Outputs()
-				if err != nil {
-					return err
-				}
-				if err := actions.WriteOutputs(p, outs...); err != nil {
-					return err
-				}
+			outs, err := res.Outputs()
+			if err != nil {
+				return err
 			}
-			if p := a.getenv("GITHUB_STEP_SUMMARY"); p != "" {
-				if err := actions.AppendSummary(p, res.SummaryMarkdown()); err != nil {
-					return err
-				}
+			if err := a.step().WriteOutputs(outs...); err != nil {
+				return err
 			}
-			return nil
+			return a.step().AppendSummary(res.SummaryMarkdown())
 		},
 	}
 	f := cmd.Flags()

@@ -219,7 +219,7 @@ func (a *app) gitopsWriter(ctx context.Context, cfg *config.Config, dryRun bool)
 			r.Git = w
 		}
 	}
-	return r, nil
+	return gitops.Redacting(r, a.redactor.Redact), nil
 }
 
 // githubWriter builds the GitHub writer from cfg.GitHub.

@@ -176,24 +176,7 @@ func (a *app) config() (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range cfg.Registries {
-		if r.PasswordEnv != "" {
-			a.redactor.AddKnown(a.getenv(r.PasswordEnv))
-		}
-	}
-	if cfg.GitHub.TokenEnv != "" {
-		a.redactor.AddKnown(a.getenv(cfg.GitHub.TokenEnv))
-	}
-	if app := cfg.GitHub.App; app != nil {
-		if app.PrivateKeyEnv != "" {
-			a.redactor.AddKnown(a.getenv(app.PrivateKeyEnv))
-		}
-		if app.PrivateKeyFile != "" {
-			if b, err := os.ReadFile(app.PrivateKeyFile); err == nil {
-				a.redactor.AddKnown(string(b))
-			}
-		}
-	}
+	a.redactor.AddKnown(cfg.SecretValues(a.getenv)...)
 	a.cfg = cfg
 	return cfg, nil
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -182,7 +183,16 @@ func runScan(cmd *cobra.Command, a *app, o scanOptions, ref string) error {
 	if err := writeReportFile(o.sarif, false, func(w io.Writer) error { return gate.WriteSARIF(w, report, verdicts, now) }); err != nil {
 		return err
 	}
-	if err := writeReportFile(o.markdown, true, func(w io.Writer) error { return gate.WriteMarkdown(w, report, verdicts, now) }); err != nil {
+	// The markdown report usually goes to the job summary: scrubbed whole,
+	// like everything else this process writes.
+	if err := writeReportFile(o.markdown, true, func(w io.Writer) error {
+		var b strings.Builder
+		if err := gate.WriteMarkdown(&b, report, verdicts, now); err != nil {
+			return err
+		}
+		_, err := io.WriteString(w, a.redactor.Redact(b.String()))
+		return err
+	}); err != nil {
 		return err
 	}
 	for _, v := range verdicts {

@@ -127,3 +127,44 @@ func ParseOutputs(data string) (map[string]string, error) {
 	}
 	return res, nil
 }
+
+// Step is the file commands of the running step, with the scrubber every
+// value passes through before it reaches the runner's files: outputs are
+// read by later steps and the summary is shown to anyone who can see the
+// run, so neither may carry a secret a builder or an error printed. An empty
+// path means the runner did not provide that file (outside Actions): writes
+// to it are skipped.
+type Step struct {
+	// OutputPath is $GITHUB_OUTPUT; SummaryPath is $GITHUB_STEP_SUMMARY.
+	OutputPath, SummaryPath string
+	// Scrub replaces secrets in a value (logging.Redactor.Redact); nil
+	// writes values unchanged.
+	Scrub func(string) string
+}
+
+func (s Step) scrub(v string) string {
+	if s.Scrub == nil {
+		return v
+	}
+	return s.Scrub(v)
+}
+
+// WriteOutputs scrubs each value and appends the outputs to OutputPath.
+func (s Step) WriteOutputs(outputs ...Output) error {
+	if s.OutputPath == "" {
+		return nil
+	}
+	scrubbed := make([]Output, len(outputs))
+	for i, o := range outputs {
+		scrubbed[i] = Output{Name: o.Name, Value: s.scrub(o.Value)}
+	}
+	return WriteOutputs(s.OutputPath, scrubbed...)
+}
+
+// AppendSummary scrubs markdown and appends it to SummaryPath.
+func (s Step) AppendSummary(markdown string) error {
+	if s.SummaryPath == "" {
+		return nil
+	}
+	return AppendSummary(s.SummaryPath, s.scrub(markdown))
+}

@@ -86,3 +86,36 @@ func TestAppendSummary(t *testing.T) {
 		t.Errorf("summary = %q", data)
 	}
 }
+
+// A Step scrubs every value it writes: output values and summary markdown
+// alike, and writes nothing for a file the runner did not provide.
+func TestStepScrubsOutputsAndSummary(t *testing.T) {
+	dir := t.TempDir()
+	s := Step{
+		OutputPath:  filepath.Join(dir, "output"),
+		SummaryPath: filepath.Join(dir, "summary"),
+		Scrub:       func(v string) string { return strings.ReplaceAll(v, "hunter2-secret", "***") },
+	}
+	if err := s.WriteOutputs(Output{"images", `[{"reason":"printed hunter2-secret"}]`}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendSummary("| svc | failed: hunter2-secret |"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{s.OutputPath, s.SummaryPath} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "hunter2") || !strings.Contains(string(b), "***") {
+			t.Errorf("%s not scrubbed:\n%s", filepath.Base(p), b)
+		}
+	}
+	var none Step
+	if err := none.WriteOutputs(Output{"any", "true"}); err != nil {
+		t.Errorf("no output file: %v", err)
+	}
+	if err := none.AppendSummary("x"); err != nil {
+		t.Errorf("no summary file: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package logging
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -107,5 +108,18 @@ func TestRedactorScrubsEscapedForms(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A secret read from a file usually ends with a newline; the value a
+// builder prints (or encodes) is the trimmed one, so that form is a secret
+// too, in clear and in base64.
+func TestRedactorScrubsTrimmedFileSecret(t *testing.T) {
+	r := NewRedactor(nil)
+	r.AddKnown("netrc-password-3b9d07\n")
+	for _, printed := range []string{"netrc-password-3b9d07", base64.StdEncoding.EncodeToString([]byte("netrc-password-3b9d07"))} {
+		if got := r.Redact("x " + printed + " y"); got != "x "+Mask+" y" {
+			t.Errorf("Redact(%q) = %q", printed, got)
+		}
 	}
 }

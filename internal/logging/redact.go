@@ -47,7 +47,17 @@ func (r *Redactor) AddKnown(secrets ...string) { r.add(false, secrets) }
 func (r *Redactor) add(announce bool, secrets []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	var all []string
 	for _, s := range secrets {
+		all = append(all, s)
+		// A secret read from a file usually ends with a newline that the
+		// builder or tool printing it does not: the trimmed value (and its
+		// base64) is the form that leaks.
+		if t := strings.TrimSpace(s); t != s {
+			all = append(all, t)
+		}
+	}
+	for _, s := range all {
 		if len(s) < minSecretLen {
 			continue
 		}
