@@ -41,5 +41,10 @@ RUN apt-get update \
 COPY --from=dockercli /usr/local/bin/docker /usr/local/bin/docker
 COPY --from=buildx /buildx /usr/libexec/docker/cli-plugins/docker-buildx
 COPY --from=build /out/automator /usr/local/bin/automator
-USER 65532:65532
+# No USER: GitHub runs Docker container actions as the default (root) user and
+# its documentation says not to set one; the runner mounts the workspace and
+# the file-command files (GITHUB_OUTPUT, …) owned by its own user with mode
+# 0644, which only root can write. In Actions automator marks the workspace
+# safe for git itself. The watcher Deployment (deploy/) runs as uid 65532, the
+# user created above.
 ENTRYPOINT ["/usr/local/bin/automator"]

@@ -35,7 +35,12 @@ func exitCode(err error) int {
 	}
 	var ec exitCoder
 	if errors.As(err, &ec) {
-		return ec.ExitCode()
+		// Only documented codes leave the process: a child's status that
+		// slipped into the chain (*exec.ExitError has ExitCode too: git's
+		// 128) is a failure like any other.
+		if c := ec.ExitCode(); c >= exitFailure && c <= exitBlocked {
+			return c
+		}
 	}
 	return exitFailure
 }

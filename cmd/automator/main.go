@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -17,6 +18,10 @@ var (
 )
 
 func main() {
+	if err := setProcessEnv(actionsGitEnv(os.Getenv, os.Environ())); err != nil {
+		fmt.Fprintln(os.Stderr, "Error: setting up git for the workspace:", err)
+		os.Exit(exitFailure)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
 	stop()

@@ -162,7 +162,11 @@ func (r *Repo) run(ctx context.Context, stdin []byte, args ...string) ([]byte, e
 		ge := &Error{Args: args, Stderr: stderr.String(), Err: err, ExitCode: -1}
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
+			// Kept as a field and as text, not as the *exec.ExitError: its
+			// ExitCode method would let git's status (128) become the CLI's
+			// exit code, which must be one of the documented ones.
 			ge.ExitCode = ee.ExitCode()
+			ge.Err = fmt.Errorf("exit status %d", ee.ExitCode())
 		}
 		if strings.Contains(ge.Stderr, "not a git repository") {
 			ge.Err = ErrNotRepository
