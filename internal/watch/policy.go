@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/big"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
@@ -234,4 +235,78 @@ var (
 	_ Policy    = (*regexPolicy)(nil)
 	_ Policy    = digestPolicy{}
 	_ MovingTag = digestPolicy{}
+)
+
+// Ranker is implemented by policies that can order the tags they read,
+// newest first, including tags the policy would not select (a version
+// outside the range, a prerelease): a hand-pinned image may be any of them.
+// The watcher uses the order to find which tag an environment pinned by
+// digest only runs, checking the likeliest tags first.
+type Ranker interface {
+	// Rank returns the tags the policy can read, newest first; tags it
+	// cannot read ("latest", excluded tags) are left out.
+	Rank(tags []string) []string
+}
+
+// Rank implements Ranker: every tag that is a full semantic version
+// (prereleases included, range ignored).
+func (p *semverPolicy) Rank(tags []string) []string {
+	type tv struct {
+		tag string
+		v   *semver.Version
+	}
+	var vs []tv
+	for _, t := range tags {
+		if excluded(p.exclude, t) {
+			continue
+		}
+		if v, err := semver.StrictNewVersion(strings.TrimPrefix(t, "v")); err == nil {
+			vs = append(vs, tv{t, v})
+		}
+	}
+	slices.SortStableFunc(vs, func(a, b tv) int {
+		if c := b.v.Compare(a.v); c != 0 {
+			return c
+		}
+		return strings.Compare(a.tag, b.tag)
+	})
+	out := make([]string, len(vs))
+	for i, x := range vs {
+		out[i] = x.tag
+	}
+	return out
+}
+
+// Rank implements Ranker: every tag the pattern matches, by its ordering value.
+func (p *regexPolicy) Rank(tags []string) []string {
+	type tk struct {
+		tag string
+		s   string
+		f   *big.Float
+	}
+	var ks []tk
+	for _, t := range tags {
+		if s, f, ok := p.key(t); ok {
+			ks = append(ks, tk{t, s, f})
+		}
+	}
+	slices.SortStableFunc(ks, func(a, b tk) int {
+		switch {
+		case p.less(b.s, b.f, a.s, a.f):
+			return -1
+		case p.less(a.s, a.f, b.s, b.f):
+			return 1
+		}
+		return strings.Compare(a.tag, b.tag)
+	})
+	out := make([]string, len(ks))
+	for i, x := range ks {
+		out[i] = x.tag
+	}
+	return out
+}
+
+var (
+	_ Ranker = (*semverPolicy)(nil)
+	_ Ranker = (*regexPolicy)(nil)
 )

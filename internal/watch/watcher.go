@@ -119,6 +119,9 @@ type target struct {
 	settled     bool // last check decided everything (no error) for fingerprint
 	warnedTrunc bool
 	hints       map[string]time.Time // tag → push time from webhooks
+	// undecidedLogged remembers digest-only pins already reported as
+	// undecidable, so each is warned about once.
+	undecidedLogged map[string]bool
 }
 
 // Watcher polls and promotes. Create it with New; run it with Run or RunOnce.
@@ -331,6 +334,10 @@ type CycleReport struct {
 	Duration           time.Duration
 	FirstErr           error
 	BlockedEnvironment []string
+	// Undecided says, per environment, why nothing was promoted although a
+	// candidate exists: the environment pins a digest the watcher cannot
+	// place among the tags, so it cannot tell whether the candidate is newer.
+	Undecided []string
 }
 
 func (r *CycleReport) add(c checkReport) {
@@ -342,6 +349,7 @@ func (r *CycleReport) add(c checkReport) {
 	r.Blocked += len(c.blocked)
 	r.BlockedEnvironment = append(r.BlockedEnvironment, c.blocked...)
 	r.Errors += len(c.errs)
+	r.Undecided = append(r.Undecided, c.undecided...)
 	if r.FirstErr == nil && len(c.errs) > 0 {
 		r.FirstErr = c.errs[0]
 	}
@@ -468,6 +476,7 @@ func (w *Watcher) cycle(ctx context.Context, targets []*target) CycleReport {
 		w.ready.Store(true)
 		w.log.Info("watch cycle done", zap.Int("repositories", rep.Checked), zap.Int("unchanged", rep.Skipped),
 			zap.Int("promoted", rep.Promoted), zap.Int("blocked", rep.Blocked), zap.Int("errors", rep.Errors),
+			zap.Strings("undecided", rep.Undecided),
 			zap.Duration("took", rep.Duration))
 	}
 	return rep
@@ -582,10 +591,11 @@ func (t *target) hint(tag string, at time.Time) {
 }
 
 type checkReport struct {
-	skipped  bool
-	promoted int
-	blocked  []string
-	errs     []error
+	skipped   bool
+	promoted  int
+	blocked   []string
+	errs      []error
+	undecided []string
 }
 
 // check is one unit of work: look at one repository, decide, promote.
@@ -649,9 +659,9 @@ func (w *Watcher) check(ctx context.Context, t *target, trigger string) checkRep
 		return rep
 	}
 	w.m.polls.WithLabelValues(trigger, "changed").Inc()
-	described := map[string]Image{}
+	cache := newCheckCache()
 	for _, r := range t.rules {
-		w.checkRule(ctx, t, r, tags, moving, described, log, &rep)
+		w.checkRule(ctx, t, r, tags, moving, cache, log, &rep)
 	}
 	t.mu.Lock()
 	t.fingerprint, t.settled = fp, len(rep.errs) == 0 && ctx.Err() == nil
@@ -680,7 +690,7 @@ func fingerprint(tags []string, moving map[string]string) string {
 
 // checkRule decides and promotes one rule of t into each of its environments.
 func (w *Watcher) checkRule(ctx context.Context, t *target, r *rule, tags []string, moving map[string]string,
-	described map[string]Image, log *zap.Logger, rep *checkReport) {
+	cache *checkCache, log *zap.Logger, rep *checkReport) {
 	log = log.With(zap.String("rule", r.name))
 	mt, isMoving := r.policy.(MovingTag)
 	var cand, candDigest string
@@ -694,6 +704,21 @@ func (w *Watcher) checkRule(ctx context.Context, t *target, r *rule, tags []stri
 		}
 	}
 	log = log.With(zap.String("tag", cand))
+	// describe fetches the candidate's manifest once per check.
+	describe := func() (Image, error) {
+		if img, ok := cache.described[cand]; ok {
+			return img, nil
+		}
+		img, err := w.reg.Describe(ctx, t.repo.Tag(cand))
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("fetching the candidate's manifest failed", zap.Error(err))
+			}
+			return Image{}, err
+		}
+		cache.described[cand] = img
+		return img, nil
+	}
 	type pending struct {
 		env string
 		u   Update
@@ -721,6 +746,31 @@ func (w *Watcher) checkRule(ctx context.Context, t *target, r *rule, tags []stri
 		case curTag != "" && !r.policy.Newer(cand, curTag):
 			log.Debug("environment runs a newer or equal tag; keeping it", zap.String("environment", env), zap.String("current", curTag))
 			continue
+		case curTag == "" && curDigest != "":
+			// Pinned by digest only: the tag name cannot say which is
+			// newer, so find which tag the digest is before replacing it.
+			img, err := describe()
+			if err != nil {
+				rep.errs = append(rep.errs, err)
+				return
+			}
+			place, tag, why, err := w.placePin(ctx, t, r, cand, img.Digest, curDigest, tags, cache)
+			if err != nil {
+				if ctx.Err() == nil {
+					log.Warn("placing the pinned digest among the tags failed", zap.String("environment", env), zap.Error(err))
+				}
+				rep.errs = append(rep.errs, err)
+				continue
+			}
+			switch place {
+			case pinUnknown:
+				w.undecided(t, r, env, cand, curDigest, why, log, rep)
+				continue
+			case pinNotOlder:
+				log.Debug("environment pins the digest of a newer or equal tag; keeping it", zap.String("environment", env),
+					zap.String("current", tag), zap.String("pinned", curDigest))
+				continue
+			}
 		}
 		need = append(need, pending{env, Update{Service: r.name, Image: r.image, Tag: cand, Digest: candDigest,
 			PreviousTag: curTag, PreviousDigest: curDigest}})
@@ -728,18 +778,10 @@ func (w *Watcher) checkRule(ctx context.Context, t *target, r *rule, tags []stri
 	if len(need) == 0 {
 		return
 	}
-	img, ok := described[cand]
-	if !ok {
-		var err error
-		img, err = w.reg.Describe(ctx, t.repo.Tag(cand))
-		if err != nil {
-			if ctx.Err() == nil {
-				log.Warn("fetching the candidate's manifest failed", zap.Error(err))
-			}
-			rep.errs = append(rep.errs, err)
-			return
-		}
-		described[cand] = img
+	img, err := describe()
+	if err != nil {
+		rep.errs = append(rep.errs, err)
+		return
 	}
 	pushed := img.Created
 	t.mu.Lock()
