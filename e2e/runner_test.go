@@ -146,6 +146,21 @@ func TestActionAsGitHubRunsIt(t *testing.T) {
 	if !strings.Contains(r.summary, "| cart |") {
 		t.Errorf("run wrote no job summary:\n%s", r.summary)
 	}
+	// buildah's own lines are inside each service's group, not streamed
+	// between them.
+	for _, svc := range []string{"cart", "checkout"} {
+		_, rest, ok := strings.Cut(r.stdout, "::group::"+svc+"\n")
+		group, _, closed := strings.Cut(rest, "::endgroup::")
+		if !ok || !closed || !strings.Contains(group, "builder output") || !strings.Contains(group, "STEP 1/") {
+			t.Errorf("the group of %s lacks buildah's lines:\n%s", svc, group)
+		}
+		if strings.Contains(group, "::group::") {
+			t.Errorf("the group of %s holds another group", svc)
+		}
+	}
+	if strings.Contains(r.stderr, "builder output") {
+		t.Errorf("builder lines outside the groups:\n%s", r.stderr)
+	}
 	if info, err := os.Stat(filepath.Join(s.app.Dir, ".git")); err != nil || ownerUID(info) != runnerUID {
 		t.Errorf("the workspace changed owner (%v)", err)
 	}

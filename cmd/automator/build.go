@@ -36,6 +36,10 @@ type builtImage struct {
 	References []string `json:"references,omitempty"`
 	// Layout is the OCI layout directory (only when --output-dir keeps it).
 	Layout string `json:"layout,omitempty"`
+	// Status is "failed", with Error its one-line reason, for a service
+	// whose build, scan or push failed.
+	Status string `json:"status,omitempty"`
+	Error  string `json:"error,omitempty"`
 }
 
 type buildOptions struct {
@@ -133,8 +137,12 @@ func (a *app) runBuild(ctx context.Context, cmd *cobra.Command, cfg *config.Conf
 		}
 	}
 	list := make([]*builtImage, 0, len(images))
-	for _, im := range images {
-		list = append(list, &builtImage{Service: im.Service, Image: im.Image, Tags: im.Tags, Digest: im.Digest, Pushed: im.Pushed, References: im.References, Layout: im.Layout})
+	for _, im := range pipeline.ForReport(images, runErr) {
+		b := &builtImage{Service: im.Service, Image: im.Image, Tags: im.Tags, Digest: im.Digest, Pushed: im.Pushed, References: im.References, Layout: im.Layout}
+		if im.Error != "" {
+			b.Status, b.Error = "failed", im.Error
+		}
+		list = append(list, b)
 	}
 	data, err := json.Marshal(list)
 	if err != nil {

@@ -136,7 +136,8 @@ func (a *app) runAll(ctx context.Context, cmd *cobra.Command, cfg *config.Config
 		w := &pipeline.WriteStage{Promoter: p, Config: cfg, Logger: a.logger.Named("writeback")}
 		outcomes = w.Run(ctx, envs, pipeline.Updates(images, !o.dryRun))
 	}
-	if err := a.reportRun(cmd.OutOrStdout(), images, outcomes, o.dryRun, planOuts...); err != nil {
+	// The summary and outputs list every selected service, failed ones too.
+	if err := a.reportRun(cmd.OutOrStdout(), pipeline.ForReport(images, buildErr), outcomes, o.dryRun, planOuts...); err != nil {
 		return err
 	}
 	// Failures first (exit 1), then gate blocks (exit 3).

@@ -191,6 +191,9 @@ func removeTree(dir string) error {
 // run executes one builder command, streaming its output line by line, and turns a failure into *Error.
 func run(ctx context.Context, o *options, backend, path string, req Request, args []string, env []string) error {
 	ll := newLineLogger(o.log, req.Service, backend)
+	if req.Log != nil {
+		ll = newLineLogger(req.Log, "", backend)
+	}
 	err := o.runner.Run(ctx, Command{Path: path, Args: args, Env: env, Output: ll})
 	tail := ll.flush()
 	if err != nil {

@@ -366,3 +366,35 @@ func TestBuildahEnv(t *testing.T) {
 		}
 	}
 }
+
+// A request's own logger receives its builder's lines (a GitHub Actions
+// group per service), and the builder's logger none of them, so parallel
+// builds never interleave their output.
+func TestBuildOutputGoesToTheRequestLogger(t *testing.T) {
+	shared, sharedLogs := observer.New(zap.InfoLevel)
+	own, ownLogs := observer.New(zap.InfoLevel)
+	f := &fakeRunner{fail: "bud"}
+	b, _ := New(context.Background(), BackendBuildah, WithRunner(f), WithLogger(zap.New(shared)), WithStorageDir(t.TempDir()))
+	req := Request{Service: "cart", Context: "/repo", Output: filepath.Join(t.TempDir(), "l"), Log: zap.New(own).With(zap.String("service", "cart"))}
+	if _, err := b.Build(context.Background(), req); err == nil {
+		t.Fatal("the failing build succeeded")
+	}
+	if n := sharedLogs.FilterMessage("builder output").Len(); n != 0 {
+		t.Errorf("%d builder lines reached the builder's logger", n)
+	}
+	lines := ownLogs.FilterMessage("builder output").AllUntimed()
+	if len(lines) != 3 {
+		t.Fatalf("%d builder lines in the request's log, want 3", len(lines))
+	}
+	for _, e := range lines {
+		n := 0
+		for _, fld := range e.Context {
+			if fld.Key == "service" {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("line has %d service fields, want 1: %v", n, e.Context)
+		}
+	}
+}

@@ -22,6 +22,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"go.uber.org/zap"
 )
 
 // Builder builds one service into an OCI image layout. Implementations are safe for concurrent use by
@@ -68,6 +69,11 @@ type Request struct {
 	// Labels are set on the image config (and as manifest annotations); see Metadata.Labels for the
 	// org.opencontainers.image.* ones every image carries.
 	Labels map[string]string
+	// Log, when set, receives this build's output lines instead of the
+	// builder's logger (WithLogger): a per-service log, such as a GitHub
+	// Actions group, so parallel builds do not interleave. It should carry
+	// the service name; the lines are not tagged with it again.
+	Log *zap.Logger
 	// Timestamp, when set, pins every timestamp in the image (config created time, layer file times)
 	// so that the same source builds to the same digest (SOURCE_DATE_EPOCH semantics). Use the
 	// commit time.

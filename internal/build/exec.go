@@ -73,8 +73,13 @@ type lineLogger struct {
 	tail []string
 }
 
+// newLineLogger logs to log with the builder's name, and the service's
+// unless service is empty (log already carries it).
 func newLineLogger(log *zap.Logger, service, builder string) *lineLogger {
-	return &lineLogger{log: log.With(zap.String("service", service), zap.String("builder", builder))}
+	if service != "" {
+		log = log.With(zap.String("service", service))
+	}
+	return &lineLogger{log: log.With(zap.String("builder", builder))}
 }
 
 func (l *lineLogger) Write(p []byte) (int, error) {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"go.uber.org/zap"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -167,6 +168,9 @@ func (b *fakeBuilder) Build(ctx context.Context, req build.Request) (*build.Resu
 	b.mu.Lock()
 	b.inFlight--
 	b.mu.Unlock()
+	if req.Log != nil { // as the real builders log their output lines
+		req.Log.Info("builder output", zap.String("line", "STEP 1/1: COPY "+req.Service))
+	}
 	if err := b.fail[req.Service]; err != nil {
 		return nil, err
 	}

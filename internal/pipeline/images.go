@@ -54,7 +54,24 @@ type Image struct {
 	Source *gitops.Source `json:"source,omitempty"`
 	// BuiltAt is when the image was built; the newest update per service wins.
 	BuiltAt time.Time `json:"builtAt"`
+	// Error is the one-line reason the service failed (its build, scan or
+	// push), set only on the entries ForReport returns; such an entry is
+	// never promoted.
+	Error string `json:"error,omitempty"`
 }
+
+// ServiceError is the failure of one service's build, scan or push, with
+// what the service was to produce, so that reports list it like the others.
+// Its text is the cause's.
+type ServiceError struct {
+	Service string
+	Image   string
+	Tags    []string
+	Err     error
+}
+
+func (e *ServiceError) Error() string { return e.Err.Error() }
+func (e *ServiceError) Unwrap() error { return e.Err }
 
 // BuildStage builds, scans and pushes services. An image blocked for every
 // target environment is not pushed; one blocked only for some is pushed and
@@ -118,10 +135,16 @@ func (s *BuildStage) Run(ctx context.Context, plans []build.Plan, envs []string,
 			images[i] = im
 			return err
 		}
+		var err error
 		if s.Group != nil {
-			return s.Group(p.Service, work)
+			err = s.Group(p.Service, work)
+		} else {
+			err = work(log.With(zap.String("service", p.Service)))
 		}
-		return work(log.With(zap.String("service", p.Service)))
+		if err != nil {
+			return &ServiceError{Service: p.Service, Image: p.Image, Tags: p.Tags, Err: err}
+		}
+		return nil
 	})
 	var out []*Image
 	var blocked []*Image
@@ -154,7 +177,11 @@ func indexOf(plans []build.Plan, service string) int {
 
 func (s *BuildStage) one(ctx context.Context, log *zap.Logger, p build.Plan, envs []string, source *gitops.Source, at time.Time) (*Image, error) {
 	log.Info("building image", zap.Strings("tags", p.Tags))
-	res, err := s.Builder.Build(ctx, p.Request)
+	// The builder's own output lines go to this service's log (its group
+	// in GitHub Actions), never to a log shared with the other builds.
+	req := p.Request
+	req.Log = log
+	res, err := s.Builder.Build(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +255,7 @@ func (s *BuildStage) one(ctx context.Context, log *zap.Logger, p build.Plan, env
 func Updates(images []*Image, requirePushed bool) []gitops.Update {
 	byService := map[string]*Image{}
 	for _, im := range images {
-		if requirePushed && !im.Pushed && len(im.Blocked) == 0 {
+		if im.Error != "" || (requirePushed && !im.Pushed && len(im.Blocked) == 0) {
 			continue
 		}
 		if cur, ok := byService[im.Service]; !ok || im.BuiltAt.After(cur.BuiltAt) {

@@ -21,6 +21,10 @@ type ImageOutput struct {
 	Tags    []string `json:"tags"`
 	Digest  string   `json:"digest"`
 	Pushed  bool     `json:"pushed"`
+	// Status is "failed" for a service whose build, scan or push failed,
+	// with Error its one-line reason; empty otherwise.
+	Status string `json:"status,omitempty"`
+	Error  string `json:"error,omitempty"`
 }
 
 type prOutput struct {
@@ -49,7 +53,11 @@ func Outputs(images []*Image, envs []EnvOutcome) ([]actions.Output, error) {
 	imgs := []ImageOutput{}
 	blocked := []blockedOutput{}
 	for _, im := range images {
-		imgs = append(imgs, ImageOutput{Service: im.Service, Image: im.Image, Tags: im.Tags, Digest: im.Digest, Pushed: im.Pushed})
+		io := ImageOutput{Service: im.Service, Image: im.Image, Tags: im.Tags, Digest: im.Digest, Pushed: im.Pushed}
+		if im.Error != "" {
+			io.Status, io.Error = "failed", im.Error
+		}
+		imgs = append(imgs, io)
 		for _, e := range im.Blocked {
 			blocked = append(blocked, blockedOutput{Service: im.Service, Environment: e, Digest: im.Digest})
 		}
@@ -122,7 +130,15 @@ func SummaryMarkdown(images []*Image, envs []EnvOutcome) string {
 	if len(images) > 0 {
 		b.WriteString("| service | image | digest | pushed | scan |\n|---|---|---|---|---|\n")
 		for _, im := range images {
-			fmt.Fprintf(&b, "| %s | `%s` | `%s` | %s | %s |\n", im.Service, imageCell(im), shortDigest(im.Digest), yesNo(im.Pushed), verdictCell(im))
+			digest := "`" + shortDigest(im.Digest) + "`"
+			if im.Digest == "" {
+				digest = "—"
+			}
+			result := verdictCell(im)
+			if im.Error != "" {
+				result = "**failed**: " + strings.ReplaceAll(im.Error, "|", "\\|")
+			}
+			fmt.Fprintf(&b, "| %s | `%s` | %s | %s | %s |\n", im.Service, imageCell(im), digest, yesNo(im.Pushed), result)
 		}
 		b.WriteString("\n")
 	}
