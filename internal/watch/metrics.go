@@ -39,8 +39,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Unix time at which the last cycle without errors finished."}),
 		cycleSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "cycle_duration_seconds",
 			Help: "Wall time of one poll cycle over all repositories of this shard.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 14)}),
-		pushToPromotion: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "push_to_promotion_seconds",
-			Help:    "Seconds from image push (image config created time, or webhook time) to the promotion commit or pull request.",
+		pushToPromotion: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "time_to_promotion_seconds",
+			Help:    "Seconds from when the watcher first saw the tag (poll) or was told of it (webhook) to the promotion commit or pull request.",
 			Buckets: []float64{1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600}}),
 		tagsTruncated: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "tag_lists_truncated_total",
 			Help: "Tag lists cut at watch.maxTags."}),
@@ -60,9 +60,12 @@ func (m *Metrics) ObserveWebhook(source, result string) {
 	m.webhookEvents.WithLabelValues(source, result).Inc()
 }
 
-func (m *Metrics) observePushToPromotion(pushed, now time.Time) {
-	if pushed.IsZero() || now.Before(pushed) {
+// observeTimeToPromotion records a promotion of a tag first seen at seen.
+// The image's created time is not used: reproducible builds set it to the
+// commit time, which may be years before the push.
+func (m *Metrics) observeTimeToPromotion(seen, now time.Time) {
+	if seen.IsZero() || now.Before(seen) {
 		return
 	}
-	m.pushToPromotion.Observe(now.Sub(pushed).Seconds())
+	m.pushToPromotion.Observe(now.Sub(seen).Seconds())
 }

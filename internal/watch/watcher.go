@@ -58,6 +58,9 @@ type Update struct {
 	PreviousTag, PreviousDigest string
 	// PushedAt is when the image was pushed, when known (zero otherwise).
 	PushedAt time.Time
+	// SeenAt is when this watcher first saw the tag in a tag list or was
+	// told of it by a webhook: the start of time to promotion.
+	SeenAt time.Time
 }
 
 // Ref returns "image:tag@digest".
@@ -119,6 +122,9 @@ type target struct {
 	settled     bool // last check decided everything (no error) for fingerprint
 	warnedTrunc bool
 	hints       map[string]time.Time // tag → push time from webhooks
+	// seen is when each candidate tag (moving tags: tag@digest) was first
+	// seen by a poll or announced by a webhook, for time to promotion.
+	seen map[string]time.Time
 	// undecidedLogged remembers digest-only pins already reported as
 	// undecidable, so each is warned about once.
 	undecidedLogged map[string]bool
@@ -549,6 +555,9 @@ func (w *Watcher) Trigger(ev webhook.Event) bool {
 		if ev.Tag != "" && !ev.PushedAt.IsZero() {
 			t.hint(ev.Tag, ev.PushedAt)
 		}
+		if ev.Tag != "" {
+			t.saw(ev.Tag, time.Now())
+		}
 		if ctx == nil || ctx.Err() != nil {
 			continue
 		}
@@ -579,6 +588,22 @@ func matches(repo name.Repository, ev webhook.Event) bool {
 	// extra check, so only Docker Hub vs. elsewhere is told apart.
 	hub := func(s string) bool { return s == name.DefaultRegistry }
 	return hub(reg.RegistryStr()) == hub(repo.RegistryStr())
+}
+
+// saw records that key was seen (or announced) at at, unless it was seen
+// earlier; it returns the first time. The map is bounded: it only needs to
+// outlive the wait between a tag's appearance and its promotion.
+func (t *target) saw(key string, at time.Time) time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if first, ok := t.seen[key]; ok {
+		return first
+	}
+	if t.seen == nil || len(t.seen) >= 256 {
+		t.seen = map[string]time.Time{}
+	}
+	t.seen[key] = at
+	return at
 }
 
 func (t *target) hint(tag string, at time.Time) {
@@ -704,6 +729,11 @@ func (w *Watcher) checkRule(ctx context.Context, t *target, r *rule, tags []stri
 		}
 	}
 	log = log.With(zap.String("tag", cand))
+	seenKey := cand
+	if isMoving {
+		seenKey = cand + "@" + candDigest
+	}
+	seenAt := t.saw(seenKey, time.Now())
 	// describe fetches the candidate's manifest once per check.
 	describe := func() (Image, error) {
 		if img, ok := cache.described[cand]; ok {
@@ -793,7 +823,7 @@ func (w *Watcher) checkRule(ctx context.Context, t *target, r *rule, tags []stri
 		pushed = time.Time{}
 	}
 	for _, p := range need {
-		p.u.Digest, p.u.PushedAt = img.Digest, pushed
+		p.u.Digest, p.u.PushedAt, p.u.SeenAt = img.Digest, pushed, seenAt
 		w.promote(ctx, p.env, p.u, log, rep)
 	}
 }
@@ -825,7 +855,7 @@ func (w *Watcher) promote(ctx context.Context, env string, u Update, log *zap.Lo
 	switch out.Result {
 	case Promoted:
 		rep.promoted++
-		w.m.observePushToPromotion(u.PushedAt, time.Now())
+		w.m.observeTimeToPromotion(u.SeenAt, time.Now())
 		log.Info("promoted", zap.String("url", out.URL))
 	case Blocked:
 		rep.blocked = append(rep.blocked, env)
