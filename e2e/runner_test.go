@@ -146,6 +146,10 @@ func TestActionAsGitHubRunsIt(t *testing.T) {
 	if !strings.Contains(r.summary, "| cart |") {
 		t.Errorf("run wrote no job summary:\n%s", r.summary)
 	}
+	// No App: the run falls back to the workflow token and says so.
+	if !strings.Contains(r.stdout, "::warning::no GitHub App configured") || !strings.Contains(r.summary, "no GitHub App configured") {
+		t.Errorf("the fallback to the workflow token is not announced\nstdout:\n%s\nsummary:\n%s", r.stdout, r.summary)
+	}
 	// buildah's own lines are inside each service's group, not streamed
 	// between them.
 	for _, svc := range []string{"cart", "checkout"} {
@@ -171,5 +175,40 @@ func TestActionAsGitHubRunsIt(t *testing.T) {
 	r = s.exec(env)
 	if r.code < 0 || r.code > 3 {
 		t.Errorf("plan with an unknown base exited %d, not a documented code\n%s", r.code, r.stderr)
+	}
+}
+
+// TestActionAppInputs runs the action with the app-id and app-private-key
+// inputs and no github.app in the config: the push run writes to the
+// manifests repository as the App's installation, not with the workflow
+// token, and says nothing about a fallback.
+func TestActionAppInputs(t *testing.T) {
+	s := newShop(t)
+	app := s.gh.RegisterApp("automator-inputs", nil)
+	s.gh.InstallApp(app, "acme")
+	repo := harness.EventRepo{FullName: shopRepo, DefaultBranch: "main"}
+	s.app.WriteFile("libs/common/common.txt", "shared library v7\n")
+	change := s.app.Commit("common: v7")
+	s.app.PushTo(s.gh, shopRepo)
+
+	s.gh.ResetRequests()
+	env := s.actionEnv(s.gh.PushEvent(repo, "refs/heads/main", s.initial, change, false), map[string]string{
+		"command": "run", "app-id": strconv.FormatInt(app.ID, 10), "app-private-key": string(app.PrivateKeyPEM),
+	})
+	r := s.exec(env)
+	if r.code != 0 {
+		t.Fatalf("run exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	writes := repoWrites(s.gh)
+	if len(writes) == 0 {
+		t.Fatal("run wrote nothing to the manifests repository")
+	}
+	for _, w := range writes {
+		if w.Identity.Kind != harness.IdentityInstallation {
+			t.Errorf("%s %s was made as %+v, not as the App installation", w.Method, w.Path, w.Identity)
+		}
+	}
+	if strings.Contains(r.stdout+r.summary, "no GitHub App configured") {
+		t.Errorf("a fallback to the token was announced although the App inputs are set")
 	}
 }
