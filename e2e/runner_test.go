@@ -199,15 +199,7 @@ func TestActionAppInputs(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("run exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
-	writes := repoWrites(s.gh)
-	if len(writes) == 0 {
-		t.Fatal("run wrote nothing to the manifests repository")
-	}
-	for _, w := range writes {
-		if w.Identity.Kind != harness.IdentityInstallation {
-			t.Errorf("%s %s was made as %+v, not as the App installation", w.Method, w.Path, w.Identity)
-		}
-	}
+	requireAppWrites(t, s.gh)
 	if strings.Contains(r.stdout+r.summary, "no GitHub App configured") {
 		t.Errorf("a fallback to the token was announced although the App inputs are set")
 	}

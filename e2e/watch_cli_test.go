@@ -303,6 +303,21 @@ func (tap *tokenTap) take() []string {
 	return out
 }
 
+// requireAppWrites fails t unless gh received repository writes and every
+// one was made as the App installation (not with a plain token).
+func requireAppWrites(t *testing.T, gh *harness.GitHub) {
+	t.Helper()
+	writes := repoWrites(gh)
+	if len(writes) == 0 {
+		t.Fatal("run wrote nothing to the manifests repository")
+	}
+	for _, w := range writes {
+		if w.Identity.Kind != harness.IdentityInstallation {
+			t.Errorf("%s %s was made as %+v, not as the App installation", w.Method, w.Path, w.Identity)
+		}
+	}
+}
+
 // repoWrites are gh's write requests other than minting installation tokens
 // (every process mints its own).
 func repoWrites(gh *harness.GitHub) []harness.APIRequest {
@@ -452,15 +467,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	}
 	// Minting the installation token is the App's own write; the
 	// repository writes must all be made with the token it minted.
-	writes := repoWrites(s.gh)
-	if len(writes) == 0 {
-		t.Fatal("run wrote nothing to the manifests repository")
-	}
-	for _, w := range writes {
-		if w.Identity.Kind != harness.IdentityInstallation {
-			t.Errorf("%s %s was made as %+v, not as the App installation", w.Method, w.Path, w.Identity)
-		}
-	}
+	requireAppWrites(t, s.gh)
 	if dev, _ := s.gh.ReadFile(manifestRepo, "main", "envs/dev/values.yaml"); !strings.Contains(dev, "sha-"+change[:12]+"@sha256:") {
 		t.Errorf("dev was not promoted to the pushed images:\n%s", dev)
 	}
