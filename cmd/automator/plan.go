@@ -10,7 +10,6 @@ import (
 	"github.com/google/go-github/v60/github"
 	"github.com/spf13/cobra"
 
-	"github.com/deployment-automator/automator/internal/actions"
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/detect"
 	"github.com/deployment-automator/automator/internal/event"
