@@ -103,7 +103,7 @@ func (p *planner) markers(d *yaml.Node, doc int) error {
 		}
 		p.handled[normalizeRepository(u.Repository)] = true
 		cur := scalarValue(v)
-		t := &target{node: v, key: k, path: path, doc: doc, repo: u.Repository, flow: flow, field: m.field}
+		t := &target{node: v, key: k, path: path, doc: doc, repo: u.Repository, flow: flow, field: m.field, site: path, siteLine: v.Line}
 		switch m.field {
 		case "tag":
 			if u.Tag == "" {
@@ -111,9 +111,10 @@ func (p *planner) markers(d *yaml.Node, doc int) error {
 			}
 			t.value = u.Tag
 		case "digest":
-			if u.Digest == "" {
+			if u.Digest == "" && (u.Tag == "" || cur == "") {
 				return nil
 			}
+			// A tag-only update empties the digest: it pins the old image.
 			t.value = u.Digest
 		case "name":
 			if sameRepository(cur, u.Repository) {

@@ -1,0 +1,286 @@
+package rewrite
+
+import (
+	"fmt"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// mapFields are the fields of one Helm-style image map; nil nodes are absent.
+// Nodes are resolved through aliases and merge keys.
+type mapFields struct {
+	repo, reg  *yaml.Node
+	tagK, tag  *yaml.Node
+	digK, dig  *yaml.Node
+	tagAlias   *yaml.Node
+	digAlias   *yaml.Node
+	cands      []string // the repositories the map may name
+	rawRepo    string   // the repository value as written
+	deps       []*yaml.Node
+	directDeps []*yaml.Node
+}
+
+// imageFields matches one mapping against the Helm image-map layouts:
+//
+//	repository [+ registry] + tag|version [+ digest]  (+ global.imageRegistry or a parent map's registry)
+//	name + registry + tag|version [+ digest]
+//	name + tag|version [+ digest] under an image-like key (image.name + image.tag)
+//	image + tag|version [+ digest]                     (api.image.image)
+//
+// key is the mapping's own key; inherited is the registry of the nearest
+// parent map that has one.
+func (ix *index) imageFields(m *yaml.Node, key string, globals []string, inherited string) (mapFields, bool) {
+	var f mapFields
+	repoE := ix.entry(m, "repository")
+	regE := ix.entry(m, "registry")
+	tagE := ix.entry(m, "tag")
+	if tagE.val == nil {
+		tagE = ix.entry(m, "version")
+	}
+	hasTag := tagE.val != nil && tagE.val.Kind == yaml.ScalarNode
+	if repoE.val == nil || repoE.val.Kind != yaml.ScalarNode {
+		img := ix.entry(m, "image")
+		name := ix.entry(m, "name")
+		isScalar := func(e entry) bool { return e.val != nil && e.val.Kind == yaml.ScalarNode }
+		switch {
+		case isScalar(img) && hasTag:
+			repoE = img
+		case isScalar(name) && img.val == nil && isScalar(regE):
+			repoE = name
+		case isScalar(name) && img.val == nil && hasTag && imageKey(key):
+			repoE = name
+		default:
+			return f, false
+		}
+	}
+	f.repo, f.reg, f.tagK, f.tag, f.tagAlias = repoE.val, regE.val, tagE.key, tagE.val, tagE.alias
+	digE := ix.entry(m, "digest")
+	f.digK, f.dig, f.digAlias = digE.key, digE.val, digE.alias
+	f.rawRepo = scalarValue(f.repo)
+	if f.rawRepo == "" {
+		return f, false
+	}
+	for _, e := range []entry{repoE, regE, tagE, digE} {
+		if e.val != nil && e.val.Kind == yaml.ScalarNode {
+			f.deps = append(f.deps, e.val)
+			if e.direct {
+				f.directDeps = append(f.directDeps, e.val)
+			}
+		}
+	}
+	if templated(f.rawRepo) {
+		return f, true
+	}
+	if r := scalarValue(f.reg); r != "" && !templated(r) {
+		f.cands = append(f.cands, strings.TrimSuffix(r, "/")+"/"+f.rawRepo)
+	} else if r == "" {
+		f.cands = append(f.cands, f.rawRepo)
+		if inherited != "" {
+			f.cands = append(f.cands, strings.TrimSuffix(inherited, "/")+"/"+f.rawRepo)
+		}
+	}
+	for _, g := range globals {
+		f.cands = append(f.cands, strings.TrimSuffix(g, "/")+"/"+f.rawRepo)
+	}
+	return f, true
+}
+
+// registryOf returns the registry a mapping passes down to its children.
+func (ix *index) registryOf(m *yaml.Node, inherited string) string {
+	if r := ix.value(m, "registry"); r != "" && !templated(r) {
+		return r
+	}
+	return inherited
+}
+
+// site is one place in a file that names an image: an image map, an image
+// string or a kustomize images entry, reached directly or through an alias.
+type site struct {
+	doc    int
+	path   string
+	line   int
+	cands  []string // repositories the site names
+	ref    string   // what the site resolves to, compared before and after an edit
+	deps   []*yaml.Node
+	direct []*yaml.Node
+}
+
+func (s *site) names(repo string) bool {
+	for _, c := range s.cands {
+		if sameRepository(c, repo) {
+			return true
+		}
+	}
+	return false
+}
+
+// meantFor reports whether an update may change what the site resolves to:
+// it names the update's repository or a prefix of it (a shared tag).
+func (s *site) meantFor(ups []Update) bool {
+	for _, u := range ups {
+		for _, c := range s.cands {
+			if sameRepository(c, u.Repository) || underRepository(u.Repository, c) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// collectSites lists every image site of every document, aliases and merge
+// keys included. It never walks into an aliased subtree more than one level,
+// so the work is linear in the file whatever the aliases.
+func collectSites(file string, docs []*yaml.Node, ix *index) []*site {
+	var out []*site
+	byName := isKustomizationFile(file)
+	for i, d := range docs {
+		root := docRoot(d)
+		if root == nil {
+			continue
+		}
+		if byName || ix.isKustomizationDoc(root) {
+			_, images := ix.lookup(root, "images")
+			if images == nil || images.Kind != yaml.SequenceNode {
+				continue
+			}
+			for j, e := range images.Content {
+				raw := e
+				e = resolve(e)
+				if e == nil || e.Kind != yaml.MappingNode {
+					continue
+				}
+				s := &site{doc: i, path: fmt.Sprintf("images[%d]", j), line: e.Line}
+				var vals []string
+				for _, k := range []string{"name", "newName", "newTag", "digest"} {
+					en := ix.entry(e, k)
+					vals = append(vals, scalarValue(en.val))
+					if en.val != nil && en.val.Kind == yaml.ScalarNode {
+						s.deps = append(s.deps, en.val)
+						if en.direct && raw.Kind != yaml.AliasNode {
+							s.direct = append(s.direct, en.val)
+						}
+					}
+				}
+				s.cands = []string{vals[0], vals[1]}
+				s.ref = strings.Join(vals, "|")
+				out = append(out, s)
+			}
+			continue
+		}
+		out = ix.walkSites(out, root, "", "", i, globalRegistries(ix, root), "", false)
+	}
+	return out
+}
+
+func (ix *index) mapSite(out []*site, m *yaml.Node, path, key string, doc int, globals []string, inherited string, aliased bool) []*site {
+	f, ok := ix.imageFields(m, key, globals, inherited)
+	if !ok {
+		return out
+	}
+	s := &site{doc: doc, path: path, line: m.Line, cands: f.cands,
+		ref: strings.Join([]string{f.rawRepo, scalarValue(f.reg), scalarValue(f.tag), scalarValue(f.dig)}, "|"), deps: f.deps}
+	if !aliased {
+		s.direct = f.directDeps
+	}
+	return append(out, s)
+}
+
+func (ix *index) walkSites(out []*site, n *yaml.Node, path, key string, doc int, globals []string, inherited string, aliased bool) []*site {
+	switch n.Kind {
+	case yaml.MappingNode:
+		out = ix.mapSite(out, n, path, key, doc, globals, inherited, aliased)
+		f, _ := ix.imageFields(n, key, globals, inherited)
+		reg := ix.registryOf(n, inherited)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Tag == "!!merge" || k.Kind != yaml.ScalarNode {
+				continue
+			}
+			kp := joinPath(path, k.Value)
+			rv := resolve(v)
+			switch {
+			case rv == nil:
+			case rv.Kind == yaml.ScalarNode:
+				if imageKey(k.Value) && rv != f.repo {
+					if r, _, _ := splitImage(scalarValue(rv)); r != "" && !templated(r) && !strings.ContainsAny(r, " \t\n") {
+						s := &site{doc: doc, path: kp, line: rv.Line, cands: []string{r}, ref: scalarValue(rv), deps: []*yaml.Node{rv}}
+						if v.Kind != yaml.AliasNode && !aliased {
+							s.direct = s.deps
+						}
+						out = append(out, s)
+					}
+				}
+			case v.Kind == yaml.AliasNode:
+				if rv.Kind == yaml.MappingNode {
+					out = ix.mapSite(out, rv, kp, k.Value, doc, globals, reg, true)
+				}
+			default:
+				out = ix.walkSites(out, v, kp, k.Value, doc, globals, reg, aliased)
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			ip := fmt.Sprintf("%s[%d]", path, i)
+			switch {
+			case c.Kind == yaml.AliasNode && resolve(c) != nil && resolve(c).Kind == yaml.MappingNode:
+				out = ix.mapSite(out, resolve(c), ip, key, doc, globals, inherited, true)
+			case c.Kind == yaml.MappingNode || c.Kind == yaml.SequenceNode:
+				out = ix.walkSites(out, c, ip, key, doc, globals, inherited, aliased)
+			}
+		}
+	}
+	return out
+}
+
+// verifySites compares the resolved image of every site before and after an
+// edit. A site may change only when an update names its repository or when
+// the edit touched one of its own values (not an alias or merge source it
+// shares); anything else means an edit leaked into another image.
+func verifySites(file string, before, after []*yaml.Node, ups []Update, ixA, ixB *index, edited ...map[*yaml.Node]bool) error {
+	now := map[string]*site{}
+	for _, s := range collectSites(file, after, ixB) {
+		now[fmt.Sprintf("%d/%s", s.doc, s.path)] = s
+	}
+	for _, s := range collectSites(file, before, ixA) {
+		n, ok := now[fmt.Sprintf("%d/%s", s.doc, s.path)]
+		if ok && n.ref == s.ref {
+			continue
+		}
+		if s.meantFor(ups) || touchedDirectly(s, edited) {
+			continue
+		}
+		what := "disappears"
+		if ok {
+			what = fmt.Sprintf("would change from %s to %s", strings.Trim(s.ref, "|"), strings.Trim(n.ref, "|"))
+		}
+		return &SharedValueError{File: file, Line: s.line, Path: s.path,
+			Reason: fmt.Sprintf("the image at %s (%s) %s although no update names it; file left untouched", s.path, strings.Join(s.cands, ", "), what)}
+	}
+	return nil
+}
+
+func touchedDirectly(s *site, edited []map[*yaml.Node]bool) bool {
+	for _, m := range edited {
+		for _, d := range s.direct {
+			if m[d] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// SharedValueError reports an edit that would change the image of a site no
+// update names, through a value it shares (an anchor, alias or merge key).
+// The file is refused, never rewritten.
+type SharedValueError struct {
+	File   string
+	Line   int
+	Path   string
+	Reason string
+}
+
+func (e *SharedValueError) Error() string {
+	return fmt.Sprintf("%s: %s: %s", fileLine(e.File, e.Line), e.Path, e.Reason)
+}
