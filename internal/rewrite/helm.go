@@ -199,9 +199,9 @@ type refFields struct {
 // setRefFields applies an update to separate tag/digest fields. The tag gets
 // the new tag; the digest field gets the new digest. Without a digest field
 // a digest goes into the tag as TAG@DIGEST, and a tag already written in
-// that combined form keeps it. A tag-only update empties a digest field that
-// holds a value: that digest pins the previous image and would win over the
-// new tag at pull time.
+// that combined form keeps it. A tag-only update that changes the tag empties
+// a digest field that holds a value: that digest pins the previous image and
+// would win over the new tag at pull time.
 func (p *planner) setRefFields(u Update, f refFields) error {
 	tagPath, digPath := f.tagPath, f.digestPath
 	if tagPath == "" {
@@ -237,7 +237,7 @@ func (p *planner) setRefFields(u Update, f refFields) error {
 		return &target{node: f.dig, alias: f.digAlias, key: f.digK, path: digPath, doc: f.doc, field: "digest", value: v, repo: u.Repository, flow: f.flow, site: f.base, siteLine: f.line}
 	}
 	digest := u.Digest
-	if hasDig && digest == "" && u.Tag != "" && scalarValue(f.dig) != "" {
+	if t, _, _ := strings.Cut(oldTag, "@"); hasDig && digest == "" && u.Tag != "" && u.Tag != t && scalarValue(f.dig) != "" {
 		// Stale digest: empty it (Helm charts read "" as "no digest").
 		digest = ""
 		if err := p.set(digT("")); err != nil {

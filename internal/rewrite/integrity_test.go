@@ -286,3 +286,18 @@ func slicesContains(s []string, v string) bool {
 	}
 	return false
 }
+
+// TestSameTagKeepsDigest: a tag-only update to the tag already written asks
+// for nothing new, so the digest pinned with that tag stays.
+func TestSameTagKeepsDigest(t *testing.T) {
+	ups := []Update{{Repository: "ghcr.io/acme/foo", Tag: "1.0.0"}}
+	for _, tc := range []struct{ file, in string }{
+		{"values.yaml", "image:\n  repository: ghcr.io/acme/foo\n  tag: 1.0.0\n  digest: " + d1 + "\n"},
+		{"kustomization.yaml", "images:\n- name: ghcr.io/acme/foo\n  newTag: 1.0.0\n  digest: " + d1 + "\n"},
+	} {
+		got, res := mustRewrite(t, tc.file, tc.in, ups)
+		if got != tc.in || res.Changed() || len(res.Applied) != 1 {
+			t.Errorf("%s: got %q, %+v", tc.file, got, res)
+		}
+	}
+}

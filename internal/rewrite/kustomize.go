@@ -78,7 +78,7 @@ func (p *planner) kustomizeEntry(e *yaml.Node, u Update, path string, doc int) e
 	newTag, digest := p.kustomizeValues(u, scalarValue(tag))
 	want := map[string]string{"newTag": newTag, "digest": digest}
 	flow := e.Style&yaml.FlowStyle != 0
-	if digK, dig := p.ix.lookup(e, "digest"); digest == "" && scalarValue(dig) != "" && (u.Tag != "" || newTag != "") {
+	if digK, dig := p.ix.lookup(e, "digest"); digest == "" && scalarValue(dig) != "" && newTag != "" && newTag != scalarValue(tag) {
 		// A stale digest would win over the new tag: drop the field, as
 		// `kustomize edit set image` does, or empty it where its line
 		// cannot go alone (first key after the dash, flow style); kustomize
