@@ -50,48 +50,13 @@ type searchScope struct {
 
 // search walks a Helm values tree (or any manifest) and matches image maps
 // and image strings against the updates.
-func (p *planner) search(n *yaml.Node, path, key string, sc searchScope) error {
-	switch n.Kind {
-	case yaml.MappingNode:
-		sc.flow = sc.flow || n.Style&yaml.FlowStyle != 0
-		consumed, err := p.imageMap(n, path, key, sc)
-		if err != nil {
-			return err
-		}
-		child := sc
-		child.inherited = p.ix.registryOf(n, sc.inherited)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if k.Tag == "!!merge" || k.Kind != yaml.ScalarNode {
-				continue
-			}
-			kp := joinPath(path, k.Value)
-			rv := resolve(v)
-			switch {
-			case rv == nil:
-			case rv.Kind == yaml.ScalarNode:
-				if imageKey(k.Value) && rv != consumed {
-					if err := p.imageString(k, v, kp, sc); err != nil {
-						return err
-					}
-				}
-			case v.Kind != yaml.AliasNode:
-				if err := p.search(v, kp, k.Value, child); err != nil {
-					return err
-				}
-			}
-		}
-	case yaml.SequenceNode:
-		sc.flow = sc.flow || n.Style&yaml.FlowStyle != 0
-		for i, c := range n.Content {
-			if c.Kind == yaml.MappingNode || c.Kind == yaml.SequenceNode {
-				if err := p.search(c, fmt.Sprintf("%s[%d]", path, i), key, sc); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
+func (p *planner) search(n *yaml.Node, sc searchScope) error {
+	w := treeWalker{ix: p.ix,
+		mapping: func(m *yaml.Node, path, key string, sc searchScope, _ bool) (*yaml.Node, error) {
+			return p.imageMap(m, path, key, sc)
+		},
+		str: p.imageString}
+	return w.walk(n, "", "", sc)
 }
 
 // nearMiss reports whether a repository written in a file names the same

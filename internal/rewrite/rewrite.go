@@ -45,7 +45,7 @@ type Change struct {
 	Repository string
 	// Removed is set when the field was deleted (a stale kustomize digest);
 	// Line is then its line in the original file and New is "".
-	Removed bool `json:",omitempty"`
+	Removed bool
 }
 
 // Skip records an image site that an update names (or nearly names: same
@@ -312,7 +312,7 @@ func (p *planner) plan() error {
 			}
 			continue
 		}
-		if err := p.search(root, "", "", searchScope{doc: i, globals: globalRegistries(p.ix, root)}); err != nil {
+		if err := p.search(root, searchScope{doc: i, globals: globalRegistries(p.ix, root)}); err != nil {
 			return err
 		}
 	}

@@ -168,30 +168,59 @@ func collectSites(file string, docs []*yaml.Node, ix *index) []*site {
 			}
 			continue
 		}
-		out = ix.walkSites(out, root, "", "", i, globalRegistries(ix, root), "", false)
+		w := treeWalker{ix: ix,
+			mapping: func(m *yaml.Node, path, key string, sc searchScope, aliased bool) (*yaml.Node, error) {
+				f, ok := ix.imageFields(m, key, sc.globals, sc.inherited)
+				if !ok {
+					return nil, nil
+				}
+				s := &site{doc: sc.doc, path: path, line: m.Line, cands: f.cands,
+					ref: strings.Join([]string{f.rawRepo, scalarValue(f.reg), scalarValue(f.tag), scalarValue(f.dig)}, "|"), deps: f.deps}
+				if !aliased {
+					s.direct = f.directDeps
+				}
+				out = append(out, s)
+				return f.repo, nil
+			},
+			str: func(_, raw *yaml.Node, path string, sc searchScope) error {
+				v := resolve(raw)
+				if r, _, _ := splitImage(scalarValue(v)); r != "" && !templated(r) && !strings.ContainsAny(r, " \t\n") {
+					s := &site{doc: sc.doc, path: path, line: v.Line, cands: []string{r}, ref: scalarValue(v), deps: []*yaml.Node{v}}
+					if raw.Kind != yaml.AliasNode {
+						s.direct = s.deps
+					}
+					out = append(out, s)
+				}
+				return nil
+			}}
+		_ = w.walk(root, "", "", searchScope{doc: i, globals: globalRegistries(ix, root)})
 	}
 	return out
 }
 
-func (ix *index) mapSite(out []*site, m *yaml.Node, path, key string, doc int, globals []string, inherited string, aliased bool) []*site {
-	f, ok := ix.imageFields(m, key, globals, inherited)
-	if !ok {
-		return out
-	}
-	s := &site{doc: doc, path: path, line: m.Line, cands: f.cands,
-		ref: strings.Join([]string{f.rawRepo, scalarValue(f.reg), scalarValue(f.tag), scalarValue(f.dig)}, "|"), deps: f.deps}
-	if !aliased {
-		s.direct = f.directDeps
-	}
-	return append(out, s)
+// treeWalker visits the places of a values tree where images live: every
+// mapping (an image map candidate; one reached through an alias is visited
+// without walking into it, so the work stays linear whatever the aliases)
+// and every scalar under an image-like key. The planner and the site
+// inventory share it, so they see the same sites.
+type treeWalker struct {
+	ix *index
+	// mapping returns the scalar it used as a repository, which is then
+	// not also treated as an image string.
+	mapping func(m *yaml.Node, path, key string, sc searchScope, aliased bool) (*yaml.Node, error)
+	str     func(k, raw *yaml.Node, path string, sc searchScope) error
 }
 
-func (ix *index) walkSites(out []*site, n *yaml.Node, path, key string, doc int, globals []string, inherited string, aliased bool) []*site {
+func (w *treeWalker) walk(n *yaml.Node, path, key string, sc searchScope) error {
 	switch n.Kind {
 	case yaml.MappingNode:
-		out = ix.mapSite(out, n, path, key, doc, globals, inherited, aliased)
-		f, _ := ix.imageFields(n, key, globals, inherited)
-		reg := ix.registryOf(n, inherited)
+		sc.flow = sc.flow || n.Style&yaml.FlowStyle != 0
+		consumed, err := w.mapping(n, path, key, sc, false)
+		if err != nil {
+			return err
+		}
+		child := sc
+		child.inherited = w.ix.registryOf(n, sc.inherited)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Tag == "!!merge" || k.Kind != yaml.ScalarNode {
@@ -202,35 +231,37 @@ func (ix *index) walkSites(out []*site, n *yaml.Node, path, key string, doc int,
 			switch {
 			case rv == nil:
 			case rv.Kind == yaml.ScalarNode:
-				if imageKey(k.Value) && rv != f.repo {
-					if r, _, _ := splitImage(scalarValue(rv)); r != "" && !templated(r) && !strings.ContainsAny(r, " \t\n") {
-						s := &site{doc: doc, path: kp, line: rv.Line, cands: []string{r}, ref: scalarValue(rv), deps: []*yaml.Node{rv}}
-						if v.Kind != yaml.AliasNode && !aliased {
-							s.direct = s.deps
-						}
-						out = append(out, s)
-					}
+				if imageKey(k.Value) && rv != consumed {
+					err = w.str(k, v, kp, sc)
 				}
 			case v.Kind == yaml.AliasNode:
 				if rv.Kind == yaml.MappingNode {
-					out = ix.mapSite(out, rv, kp, k.Value, doc, globals, reg, true)
+					_, err = w.mapping(rv, kp, k.Value, child, true)
 				}
 			default:
-				out = ix.walkSites(out, v, kp, k.Value, doc, globals, reg, aliased)
+				err = w.walk(v, kp, k.Value, child)
+			}
+			if err != nil {
+				return err
 			}
 		}
 	case yaml.SequenceNode:
+		sc.flow = sc.flow || n.Style&yaml.FlowStyle != 0
 		for i, c := range n.Content {
 			ip := fmt.Sprintf("%s[%d]", path, i)
-			switch {
-			case c.Kind == yaml.AliasNode && resolve(c) != nil && resolve(c).Kind == yaml.MappingNode:
-				out = ix.mapSite(out, resolve(c), ip, key, doc, globals, inherited, true)
+			var err error
+			switch rc := resolve(c); {
+			case c.Kind == yaml.AliasNode && rc != nil && rc.Kind == yaml.MappingNode:
+				_, err = w.mapping(rc, ip, key, sc, true)
 			case c.Kind == yaml.MappingNode || c.Kind == yaml.SequenceNode:
-				out = ix.walkSites(out, c, ip, key, doc, globals, inherited, aliased)
+				err = w.walk(c, ip, key, sc)
+			}
+			if err != nil {
+				return err
 			}
 		}
 	}
-	return out
+	return nil
 }
 
 // verifySites compares the resolved image of every site before and after an
@@ -238,12 +269,27 @@ func (ix *index) walkSites(out []*site, n *yaml.Node, path, key string, doc int,
 // the edit touched one of its own values (not an alias or merge source it
 // shares); anything else means an edit leaked into another image.
 func verifySites(file string, before, after []*yaml.Node, ups []Update, ixA, ixB *index, edited ...map[*yaml.Node]bool) error {
-	now := map[string]*site{}
-	for _, s := range collectSites(file, after, ixB) {
-		now[fmt.Sprintf("%d/%s", s.doc, s.path)] = s
+	// Sites are keyed by document, path and occurrence: YAML parsers accept
+	// a key written twice in one mapping, and both must be compared.
+	keys := func(sites []*site) []string {
+		seen := map[string]int{}
+		out := make([]string, len(sites))
+		for i, s := range sites {
+			k := fmt.Sprintf("%d/%s", s.doc, s.path)
+			out[i] = fmt.Sprintf("%s#%d", k, seen[k])
+			seen[k]++
+		}
+		return out
 	}
-	for _, s := range collectSites(file, before, ixA) {
-		n, ok := now[fmt.Sprintf("%d/%s", s.doc, s.path)]
+	now := map[string]*site{}
+	sa := collectSites(file, after, ixB)
+	for i, k := range keys(sa) {
+		now[k] = sa[i]
+	}
+	sb := collectSites(file, before, ixA)
+	for i, k := range keys(sb) {
+		s := sb[i]
+		n, ok := now[k]
 		if ok && n.ref == s.ref {
 			continue
 		}
