@@ -162,7 +162,9 @@ func (s *source) scalarSpan(n *yaml.Node) (sp span, reason string) {
 		}
 		return sp, "multi-line quoted values are not rewritten"
 	default:
-		if n.Value == "" && n.Tag == "!!null" {
+		if n.Value == "" {
+			// An empty plain value carries no bytes to replace; with a tag
+			// (`tag: !x`) new text would join the tag.
 			return sp, "empty value"
 		}
 		if off+len(n.Value) > end || string(s.b[off:off+len(n.Value)]) != n.Value {
