@@ -267,7 +267,7 @@ func (p *planner) kustomizeAppend(root, imagesK, images *yaml.Node, ups []Update
 			p.insert(insertion{at: p.src.lineEnd(at), text: text, changes: chs})
 			return nil
 		}
-		at, ok := p.src.emptyValueAt(imagesK)
+		at, ok := p.src.bareValueAt(imagesK)
 		if !ok {
 			return &UnsupportedError{File: p.file, Path: "images", Line: imagesK.Line, Reason: "cannot locate the empty images value"}
 		}

@@ -462,7 +462,7 @@ func (p *planner) apply() ([]byte, []Change, error) {
 			continue
 		}
 		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 && n.Tag == "!!null" && n.Value == "" && t.key != nil {
-			at, ok := p.src.emptyValueAt(t.key)
+			at, ok := p.src.bareValueAt(t.key)
 			if !ok {
 				return nil, nil, &UnsupportedError{File: p.file, Path: t.path, Line: n.Line, Reason: "cannot locate the empty value"}
 			}

@@ -191,6 +191,17 @@ func (s *source) emptyValueAt(key *yaml.Node) (int, bool) {
 	return i + 1, true
 }
 
+// bareValueAt is emptyValueAt for a key followed by nothing but blanks and a
+// comment: an anchor or tag (`tag: &a`) would join an inserted value.
+func (s *source) bareValueAt(key *yaml.Node) (int, bool) {
+	at, ok := s.emptyValueAt(key)
+	if !ok {
+		return 0, false
+	}
+	rest := strings.TrimLeft(string(s.b[at:s.lineEnd(at)]), " \t")
+	return at, rest == "" || rest[0] == '#'
+}
+
 // indentOf returns the leading blanks and "- " markers of the line holding off,
 // up to column col, as spaces: the indentation of a sibling key.
 func indentWidth(col int) string { return strings.Repeat(" ", col-1) }
