@@ -12,12 +12,9 @@ import (
 // `<<: [*a, *a, …]`) is refused with its file and line instead of stalling.
 const defaultMergeLimit = 1 << 20
 
-// entry is one key of a flattened mapping. val is resolved through aliases;
-// direct is true when the key is written in the mapping itself and its value
-// is not an alias (so editing the value changes no other mapping).
+// entry is one key of a flattened mapping. val is resolved through aliases.
 type entry struct {
 	key, val *yaml.Node
-	direct   bool
 	alias    *yaml.Node // the alias node when the mapping's own value is an alias
 }
 
@@ -60,7 +57,7 @@ func (ix *index) table(m *yaml.Node) map[string]entry {
 		if _, ok := t[k.Value]; !ok {
 			ix.steps++
 			raw := m.Content[i+1]
-			t[k.Value] = entry{key: k, val: resolve(raw), direct: raw.Kind != yaml.AliasNode, alias: aliasOf(raw)}
+			t[k.Value] = entry{key: k, val: resolve(raw), alias: aliasOf(raw)}
 		}
 	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
@@ -87,7 +84,7 @@ func (ix *index) table(m *yaml.Node) map[string]entry {
 					return t
 				}
 				if _, ok := t[name]; !ok {
-					e.direct, e.alias = false, nil
+					e.alias = nil
 					t[name] = e
 				}
 			}
@@ -104,7 +101,7 @@ func (ix *index) lookup(m *yaml.Node, name string) (key, val *yaml.Node) {
 	return e.key, e.val
 }
 
-// entry is lookup with the directness of the value.
+// entry is lookup with the alias written in m itself, if any.
 func (ix *index) entry(m *yaml.Node, name string) entry {
 	m = resolve(m)
 	if m == nil || m.Kind != yaml.MappingNode {

@@ -139,11 +139,11 @@ func Rewrite(file string, in []byte, updates []Update, opts ...Option) ([]byte, 
 					Reason: "the edit would change a value that was not targeted (e.g. a block scalar without a final newline); file left untouched"}
 			}
 		}
-		edited := map[*yaml.Node]bool{}
-		for n, t := range p.targets {
-			edited[n], edited[t.node] = true, true
+		var edited []string
+		for _, t := range p.targets {
+			edited = append(edited, fmt.Sprintf("%d/%s", t.doc, t.written))
 		}
-		if err := verifySites(file, docs, again, updates, newIndex(o.mergeLimit), newIndex(o.mergeLimit), edited); err != nil {
+		if err := verifySites(file, docs, again, updates, newIndex(o.mergeLimit), newIndex(o.mergeLimit), edited...); err != nil {
 			return in, res, err
 		}
 	}
@@ -228,6 +228,9 @@ type target struct {
 	// (for the "already at the requested value" report).
 	site     string
 	siteLine int
+	// written is the path where the value was found, before a change
+	// through an anchor is reported at the anchor.
+	written string
 }
 
 // insertion is text added at an offset (kustomize entries and keys),
@@ -347,7 +350,8 @@ func (p *planner) set(t *target) error {
 	if t.node.Kind != yaml.ScalarNode {
 		return &PathError{File: p.file, Path: t.path, Line: t.node.Line, Reason: "holds a " + kindName(t.node) + ", not a scalar value"}
 	}
-	if others := p.othersReading(t.node, t.repo); len(others) > 0 {
+	t.written = t.path
+	if others := p.othersReading(t.node, t.doc, t.path, t.repo); len(others) > 0 {
 		if t.alias == nil {
 			_, def, _ := p.pathOf(t.node)
 			return &SharedValueError{File: p.file, Line: t.node.Line, Path: def,
@@ -373,12 +377,12 @@ func (p *planner) set(t *target) error {
 	return nil
 }
 
-// othersReading lists the image sites that read n through an alias or merge
-// key and name an image other than repo.
-func (p *planner) othersReading(n *yaml.Node, repo string) []string {
+// othersReading lists the image sites, other than the one holding the value
+// at doc/path, that read n and name an image other than repo.
+func (p *planner) othersReading(n *yaml.Node, doc int, path, repo string) []string {
 	var out []string
 	for _, s := range p.users[n] {
-		if slices.Contains(s.direct, n) || s.names(repo) {
+		if s.holds(doc, path) || s.names(repo) {
 			continue
 		}
 		shared := false

@@ -2,6 +2,7 @@ package rewrite
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -18,7 +19,6 @@ type mapFields struct {
 	cands      []string // the repositories the map may name
 	rawRepo    string   // the repository value as written
 	deps       []*yaml.Node
-	directDeps []*yaml.Node
 }
 
 // imageFields matches one mapping against the Helm image-map layouts:
@@ -64,9 +64,6 @@ func (ix *index) imageFields(m *yaml.Node, key string, globals []string, inherit
 	for _, e := range []entry{repoE, regE, tagE, digE} {
 		if e.val != nil && e.val.Kind == yaml.ScalarNode {
 			f.deps = append(f.deps, e.val)
-			if e.direct {
-				f.directDeps = append(f.directDeps, e.val)
-			}
 		}
 	}
 	if templated(f.rawRepo) {
@@ -102,8 +99,13 @@ type site struct {
 	line   int
 	cands  []string // repositories the site names
 	ref    string   // what the site resolves to, compared before and after an edit
-	deps   []*yaml.Node
-	direct []*yaml.Node
+	deps   []*yaml.Node // the scalars it reads, resolved through aliases and merge keys
+}
+
+// holds reports whether the value at doc/path belongs to this site (the
+// site's own field, e.g. image.tag of the map at image).
+func (s *site) holds(doc int, path string) bool {
+	return s.doc == doc && (path == s.path || strings.HasPrefix(path, s.path+".") || strings.HasPrefix(path, s.path+"["))
 }
 
 func (s *site) names(repo string) bool {
@@ -145,7 +147,6 @@ func collectSites(file string, docs []*yaml.Node, ix *index) []*site {
 				continue
 			}
 			for j, e := range images.Content {
-				raw := e
 				e = resolve(e)
 				if e == nil || e.Kind != yaml.MappingNode {
 					continue
@@ -157,9 +158,6 @@ func collectSites(file string, docs []*yaml.Node, ix *index) []*site {
 					vals = append(vals, scalarValue(en.val))
 					if en.val != nil && en.val.Kind == yaml.ScalarNode {
 						s.deps = append(s.deps, en.val)
-						if en.direct && raw.Kind != yaml.AliasNode {
-							s.direct = append(s.direct, en.val)
-						}
 					}
 				}
 				s.cands = []string{vals[0], vals[1]}
@@ -169,27 +167,20 @@ func collectSites(file string, docs []*yaml.Node, ix *index) []*site {
 			continue
 		}
 		w := treeWalker{ix: ix,
-			mapping: func(m *yaml.Node, path, key string, sc searchScope, aliased bool) (*yaml.Node, error) {
+			mapping: func(m *yaml.Node, path, key string, sc searchScope, _ bool) (*yaml.Node, error) {
 				f, ok := ix.imageFields(m, key, sc.globals, sc.inherited)
 				if !ok {
 					return nil, nil
 				}
 				s := &site{doc: sc.doc, path: path, line: m.Line, cands: f.cands,
 					ref: strings.Join([]string{f.rawRepo, scalarValue(f.reg), scalarValue(f.tag), scalarValue(f.dig)}, "|"), deps: f.deps}
-				if !aliased {
-					s.direct = f.directDeps
-				}
 				out = append(out, s)
 				return f.repo, nil
 			},
 			str: func(_, raw *yaml.Node, path string, sc searchScope) error {
 				v := resolve(raw)
 				if r, _, _ := splitImage(scalarValue(v)); r != "" && !templated(r) && !strings.ContainsAny(r, " \t\n") {
-					s := &site{doc: sc.doc, path: path, line: v.Line, cands: []string{r}, ref: scalarValue(v), deps: []*yaml.Node{v}}
-					if raw.Kind != yaml.AliasNode {
-						s.direct = s.deps
-					}
-					out = append(out, s)
+					out = append(out, &site{doc: sc.doc, path: path, line: v.Line, cands: []string{r}, ref: scalarValue(v), deps: []*yaml.Node{v}})
 				}
 				return nil
 			}}
@@ -268,7 +259,7 @@ func (w *treeWalker) walk(n *yaml.Node, path, key string, sc searchScope) error 
 // edit. A site may change only when an update names its repository or when
 // the edit touched one of its own values (not an alias or merge source it
 // shares); anything else means an edit leaked into another image.
-func verifySites(file string, before, after []*yaml.Node, ups []Update, ixA, ixB *index, edited ...map[*yaml.Node]bool) error {
+func verifySites(file string, before, after []*yaml.Node, ups []Update, ixA, ixB *index, edited ...string) error {
 	// Sites are keyed by document, path and occurrence: YAML parsers accept
 	// a key written twice in one mapping, and both must be compared.
 	keys := func(sites []*site) []string {
@@ -306,12 +297,13 @@ func verifySites(file string, before, after []*yaml.Node, ups []Update, ixA, ixB
 	return nil
 }
 
-func touchedDirectly(s *site, edited []map[*yaml.Node]bool) bool {
-	for _, m := range edited {
-		for _, d := range s.direct {
-			if m[d] {
-				return true
-			}
+// touchedDirectly reports whether an edited value (doc/path as written)
+// belongs to the site itself, e.g. a Flux :name marker on its repository.
+func touchedDirectly(s *site, edited []string) bool {
+	for _, e := range edited {
+		d, path, _ := strings.Cut(e, "/")
+		if d == strconv.Itoa(s.doc) && s.holds(s.doc, path) {
+			return true
 		}
 	}
 	return false
