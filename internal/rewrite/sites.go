@@ -11,14 +11,14 @@ import (
 // mapFields are the fields of one Helm-style image map; nil nodes are absent.
 // Nodes are resolved through aliases and merge keys.
 type mapFields struct {
-	repo, reg  *yaml.Node
-	tagK, tag  *yaml.Node
-	digK, dig  *yaml.Node
-	tagAlias   *yaml.Node
-	digAlias   *yaml.Node
-	cands      []string // the repositories the map may name
-	rawRepo    string   // the repository value as written
-	deps       []*yaml.Node
+	repo, reg *yaml.Node
+	tagK, tag *yaml.Node
+	digK, dig *yaml.Node
+	tagAlias  *yaml.Node
+	digAlias  *yaml.Node
+	cands     []string // the repositories the map may name
+	rawRepo   string   // the repository value as written
+	deps      []*yaml.Node
 }
 
 // imageFields matches one mapping against the Helm image-map layouts:
@@ -94,12 +94,12 @@ func (ix *index) registryOf(m *yaml.Node, inherited string) string {
 // site is one place in a file that names an image: an image map, an image
 // string or a kustomize images entry, reached directly or through an alias.
 type site struct {
-	doc    int
-	path   string
-	line   int
-	cands  []string // repositories the site names
-	ref    string   // what the site resolves to, compared before and after an edit
-	deps   []*yaml.Node // the scalars it reads, resolved through aliases and merge keys
+	doc   int
+	path  string
+	line  int
+	cands []string     // repositories the site names
+	ref   string       // what the site resolves to, compared before and after an edit
+	deps  []*yaml.Node // the scalars it reads, resolved through aliases and merge keys
 }
 
 // holds reports whether the value at doc/path belongs to this site (the
