@@ -12,10 +12,13 @@ import (
 // `<<: [*a, *a, …]`) is refused with its file and line instead of stalling.
 const defaultMergeLimit = 1 << 20
 
-// entry is one key of a flattened mapping. val is resolved through aliases.
+// entry is one key of a flattened mapping. val is resolved through aliases;
+// own is true when the key is written in the mapping itself and its value is
+// not an alias (the value belongs to this mapping, not to an anchor source).
 type entry struct {
 	key, val *yaml.Node
 	alias    *yaml.Node // the alias node when the mapping's own value is an alias
+	own      bool
 }
 
 // index answers key lookups in mappings, honouring merge keys (<<), with
@@ -57,7 +60,7 @@ func (ix *index) table(m *yaml.Node) map[string]entry {
 		if _, ok := t[k.Value]; !ok {
 			ix.steps++
 			raw := m.Content[i+1]
-			t[k.Value] = entry{key: k, val: resolve(raw), alias: aliasOf(raw)}
+			t[k.Value] = entry{key: k, val: resolve(raw), alias: aliasOf(raw), own: raw.Kind != yaml.AliasNode}
 		}
 	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
@@ -84,7 +87,7 @@ func (ix *index) table(m *yaml.Node) map[string]entry {
 					return t
 				}
 				if _, ok := t[name]; !ok {
-					e.alias = nil
+					e.alias, e.own = nil, false
 					t[name] = e
 				}
 			}

@@ -139,9 +139,9 @@ func Rewrite(file string, in []byte, updates []Update, opts ...Option) ([]byte, 
 					Reason: "the edit would change a value that was not targeted (e.g. a block scalar without a final newline); file left untouched"}
 			}
 		}
-		var edited []string
+		var edited []editedValue
 		for _, t := range p.targets {
-			edited = append(edited, fmt.Sprintf("%d/%s", t.doc, t.written))
+			edited = append(edited, editedValue{t.doc, t.written, t.node})
 		}
 		if err := verifySites(file, docs, again, updates, newIndex(o.mergeLimit), newIndex(o.mergeLimit), edited...); err != nil {
 			return in, res, err
@@ -382,7 +382,7 @@ func (p *planner) set(t *target) error {
 func (p *planner) othersReading(n *yaml.Node, doc int, path, repo string) []string {
 	var out []string
 	for _, s := range p.users[n] {
-		if s.holds(doc, path) || s.names(repo) {
+		if s.holds(doc, path, n) || s.names(repo) {
 			continue
 		}
 		shared := false

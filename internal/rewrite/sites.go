@@ -2,7 +2,7 @@ package rewrite
 
 import (
 	"fmt"
-	"strconv"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -19,6 +19,7 @@ type mapFields struct {
 	cands     []string // the repositories the map may name
 	rawRepo   string   // the repository value as written
 	deps      []*yaml.Node
+	own       []*yaml.Node // deps written in the map itself, not read through an alias or merge key
 }
 
 // imageFields matches one mapping against the Helm image-map layouts:
@@ -64,6 +65,9 @@ func (ix *index) imageFields(m *yaml.Node, key string, globals []string, inherit
 	for _, e := range []entry{repoE, regE, tagE, digE} {
 		if e.val != nil && e.val.Kind == yaml.ScalarNode {
 			f.deps = append(f.deps, e.val)
+			if e.own {
+				f.own = append(f.own, e.val)
+			}
 		}
 	}
 	if templated(f.rawRepo) {
@@ -100,12 +104,14 @@ type site struct {
 	cands []string     // repositories the site names
 	ref   string       // what the site resolves to, compared before and after an edit
 	deps  []*yaml.Node // the scalars it reads, resolved through aliases and merge keys
+	own   []*yaml.Node // the deps written at the site itself
 }
 
-// holds reports whether the value at doc/path belongs to this site (the
-// site's own field, e.g. image.tag of the map at image).
-func (s *site) holds(doc int, path string) bool {
-	return s.doc == doc && (path == s.path || strings.HasPrefix(path, s.path+".") || strings.HasPrefix(path, s.path+"["))
+// holds reports whether node n, found at doc/path, is the site's own field
+// (e.g. image.tag of the map at image, written there, not an alias).
+func (s *site) holds(doc int, path string, n *yaml.Node) bool {
+	return s.doc == doc && slices.Contains(s.own, n) &&
+		(path == s.path || strings.HasPrefix(path, s.path+".") || strings.HasPrefix(path, s.path+"["))
 }
 
 func (s *site) names(repo string) bool {
@@ -158,6 +164,9 @@ func collectSites(file string, docs []*yaml.Node, ix *index) []*site {
 					vals = append(vals, scalarValue(en.val))
 					if en.val != nil && en.val.Kind == yaml.ScalarNode {
 						s.deps = append(s.deps, en.val)
+						if en.own && images.Content[j].Kind != yaml.AliasNode {
+							s.own = append(s.own, en.val)
+						}
 					}
 				}
 				s.cands = []string{vals[0], vals[1]}
@@ -167,20 +176,27 @@ func collectSites(file string, docs []*yaml.Node, ix *index) []*site {
 			continue
 		}
 		w := treeWalker{ix: ix,
-			mapping: func(m *yaml.Node, path, key string, sc searchScope, _ bool) (*yaml.Node, error) {
+			mapping: func(m *yaml.Node, path, key string, sc searchScope, aliased bool) (*yaml.Node, error) {
 				f, ok := ix.imageFields(m, key, sc.globals, sc.inherited)
 				if !ok {
 					return nil, nil
 				}
 				s := &site{doc: sc.doc, path: path, line: m.Line, cands: f.cands,
 					ref: strings.Join([]string{f.rawRepo, scalarValue(f.reg), scalarValue(f.tag), scalarValue(f.dig)}, "|"), deps: f.deps}
+				if !aliased {
+					s.own = f.own
+				}
 				out = append(out, s)
 				return f.repo, nil
 			},
 			str: func(_, raw *yaml.Node, path string, sc searchScope) error {
 				v := resolve(raw)
 				if r, _, _ := splitImage(scalarValue(v)); r != "" && !templated(r) && !strings.ContainsAny(r, " \t\n") {
-					out = append(out, &site{doc: sc.doc, path: path, line: v.Line, cands: []string{r}, ref: scalarValue(v), deps: []*yaml.Node{v}})
+					s := &site{doc: sc.doc, path: path, line: v.Line, cands: []string{r}, ref: scalarValue(v), deps: []*yaml.Node{v}}
+					if raw.Kind != yaml.AliasNode {
+						s.own = s.deps
+					}
+					out = append(out, s)
 				}
 				return nil
 			}}
@@ -259,7 +275,7 @@ func (w *treeWalker) walk(n *yaml.Node, path, key string, sc searchScope) error 
 // edit. A site may change only when an update names its repository or when
 // the edit touched one of its own values (not an alias or merge source it
 // shares); anything else means an edit leaked into another image.
-func verifySites(file string, before, after []*yaml.Node, ups []Update, ixA, ixB *index, edited ...string) error {
+func verifySites(file string, before, after []*yaml.Node, ups []Update, ixA, ixB *index, edited ...editedValue) error {
 	// Sites are keyed by document, path and occurrence: YAML parsers accept
 	// a key written twice in one mapping, and both must be compared.
 	keys := func(sites []*site) []string {
@@ -297,12 +313,18 @@ func verifySites(file string, before, after []*yaml.Node, ups []Update, ixA, ixB
 	return nil
 }
 
-// touchedDirectly reports whether an edited value (doc/path as written)
-// belongs to the site itself, e.g. a Flux :name marker on its repository.
-func touchedDirectly(s *site, edited []string) bool {
+// editedValue is a value the planner set: its node and where it was found.
+type editedValue struct {
+	doc  int
+	path string
+	node *yaml.Node
+}
+
+// touchedDirectly reports whether an edited value is the site's own field,
+// e.g. a Flux :name marker on its repository.
+func touchedDirectly(s *site, edited []editedValue) bool {
 	for _, e := range edited {
-		d, path, _ := strings.Cut(e, "/")
-		if d == strconv.Itoa(s.doc) && s.holds(s.doc, path) {
+		if s.holds(e.doc, e.path, e.node) {
 			return true
 		}
 	}
