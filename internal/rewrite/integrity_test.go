@@ -304,3 +304,14 @@ func TestSameTagKeepsDigest(t *testing.T) {
 		}
 	}
 }
+
+// TestKustomizeSharedTag: a newTag shared through an anchor with another
+// image's entry gets its own value at the edited entry.
+func TestKustomizeSharedTag(t *testing.T) {
+	in := "images:\n- name: ghcr.io/acme/cart\n  newTag: &v 1.0.0\n- name: ghcr.io/acme/other\n  newTag: *v\n"
+	want := "images:\n- name: ghcr.io/acme/cart\n  newTag: &v 1.0.0\n- name: ghcr.io/acme/other\n  newTag: 2.0.0\n"
+	got, _ := mustRewrite(t, "kustomization.yaml", in, []Update{{Repository: "ghcr.io/acme/other", Tag: "2.0.0"}})
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}

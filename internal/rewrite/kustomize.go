@@ -74,7 +74,7 @@ func (p *planner) kustomizeEntry(e *yaml.Node, u Update, path string, doc int) e
 	if e.Kind != yaml.MappingNode {
 		return &UnsupportedError{File: p.file, Path: path, Line: e.Line, Reason: "images entry is not a mapping"}
 	}
-	tagK, tag := p.ix.lookup(e, "newTag")
+	_, tag := p.ix.lookup(e, "newTag")
 	newTag, digest := p.kustomizeValues(u, scalarValue(tag))
 	want := map[string]string{"newTag": newTag, "digest": digest}
 	flow := e.Style&yaml.FlowStyle != 0
@@ -95,12 +95,9 @@ func (p *planner) kustomizeEntry(e *yaml.Node, u Update, path string, doc int) e
 		if v == "" {
 			continue
 		}
-		k, n := tagK, tag
-		if f == "digest" {
-			k, n = p.ix.lookup(e, "digest")
-		}
-		if n != nil {
-			if err := p.set(&target{node: n, key: k, path: path + "." + f, doc: doc, field: fieldName(f), value: v, repo: u.Repository, flow: flow, site: path, siteLine: e.Line}); err != nil {
+		en := p.ix.entry(e, f)
+		if n := en.val; n != nil {
+			if err := p.set(&target{node: n, alias: en.alias, key: en.key, path: path + "." + f, doc: doc, field: fieldName(f), value: v, repo: u.Repository, flow: flow, site: path, siteLine: e.Line}); err != nil {
 				return err
 			}
 			continue
