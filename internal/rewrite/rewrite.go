@@ -354,8 +354,8 @@ func (p *planner) set(t *target) error {
 	if others := p.othersReading(t.node, t.doc, t.path, t.repo); len(others) > 0 {
 		if t.alias == nil {
 			_, def, _ := p.pathOf(t.node)
-			return &SharedValueError{File: p.file, Line: t.node.Line, Path: def,
-				Reason: fmt.Sprintf("this value is shared (anchor, alias or merge key) with %s; setting it for %s would change that image too; give %s its own value", strings.Join(others, ", "), t.repo, t.path)}
+			return &SharedValueError{UnsupportedError{File: p.file, Line: t.node.Line, Path: def,
+				Reason: fmt.Sprintf("this value is shared (anchor, alias or merge key) with %s; setting it for %s would change that image too; give %s its own value", strings.Join(others, ", "), t.repo, t.path)}}
 		}
 		t.node = t.alias
 	}

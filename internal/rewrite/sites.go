@@ -307,8 +307,8 @@ func verifySites(file string, before, after []*yaml.Node, ups []Update, ixA, ixB
 		if ok {
 			what = fmt.Sprintf("would change from %s to %s", strings.Trim(s.ref, "|"), strings.Trim(n.ref, "|"))
 		}
-		return &SharedValueError{File: file, Line: s.line, Path: s.path,
-			Reason: fmt.Sprintf("the image at %s (%s) %s although no update names it; file left untouched", s.path, strings.Join(s.cands, ", "), what)}
+		return &SharedValueError{UnsupportedError{File: file, Line: s.line, Path: s.path,
+			Reason: fmt.Sprintf("the image at %s (%s) %s although no update names it; file left untouched", s.path, strings.Join(s.cands, ", "), what)}}
 	}
 	return nil
 }
@@ -329,18 +329,4 @@ func touchedDirectly(s *site, edited []editedValue) bool {
 		}
 	}
 	return false
-}
-
-// SharedValueError reports an edit that would change the image of a site no
-// update names, through a value it shares (an anchor, alias or merge key).
-// The file is refused, never rewritten.
-type SharedValueError struct {
-	File   string
-	Line   int
-	Path   string
-	Reason string
-}
-
-func (e *SharedValueError) Error() string {
-	return fmt.Sprintf("%s: %s: %s", fileLine(e.File, e.Line), e.Path, e.Reason)
 }
