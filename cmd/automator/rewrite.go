@@ -38,8 +38,9 @@ Flux HelmRelease spec.values, kustomize images entries (matched by name, newName
 --insert) and '# {"$imagepolicy": ...}' / '# automator: SERVICE[:tag|:digest]' markers are
 understood. Files under a Helm templates/ directory are skipped.
 
-A tag-only update never leaves a digest pinning the previous image: a kustomize digest field is
-removed (as 'kustomize edit set image' does), a Helm or marked digest is emptied (""). A value
+A tag-only update that changes the tag never leaves a digest pinning the previous image: a
+kustomize digest field is removed (as 'kustomize edit set image' does), a Helm or marked digest is
+emptied (""). A value
 shared through an anchor with another image is not edited (the alias at the site gets its own
 value, or the file is refused). Sites that name an image but are left alone (already at the value,
 a shared tag, no tag field, another registry or a template) are listed with their reason.
