@@ -297,8 +297,9 @@ func TestSameTagKeepsDigest(t *testing.T) {
 	for _, tc := range []struct{ file, in string }{
 		{"values.yaml", "image:\n  repository: ghcr.io/acme/foo\n  tag: 1.0.0\n  digest: " + d1 + "\n"},
 		{"kustomization.yaml", "images:\n- name: ghcr.io/acme/foo\n  newTag: 1.0.0\n  digest: " + d1 + "\n"},
+		{"marked.yaml", "image:\n  repository: ghcr.io/acme/foo # {\"$imagepolicy\": \"ns:foo:name\"}\n  tag: 1.0.0 # {\"$imagepolicy\": \"ns:foo:tag\"}\n  digest: " + d1 + " # {\"$imagepolicy\": \"ns:foo:digest\"}\n"},
 	} {
-		got, res := mustRewrite(t, tc.file, tc.in, ups)
+		got, res := mustRewrite(t, tc.file, tc.in, ups, WithPolicy("ns:foo", ups[0]))
 		if got != tc.in || res.Changed() || len(res.Applied) != 1 {
 			t.Errorf("%s: got %q, %+v", tc.file, got, res)
 		}

@@ -81,6 +81,7 @@ func (p *planner) markerUpdate(m marker) (Update, bool) {
 // an update applied through a marker is not searched for elsewhere in the
 // file.
 func (p *planner) markers(d *yaml.Node, doc int) error {
+	var stale []*target // digest markers a tag-only update may empty
 	var walk func(n *yaml.Node, path string, flow bool) error
 	visit := func(k, v *yaml.Node, path string, flow bool) error {
 		if v.Kind != yaml.ScalarNode {
@@ -114,7 +115,12 @@ func (p *planner) markers(d *yaml.Node, doc int) error {
 			if u.Digest == "" && (u.Tag == "" || cur == "") {
 				return nil
 			}
-			// A tag-only update empties the digest: it pins the old image.
+			if u.Digest == "" {
+				// A tag-only update empties the digest, which pins the old
+				// image, once a tag marker of the same update changes.
+				stale = append(stale, t)
+				return nil
+			}
 			t.value = u.Digest
 		case "name":
 			if sameRepository(cur, u.Repository) {
@@ -167,5 +173,18 @@ func (p *planner) markers(d *yaml.Node, doc int) error {
 		}
 		return nil
 	}
-	return walk(d, "", false)
+	if err := walk(d, "", false); err != nil {
+		return err
+	}
+	for _, t := range stale {
+		for _, o := range p.targets {
+			if o.field == "tag" && o.repo == t.repo && scalarValue(o.node) != o.value {
+				if err := p.set(t); err != nil {
+					return err
+				}
+				break
+			}
+		}
+	}
+	return nil
 }
