@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -24,6 +25,7 @@ type edited struct {
 	New     []byte
 	Diff    string
 	Changes []rewrite.Change
+	Skipped []rewrite.Skip
 }
 
 // matchFiles selects the environment's files among the paths of a tree. A
@@ -112,31 +114,179 @@ func rewriteOptions(env config.Environment, file string, services map[string]str
 }
 
 // rewriteFiles applies the updates to every file and returns the ones whose
-// bytes changed, in path order.
-func rewriteFiles(env config.Environment, files []file, updates []Update) ([]edited, error) {
+// bytes changed, in path order. Every update must end up pinned by some file:
+// one whose image no file pins gets a kustomization images entry only when
+// its service is configured for the environment (req.Services), so the same
+// image is never pinned twice and an unknown or misspelt image is never
+// inserted; otherwise the result is an *UnknownImageError and nothing is
+// written.
+func rewriteFiles(req Request, files []file, updates []Update) ([]edited, error) {
+	env := req.Env
 	services := map[string]string{}
 	rus := make([]rewrite.Update, 0, len(updates))
 	for _, u := range updates {
 		services[u.Service] = u.Repository
 		rus = append(rus, rewrite.Update{Repository: u.Repository, Tag: u.Tag, Digest: u.Digest})
 	}
-	var out []edited
-	for _, f := range files {
-		opts, err := rewriteOptions(env, f.Path, services)
-		if err != nil {
+	pass := func(insert []string) ([]edited, map[string]bool, []fileSkip, error) {
+		var out []edited
+		applied := map[string]bool{}
+		var skipped []fileSkip
+		for _, f := range files {
+			opts, err := rewriteOptions(env, f.Path, services)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			if len(insert) > 0 {
+				opts = append(opts, rewrite.WithInsert(insert...))
+			}
+			nb, res, err := rewrite.Rewrite(f.Path, f.Content, rus, opts...)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("environment %q: rewriting %s: %w", env.Name, f.Path, err)
+			}
+			for _, r := range res.Applied {
+				applied[r] = true
+			}
+			for _, s := range res.Skipped {
+				skipped = append(skipped, fileSkip{f.Path, s})
+			}
+			if bytes.Equal(nb, f.Content) {
+				continue
+			}
+			out = append(out, edited{file: f, New: nb, Changes: res.Changes, Skipped: res.Skipped,
+				Diff: rewrite.UnifiedDiff("a/"+f.Path, "b/"+f.Path, f.Content, nb)})
+		}
+		return out, applied, skipped, nil
+	}
+	out, applied, skipped, err := pass(nil)
+	if err != nil {
+		return nil, err
+	}
+	var insert []string
+	for _, u := range updates {
+		if configuredFor(env, req.Services, u) && !applied[u.Repository] {
+			insert = append(insert, u.Repository)
+		}
+	}
+	if len(insert) > 0 {
+		if out, applied, skipped, err = pass(insert); err != nil {
 			return nil, err
 		}
-		nb, res, err := rewrite.Rewrite(f.Path, f.Content, rus, opts...)
-		if err != nil {
-			return nil, fmt.Errorf("environment %q: rewriting %s: %w", env.Name, f.Path, err)
-		}
-		if bytes.Equal(nb, f.Content) {
+	}
+	for _, u := range updates {
+		if applied[u.Repository] {
 			continue
 		}
-		out = append(out, edited{file: f, New: nb, Changes: res.Changes,
-			Diff: rewrite.UnifiedDiff("a/"+f.Path, "b/"+f.Path, f.Content, nb)})
+		e := &UnknownImageError{Env: env.Name, Service: u.Service, Repository: u.Repository, Configured: configuredFor(env, req.Services, u)}
+		for _, f := range files {
+			e.Files = append(e.Files, f.Path)
+		}
+		for _, s := range skipped {
+			if s.Repository == u.Repository {
+				e.Skipped = append(e.Skipped, fmt.Sprintf("%s:%d %s: %s", s.file, s.Line, s.Path, s.Reason))
+			}
+		}
+		return nil, e
 	}
 	return out, nil
+}
+
+// configuredFor reports whether u's service is configured for env with u's
+// image: the configured repository, or that repository under env.Registry
+// (where promotion copies images; the same mapping as retarget).
+func configuredFor(env config.Environment, services map[string]string, u Update) bool {
+	repo, ok := services[u.Service]
+	if !ok {
+		return false
+	}
+	if u.Repository == repo || env.Registry != "" && u.Repository == strings.TrimRight(env.Registry, "/")+"/"+path.Base(repo) {
+		return true
+	}
+	return rewrite.SameRepository(u.Repository, repo)
+}
+
+type fileSkip struct {
+	file string
+	rewrite.Skip
+}
+
+// UnknownImageError reports an update no file of the environment pins (an
+// unknown service, a misspelt repository, an image the environment does not
+// run), or a service not configured for the environment. Nothing is
+// written. The CLI exits 2 for it.
+type UnknownImageError struct {
+	Env        string
+	Service    string
+	Repository string
+	// Files are the environment files searched.
+	Files []string
+	// Skipped are the sites that name the image (or nearly) but were left
+	// alone, as "file:line path: reason".
+	Skipped []string
+	// Configured is true when the service is configured for the
+	// environment (so only the pinning is missing).
+	Configured bool
+	// Reason overrides the default explanation.
+	Reason string
+}
+
+func (e *UnknownImageError) Error() string {
+	what := fmt.Sprintf("environment %q: service %q", e.Env, e.Service)
+	if e.Repository != "" {
+		what += fmt.Sprintf(" (image %s)", e.Repository)
+	}
+	if e.Reason != "" {
+		return what + ": " + e.Reason
+	}
+	msg := what + ": no file of the environment pins the image (searched " + strings.Join(e.Files, ", ") + ")"
+	if len(e.Skipped) > 0 {
+		msg += "; seen but left alone: " + strings.Join(e.Skipped, "; ")
+	}
+	if !e.Configured {
+		msg += "; no kustomize images entry is inserted: the service is not configured for this environment with this image"
+	} else {
+		msg += "; no kustomization to add an images entry to"
+	}
+	return msg
+}
+
+// ExitCode makes the CLI exit with 2 (usage or configuration error).
+func (e *UnknownImageError) ExitCode() int { return 2 }
+
+// ConfiguredImages returns the services configured for environment env
+// (service → image repository): every service, and the watch rules that
+// list env. Pass it as Request.Services.
+func ConfiguredImages(cfg *config.Config, env string) map[string]string {
+	m := map[string]string{}
+	for _, s := range cfg.Services {
+		m[s.Name] = s.Image
+	}
+	if cfg.Watch != nil {
+		for _, r := range cfg.Watch.Rules {
+			if slices.Contains(r.Environments, env) {
+				m[r.Name] = r.Image
+			}
+		}
+	}
+	return m
+}
+
+// CheckServices fails with an *UnknownImageError for the first update whose
+// service is not configured for environment env (promote --set SERVICE=…).
+func CheckServices(cfg *config.Config, env string, updates []Update) error {
+	known := ConfiguredImages(cfg, env)
+	for _, u := range updates {
+		if _, ok := known[u.Service]; !ok {
+			names := make([]string, 0, len(known))
+			for n := range known {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			return &UnknownImageError{Env: env, Service: u.Service, Repository: u.Repository,
+				Reason: fmt.Sprintf("service is not configured for this environment (configured: %s)", strings.Join(names, ", "))}
+		}
+	}
+	return nil
 }
 
 // Probe values: rewriting to them reports every current value as Change.Old,

@@ -158,7 +158,7 @@ func (p *Promoter) Promote(ctx context.Context, env config.Environment, from *co
 	if len(updates) == 0 && len(blocked) > 0 {
 		return nil, &BlockedError{Env: env.Name, Blocked: blocked}
 	}
-	res, err := p.Writer.Apply(ctx, Request{Env: env, Updates: updates, Blocked: blocked})
+	res, err := p.Writer.Apply(ctx, Request{Env: env, Updates: updates, Blocked: blocked, Services: p.Images})
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +212,7 @@ func (p *Promoter) Rollback(ctx context.Context, env config.Environment, to stri
 	}
 	env.Mode = "pull-request"
 	return p.Writer.Apply(ctx, Request{
-		Env: env, Updates: updates, Branch: "automator/rollback-" + env.Name,
+		Env: env, Updates: updates, Branch: "automator/rollback-" + env.Name, Services: p.Images,
 		Title: fmt.Sprintf("Roll back %s to %s", env.Name, short(to)),
 		Note:  fmt.Sprintf("Restores the image values `%s` had at commit `%s`.", env.Name, to),
 	})

@@ -101,6 +101,11 @@ type Request struct {
 	Title string
 	// Note is a paragraph added at the top of the body (e.g. a rollback's reason).
 	Note string
+	// Services are the services configured for the environment (service →
+	// image repository, see ConfiguredImages). A kustomization images entry
+	// is inserted only for an update whose service is listed here and whose
+	// image no file of the environment pins; nil inserts nothing.
+	Services map[string]string
 }
 
 // FileChange is one rewritten file with its diff and typed change set.
@@ -108,6 +113,9 @@ type FileChange struct {
 	Path    string
 	Diff    string
 	Changes []rewrite.Change
+	// Skipped lists the image sites of the file an update names but that
+	// were left alone, each with its reason.
+	Skipped []rewrite.Skip
 }
 
 // PullRequest identifies the pull request a write-back opened or updated.

@@ -140,7 +140,7 @@ func (w *writeBack) commit(ctx context.Context) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		eds, err := rewriteFiles(req.Env, snap.files, req.Updates)
+		eds, err := rewriteFiles(req, snap.files, req.Updates)
 		if err != nil {
 			return nil, err
 		}
@@ -188,7 +188,7 @@ func (w *writeBack) pullRequest(ctx context.Context) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		eds, err := rewriteFiles(req.Env, snap.files, merged)
+		eds, err := rewriteFiles(req, snap.files, merged)
 		if err != nil {
 			return nil, err
 		}
@@ -294,7 +294,7 @@ func holdsAll(have, want map[string]string) bool {
 func filesOf(eds []edited) []FileChange {
 	out := make([]FileChange, len(eds))
 	for i, e := range eds {
-		out[i] = FileChange{Path: e.Path, Diff: e.Diff, Changes: e.Changes}
+		out[i] = FileChange{Path: e.Path, Diff: e.Diff, Changes: e.Changes, Skipped: e.Skipped}
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package rewrite
 
 import (
 	"bytes"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -236,5 +237,24 @@ func BenchmarkCompareTools(b *testing.B) {
 				run(b, kust, func(string) []string { return []string{"edit", "set", "image", tc.kustArg} })
 			})
 		}
+	}
+}
+
+// BenchmarkNestedMerges rewrites files of nested `<<: [*a, *a, …]` merges
+// (levels × fanout); merge-steps/op is the flattening work, linear in the
+// file where a naive lookup is fanout^levels.
+func BenchmarkNestedMerges(b *testing.B) {
+	for _, c := range []struct{ levels, fanout int }{{10, 10}, {20, 10}, {25, 40}} {
+		in := []byte(nestedMerges(c.levels, c.fanout))
+		ups := []Update{{Repository: "ghcr.io/acme/cart", Tag: "2.0.0"}}
+		b.Run(fmt.Sprintf("levels=%d/fanout=%d/bytes=%d", c.levels, c.fanout, len(in)), func(b *testing.B) {
+			var steps int
+			for b.Loop() {
+				if _, _, err := Rewrite("values.yaml", in, ups, withIndexStats(&steps)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(steps), "merge-steps/op")
+		})
 	}
 }

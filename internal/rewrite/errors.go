@@ -87,6 +87,12 @@ func (e *UnsupportedError) Error() string {
 	return fmt.Sprintf("%s: %s: %s", fileLine(e.File, e.Line), e.Path, e.Reason)
 }
 
+// SharedValueError reports an edit that would change the image of a site no
+// update names, through a value it shares (an anchor, alias or merge key).
+// It reads like an UnsupportedError (file:line, path, reason); the file is
+// refused, never rewritten.
+type SharedValueError struct{ UnsupportedError }
+
 func fileLine(file string, line int) string {
 	if file == "" {
 		file = "<input>"

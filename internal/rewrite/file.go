@@ -32,6 +32,17 @@ func RewriteFile(ctx context.Context, path string, updates []Update, opts ...Opt
 	return res, nil
 }
 
+// WriteFile replaces the file at path with data atomically (a temporary file
+// in the same directory, keeping the permission bits, renamed over it), for
+// callers that rewrite several files in memory first and write only when
+// every one of them succeeded.
+func WriteFile(ctx context.Context, path string, data []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return writeAtomic(path, data)
+}
+
 func writeAtomic(name string, data []byte) (err error) {
 	// Replace the file a symlink points to, not the link itself.
 	path, err := filepath.EvalSymlinks(name)

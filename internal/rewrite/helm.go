@@ -15,20 +15,20 @@ const (
 // globalRegistries returns Bitnami-style global.imageRegistry values that
 // override every image map's registry, at the document root and under a Flux
 // HelmRelease's spec.values.
-func globalRegistries(root *yaml.Node) []string {
+func globalRegistries(ix *index, root *yaml.Node) []string {
 	var out []string
-	for _, base := range []*yaml.Node{root, valuesOf(root)} {
-		_, g := lookup(base, "global")
-		if v := scalarValue(second(lookup(g, "imageRegistry"))); v != "" && !templated(v) {
+	for _, base := range []*yaml.Node{root, valuesOf(ix, root)} {
+		_, g := ix.lookup(base, "global")
+		if v := ix.value(g, "imageRegistry"); v != "" && !templated(v) {
 			out = append(out, v)
 		}
 	}
 	return out
 }
 
-func valuesOf(root *yaml.Node) *yaml.Node {
-	_, spec := lookup(root, "spec")
-	_, v := lookup(spec, "values")
+func valuesOf(ix *index, root *yaml.Node) *yaml.Node {
+	_, spec := ix.lookup(root, "spec")
+	_, v := ix.lookup(spec, "values")
 	return v
 }
 
@@ -40,98 +40,62 @@ func imageKey(k string) bool {
 	return strings.HasSuffix(strings.ToLower(k), "image")
 }
 
-// search walks a Helm values tree (or any manifest) and matches image maps
-// and image strings against the updates.
-func (p *planner) search(n *yaml.Node, path string, doc int, globals []string, flow bool) error {
-	switch n.Kind {
-	case yaml.MappingNode:
-		flow = flow || n.Style&yaml.FlowStyle != 0
-		consumed, err := p.imageMap(n, path, doc, globals, flow)
-		if err != nil {
-			return err
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if k.Tag == "!!merge" || k.Kind != yaml.ScalarNode {
-				continue
-			}
-			kp := joinPath(path, k.Value)
-			rv := resolve(v)
-			switch {
-			case rv == nil:
-			case rv.Kind == yaml.ScalarNode:
-				if imageKey(k.Value) && rv != consumed {
-					if err := p.imageString(k, rv, kp, doc, flow); err != nil {
-						return err
-					}
-				}
-			case v.Kind != yaml.AliasNode:
-				if err := p.search(v, kp, doc, globals, flow); err != nil {
-					return err
-				}
-			}
-		}
-	case yaml.SequenceNode:
-		flow = flow || n.Style&yaml.FlowStyle != 0
-		for i, c := range n.Content {
-			if c.Kind == yaml.MappingNode || c.Kind == yaml.SequenceNode {
-				if err := p.search(c, fmt.Sprintf("%s[%d]", path, i), doc, globals, flow); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
+// searchScope is what search passes down the tree.
+type searchScope struct {
+	doc       int
+	globals   []string
+	inherited string // registry of the nearest parent map that has one
+	flow      bool
 }
 
-// imageMap matches one mapping against the Helm image-map layouts:
-//
-//	repository [+ registry] + tag|version [+ digest]     (+ global.imageRegistry)
-//	name + registry + tag|version [+ digest]
-//	image + tag|version [+ digest]                         (api.image.image)
-//
-// It returns the scalar it used as the repository so the caller does not
-// also treat it as an image string.
-func (p *planner) imageMap(m *yaml.Node, path string, doc int, globals []string, flow bool) (*yaml.Node, error) {
-	_, repo := lookup(m, "repository")
-	_, reg := lookup(m, "registry")
-	tagK, tag := lookup(m, "tag")
-	if tag == nil {
-		tagK, tag = lookup(m, "version")
+// search walks a Helm values tree (or any manifest) and matches image maps
+// and image strings against the updates.
+func (p *planner) search(n *yaml.Node, sc searchScope) error {
+	w := treeWalker{ix: p.ix,
+		mapping: func(m *yaml.Node, path, key string, sc searchScope, _ bool) (*yaml.Node, error) {
+			return p.imageMap(m, path, key, sc)
+		},
+		str: p.imageString}
+	return w.walk(n, "", "", sc)
+}
+
+// nearMiss reports whether a repository written in a file names the same
+// image path as repo but under another (or an unknown) registry: worth a
+// reason in the skipped list, since a typo or a registry set elsewhere
+// would otherwise look like "no change".
+func nearMiss(written, repo string) bool {
+	if i := strings.LastIndex(written, "}}"); i >= 0 {
+		written = strings.TrimLeft(written[i+2:], "/")
 	}
-	hasTag := tag != nil && tag.Kind == yaml.ScalarNode
-	if repo == nil || repo.Kind != yaml.ScalarNode {
-		_, img := lookup(m, "image")
-		_, name := lookup(m, "name")
-		switch {
-		case img != nil && img.Kind == yaml.ScalarNode && hasTag:
-			repo = img
-		case name != nil && name.Kind == yaml.ScalarNode && img == nil && reg != nil && reg.Kind == yaml.ScalarNode:
-			repo = name
-		default:
-			return nil, nil
-		}
+	if i := strings.LastIndex(written, "}"); i >= 0 && strings.Contains(written[:i], "${") {
+		written = strings.TrimLeft(written[i+1:], "/")
 	}
-	rv := scalarValue(repo)
-	if rv == "" || templated(rv) {
+	if written == "" || sameRepository(written, repo) {
+		return false
+	}
+	pathOf := func(s string) string {
+		_, rest, _ := strings.Cut(normalizeRepository(s), "/")
+		return strings.TrimPrefix(rest, "library/")
+	}
+	a, b := pathOf(written), pathOf(repo)
+	return a == b || strings.HasSuffix(b, "/"+a) || strings.HasSuffix(a, "/"+b)
+}
+
+// imageMap matches one mapping against the Helm image-map layouts (see
+// imageFields). It returns the scalar it used as the repository so the
+// caller does not also treat it as an image string.
+func (p *planner) imageMap(m *yaml.Node, path, key string, sc searchScope) (*yaml.Node, error) {
+	f, ok := p.ix.imageFields(m, key, sc.globals, sc.inherited)
+	if !ok {
 		return nil, nil
 	}
-	var cands []string
-	if r := scalarValue(reg); r != "" && !templated(r) {
-		cands = append(cands, strings.TrimSuffix(r, "/")+"/"+rv)
-	} else if r == "" {
-		cands = append(cands, rv)
-	}
-	for _, g := range globals {
-		cands = append(cands, strings.TrimSuffix(g, "/")+"/"+rv)
-	}
-	digK, dig := lookup(m, "digest")
+	hasTag := f.tag != nil && f.tag.Kind == yaml.ScalarNode
 	for _, u := range p.updates {
 		if p.handled[normalizeRepository(u.Repository)] {
 			continue
 		}
 		matched, shared := false, ""
-		for _, c := range cands {
+		for _, c := range f.cands {
 			if sameRepository(c, u.Repository) {
 				matched = true
 			} else if underRepository(u.Repository, c) {
@@ -139,35 +103,41 @@ func (p *planner) imageMap(m *yaml.Node, path string, doc int, globals []string,
 			}
 		}
 		switch {
-		case matched && tag == nil:
+		case matched && f.tag == nil:
 			// Typical of an environment override that sets only the
 			// repository; the tag lives in another values file or the chart.
-			p.skipped = append(p.skipped, Skip{Path: path, Line: m.Line, Repository: u.Repository,
+			p.skip(Skip{Path: path, Line: m.Line, Repository: u.Repository,
 				Reason: "image map has no tag field (the tag comes from another values file or the chart); configure explicit paths to pin it here"})
 		case matched:
 			p.claim(u, layoutMap, path, m.Line)
-			f := refFields{base: path, line: m.Line, tagK: tagK, tag: tag, digK: digK, dig: dig, doc: doc, flow: flow}
-			if err := p.setRefFields(u, f); err != nil {
+			rf := refFields{base: path, line: m.Line, tagK: f.tagK, tag: f.tag, digK: f.digK, dig: f.dig, tagAlias: f.tagAlias, digAlias: f.digAlias, doc: sc.doc, flow: sc.flow}
+			if err := p.setRefFields(u, rf); err != nil {
 				return nil, err
 			}
 		case shared != "" && hasTag:
-			tp := joinPath(path, tagK.Value)
+			tp := joinPath(path, f.tagK.Value)
 			if !p.o.sharedTags[tp] {
-				p.skipped = append(p.skipped, Skip{Path: tp, Line: tag.Line, Repository: u.Repository,
+				p.skip(Skip{Path: tp, Line: f.tag.Line, Repository: u.Repository,
 					Reason: fmt.Sprintf("tag is shared by every image under %s; allow it with a shared tag in config", shared)})
 				continue
 			}
 			if u.Tag == "" {
-				p.skipped = append(p.skipped, Skip{Path: tp, Line: tag.Line, Repository: u.Repository, Reason: "a digest cannot be pinned in a tag shared by several images"})
+				p.skip(Skip{Path: tp, Line: f.tag.Line, Repository: u.Repository, Reason: "a digest cannot be pinned in a tag shared by several images"})
 				continue
 			}
 			p.claim(u, layoutMap, path, m.Line)
-			if err := p.set(&target{node: tag, key: tagK, path: tp, doc: doc, field: "tag", value: u.Tag, repo: u.Repository, flow: flow}); err != nil {
+			if err := p.set(&target{node: f.tag, alias: f.tagAlias, key: f.tagK, path: tp, doc: sc.doc, field: "tag", value: u.Tag, repo: u.Repository, flow: sc.flow, site: path, siteLine: m.Line}); err != nil {
 				return nil, err
 			}
+		case templated(f.rawRepo) && nearMiss(f.rawRepo, u.Repository):
+			p.skip(Skip{Path: path, Line: m.Line, Repository: u.Repository,
+				Reason: fmt.Sprintf("repository %q is a template; configure explicit paths if it is this image", f.rawRepo)})
+		case nearMiss(f.rawRepo, u.Repository):
+			p.skip(Skip{Path: path, Line: m.Line, Repository: u.Repository,
+				Reason: fmt.Sprintf("repository %q (read as %s) is not %s: its registry differs or is set outside this map (a parent map, a global value, the chart); configure explicit paths if it is this image", f.rawRepo, strings.Join(f.cands, " or "), u.Repository)})
 		}
 	}
-	return repo, nil
+	return f.repo, nil
 }
 
 func (p *planner) claim(u Update, layout, path string, line int) {
@@ -184,14 +154,19 @@ type refFields struct {
 	line       int
 	tagK, tag  *yaml.Node
 	digK, dig  *yaml.Node
-	doc        int
-	flow       bool
+	// tagAlias and digAlias are the alias nodes written at the site when
+	// the values are shared through an anchor.
+	tagAlias, digAlias *yaml.Node
+	doc                int
+	flow               bool
 }
 
 // setRefFields applies an update to separate tag/digest fields. The tag gets
 // the new tag; the digest field gets the new digest. Without a digest field
 // a digest goes into the tag as TAG@DIGEST, and a tag already written in
-// that combined form keeps it.
+// that combined form keeps it. A tag-only update that changes the tag empties
+// a digest field that holds a value: that digest pins the previous image and
+// would win over the new tag at pull time.
 func (p *planner) setRefFields(u Update, f refFields) error {
 	tagPath, digPath := f.tagPath, f.digestPath
 	if tagPath == "" {
@@ -220,6 +195,20 @@ func (p *planner) setRefFields(u Update, f refFields) error {
 	case u.Digest != "" && !hasDig && !hasTag:
 		return &PathError{File: p.file, Path: digPath, Line: f.line, Reason: fmt.Sprintf("no digest or tag field for image %q", u.Repository)}
 	}
+	tagT := func(v string) *target {
+		return &target{node: f.tag, alias: f.tagAlias, key: f.tagK, path: tagPath, doc: f.doc, field: "tag", value: v, repo: u.Repository, flow: f.flow, site: f.base, siteLine: f.line}
+	}
+	digT := func(v string) *target {
+		return &target{node: f.dig, alias: f.digAlias, key: f.digK, path: digPath, doc: f.doc, field: "digest", value: v, repo: u.Repository, flow: f.flow, site: f.base, siteLine: f.line}
+	}
+	digest := u.Digest
+	if t, _, _ := strings.Cut(oldTag, "@"); hasDig && digest == "" && u.Tag != "" && u.Tag != t && scalarValue(f.dig) != "" {
+		// Stale digest: empty it (Helm charts read "" as "no digest").
+		digest = ""
+		if err := p.set(digT("")); err != nil {
+			return err
+		}
+	}
 	if combined || (u.Digest != "" && !hasDig) {
 		t, _, _ := strings.Cut(oldTag, "@")
 		nt, nd := combineTag(t, u)
@@ -230,41 +219,57 @@ func (p *planner) setRefFields(u Update, f refFields) error {
 		if nd != "" {
 			v += "@" + nd
 		}
-		if err := p.set(&target{node: f.tag, key: f.tagK, path: tagPath, doc: f.doc, field: "tag", value: v, repo: u.Repository, flow: f.flow}); err != nil {
+		if err := p.set(tagT(v)); err != nil {
 			return err
 		}
-		if hasDig && u.Digest != "" {
-			return p.set(&target{node: f.dig, key: f.digK, path: digPath, doc: f.doc, field: "digest", value: u.Digest, repo: u.Repository, flow: f.flow})
+		if hasDig && digest != "" {
+			return p.set(digT(digest))
 		}
 		return nil
 	}
 	if u.Tag != "" {
-		if err := p.set(&target{node: f.tag, key: f.tagK, path: tagPath, doc: f.doc, field: "tag", value: u.Tag, repo: u.Repository, flow: f.flow}); err != nil {
+		if err := p.set(tagT(u.Tag)); err != nil {
 			return err
 		}
 	}
-	if u.Digest != "" {
-		return p.set(&target{node: f.dig, key: f.digK, path: digPath, doc: f.doc, field: "digest", value: u.Digest, repo: u.Repository, flow: f.flow})
+	if digest != "" {
+		return p.set(digT(digest))
 	}
 	return nil
 }
 
-// imageString matches a REPO[:TAG][@DIGEST] string under an image-like key.
-func (p *planner) imageString(k, v *yaml.Node, path string, doc int, flow bool) error {
+// imageString matches a REPO[:TAG][@DIGEST] string under an image-like key;
+// raw is the value as written (an alias when the string is shared).
+func (p *planner) imageString(k, raw *yaml.Node, path string, sc searchScope) error {
+	v := resolve(raw)
 	s := scalarValue(v)
-	if s == "" || templated(s) || strings.ContainsAny(s, " \t\n") {
+	if s == "" || strings.ContainsAny(s, " \t\n") {
 		return nil
 	}
 	r, t, _ := splitImage(s)
 	for _, u := range p.updates {
-		if p.handled[normalizeRepository(u.Repository)] || !sameRepository(r, u.Repository) {
+		if p.handled[normalizeRepository(u.Repository)] {
+			continue
+		}
+		if templated(s) || !sameRepository(r, u.Repository) {
+			if nearMiss(r, u.Repository) {
+				p.skip(Skip{Path: path, Line: v.Line, Repository: u.Repository, Reason: fmt.Sprintf("image %q is not %s (another registry or a template); configure explicit paths if it is this image", s, u.Repository)})
+			}
 			continue
 		}
 		p.claim(u, layoutString, path, v.Line)
 		nt, nd := combineTag(t, u)
-		if err := p.set(&target{node: v, key: k, path: path, doc: doc, field: "ref", value: joinRef(r, nt, nd), repo: u.Repository, flow: flow}); err != nil {
+		if err := p.set(&target{node: v, alias: aliasOf(raw), key: k, path: path, doc: sc.doc, field: "ref", value: joinRef(r, nt, nd), repo: u.Repository, flow: sc.flow, site: path, siteLine: v.Line}); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// aliasOf returns n when it is an alias node, else nil.
+func aliasOf(n *yaml.Node) *yaml.Node {
+	if n != nil && n.Kind == yaml.AliasNode {
+		return n
 	}
 	return nil
 }

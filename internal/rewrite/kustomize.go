@@ -7,59 +7,46 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// isKustomizationDoc recognises a Kustomization or Component by content, for
-// files not named kustomization.yaml.
-func isKustomizationDoc(root *yaml.Node) bool {
-	api := scalarValue(second(lookup(root, "apiVersion")))
-	kind := scalarValue(second(lookup(root, "kind")))
-	return strings.HasPrefix(api, "kustomize.config.k8s.io/") && (kind == "Kustomization" || kind == "Component")
-}
-
 // kustomizeKeyOrder is the order kustomize itself writes images fields in;
 // inserted keys follow it.
 var kustomizeKeyOrder = []string{"name", "newName", "newTag", "digest"}
 
-// kustomize updates, or inserts, images entries of a kustomization.
+// kustomize updates, or inserts, images entries of a kustomization. Entries
+// are addressed the way kustomize addresses them: by name (the image the
+// resources use); newName, the image it is replaced with, is kept. An entry
+// whose newName is the update's repository is found too.
 func (p *planner) kustomize(root *yaml.Node, doc, ndocs int) error {
 	if root.Kind != yaml.MappingNode {
 		return nil
 	}
-	imagesK, images := lookup(root, "images")
+	imagesK, images := p.ix.lookup(root, "images")
 	var pending []Update
 	for _, u := range p.updates {
 		if p.handled[normalizeRepository(u.Repository)] {
 			continue
 		}
 		matched := false
-		renamed := ""
 		if images != nil && images.Kind == yaml.SequenceNode {
 			for i, e := range images.Content {
 				e = resolve(e)
-				name := scalarValue(second(lookup(e, "name")))
-				newName := scalarValue(second(lookup(e, "newName")))
-				eff := name
-				if newName != "" {
-					eff = newName
-				}
+				name, newName := p.ix.value(e, "name"), p.ix.value(e, "newName")
+				path := fmt.Sprintf("images[%d]", i)
 				switch {
-				case sameRepository(eff, u.Repository):
+				case sameRepository(name, u.Repository) || sameRepository(newName, u.Repository):
 					matched = true
-					p.claim(u, "kustomize images entry", fmt.Sprintf("images[%d]", i), e.Line)
-					if err := p.kustomizeEntry(e, u, fmt.Sprintf("images[%d]", i), doc); err != nil {
+					p.claim(u, "kustomize images entry", path, e.Line)
+					if err := p.kustomizeEntry(e, u, path, doc); err != nil {
 						return err
 					}
-				case sameRepository(name, u.Repository):
-					renamed = fmt.Sprintf("images[%d] renames it to %q (line %d)", i, newName, e.Line)
+				case nearMiss(name, u.Repository) || newName != "" && nearMiss(newName, u.Repository):
+					p.skip(Skip{Path: path, Line: e.Line, Repository: u.Repository,
+						Reason: fmt.Sprintf("entry names %q, not %s (kustomize matches name exactly)", name, u.Repository)})
 				}
 			}
 		}
-		if matched {
-			continue
+		if !matched && p.o.insert[normalizeRepository(u.Repository)] {
+			pending = append(pending, u)
 		}
-		if renamed != "" {
-			return &PathError{File: p.file, Path: "images", Line: images.Line, Reason: fmt.Sprintf("image %q: %s; update that entry by its new name", u.Repository, renamed)}
-		}
-		pending = append(pending, u)
 	}
 	if len(pending) == 0 {
 		return nil
@@ -87,21 +74,30 @@ func (p *planner) kustomizeEntry(e *yaml.Node, u Update, path string, doc int) e
 	if e.Kind != yaml.MappingNode {
 		return &UnsupportedError{File: p.file, Path: path, Line: e.Line, Reason: "images entry is not a mapping"}
 	}
-	tagK, tag := lookup(e, "newTag")
+	_, tag := p.ix.lookup(e, "newTag")
 	newTag, digest := p.kustomizeValues(u, scalarValue(tag))
 	want := map[string]string{"newTag": newTag, "digest": digest}
+	flow := e.Style&yaml.FlowStyle != 0
+	if digK, dig := p.ix.lookup(e, "digest"); digest == "" && scalarValue(dig) != "" && newTag != "" && newTag != scalarValue(tag) {
+		// A stale digest would win over the new tag: drop the field, as
+		// `kustomize edit set image` does, or empty it where its line
+		// cannot go alone (first key after the dash, flow style); kustomize
+		// reads an empty digest as none.
+		t := &target{node: dig, key: digK, path: path + ".digest", doc: doc, field: "digest", repo: u.Repository, flow: flow, site: path, siteLine: e.Line}
+		t.remove = !flow && localKey(e, "digest") && p.src.removable(digK, dig)
+		if err := p.set(t); err != nil {
+			return err
+		}
+	}
 	var missing []string
 	for _, f := range []string{"newTag", "digest"} {
 		v := want[f]
 		if v == "" {
 			continue
 		}
-		k, n := tagK, tag
-		if f == "digest" {
-			k, n = lookup(e, "digest")
-		}
-		if n != nil {
-			if err := p.set(&target{node: n, key: k, path: path + "." + f, doc: doc, field: fieldName(f), value: v, repo: u.Repository, flow: e.Style&yaml.FlowStyle != 0}); err != nil {
+		en := p.ix.entry(e, f)
+		if n := en.val; n != nil {
+			if err := p.set(&target{node: n, alias: en.alias, key: en.key, path: path + "." + f, doc: doc, field: fieldName(f), value: v, repo: u.Repository, flow: flow, site: path, siteLine: e.Line}); err != nil {
 				return err
 			}
 			continue
@@ -124,7 +120,7 @@ func (p *planner) kustomizeEntry(e *yaml.Node, u Update, path string, doc int) e
 			if prev == f {
 				break
 			}
-			if _, n := lookup(e, prev); n != nil && localKey(e, prev) {
+			if _, n := p.ix.lookup(e, prev); n != nil && localKey(e, prev) {
 				anchor = n
 			}
 		}
@@ -268,7 +264,7 @@ func (p *planner) kustomizeAppend(root, imagesK, images *yaml.Node, ups []Update
 			p.insert(insertion{at: p.src.lineEnd(at), text: text, changes: chs})
 			return nil
 		}
-		at, ok := p.src.emptyValueAt(imagesK)
+		at, ok := p.src.bareValueAt(imagesK)
 		if !ok {
 			return &UnsupportedError{File: p.file, Path: "images", Line: imagesK.Line, Reason: "cannot locate the empty images value"}
 		}

@@ -81,6 +81,7 @@ func (p *planner) markerUpdate(m marker) (Update, bool) {
 // an update applied through a marker is not searched for elsewhere in the
 // file.
 func (p *planner) markers(d *yaml.Node, doc int) error {
+	var stale []*target // digest markers a tag-only update may empty
 	var walk func(n *yaml.Node, path string, flow bool) error
 	visit := func(k, v *yaml.Node, path string, flow bool) error {
 		if v.Kind != yaml.ScalarNode {
@@ -103,7 +104,7 @@ func (p *planner) markers(d *yaml.Node, doc int) error {
 		}
 		p.handled[normalizeRepository(u.Repository)] = true
 		cur := scalarValue(v)
-		t := &target{node: v, key: k, path: path, doc: doc, repo: u.Repository, flow: flow, field: m.field}
+		t := &target{node: v, key: k, path: path, doc: doc, repo: u.Repository, flow: flow, field: m.field, site: path, siteLine: v.Line}
 		switch m.field {
 		case "tag":
 			if u.Tag == "" {
@@ -111,7 +112,13 @@ func (p *planner) markers(d *yaml.Node, doc int) error {
 			}
 			t.value = u.Tag
 		case "digest":
+			if u.Digest == "" && (u.Tag == "" || cur == "") {
+				return nil
+			}
 			if u.Digest == "" {
+				// A tag-only update empties the digest, which pins the old
+				// image, once a tag marker of the same update changes.
+				stale = append(stale, t)
 				return nil
 			}
 			t.value = u.Digest
@@ -166,5 +173,18 @@ func (p *planner) markers(d *yaml.Node, doc int) error {
 		}
 		return nil
 	}
-	return walk(d, "", false)
+	if err := walk(d, "", false); err != nil {
+		return err
+	}
+	for _, t := range stale {
+		for _, o := range p.targets {
+			if o.field == "tag" && o.repo == t.repo && scalarValue(o.node) != o.value {
+				if err := p.set(t); err != nil {
+					return err
+				}
+				break
+			}
+		}
+	}
+	return nil
 }

@@ -44,6 +44,9 @@ type options struct {
 	markersOnly bool
 	kustomize   KustomizeDigestMode
 	quote       byte
+	insert      map[string]bool // normalised repositories kustomize entries may be added for
+	mergeLimit  int
+	stats       *int
 }
 
 // Option configures Rewrite and RewriteFile. Options validate themselves and
@@ -153,6 +156,43 @@ func WithQuote(q byte) Option {
 			return fmt.Errorf("quote must be \" or ', got %q", q)
 		}
 		o.quote = q
+		return nil
+	}
+}
+
+// WithInsert allows adding a kustomize images entry (and the images key)
+// for these repositories when a kustomization has no entry for them. Without
+// it nothing is inserted: an image no site of the file names stays unmatched
+// (absent from Result.Applied), so a caller can tell an unknown or misspelt
+// image from one the environment runs. Callers allow it only for images no
+// other file pins, so the same image is not pinned twice.
+func WithInsert(repositories ...string) Option {
+	return func(o *options) error {
+		if o.insert == nil {
+			o.insert = map[string]bool{}
+		}
+		for _, r := range repositories {
+			if r == "" {
+				return errors.New("insert: empty repository")
+			}
+			o.insert[normalizeRepository(r)] = true
+		}
+		return nil
+	}
+}
+
+// withMergeLimit overrides the merge-key work limit (tests).
+func withMergeLimit(n int) Option {
+	return func(o *options) error {
+		o.mergeLimit = n
+		return nil
+	}
+}
+
+// withIndexStats reports the merge-key work done (tests and benchmarks).
+func withIndexStats(n *int) Option {
+	return func(o *options) error {
+		o.stats = n
 		return nil
 	}
 }

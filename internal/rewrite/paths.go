@@ -65,14 +65,14 @@ func splitOutsideBrackets(s string) []string {
 // "nginx.image.tag" key) are matched before nested ones, longest first. It
 // returns the key and value nodes, or the deepest node reached and the
 // missing element.
-func findPath(n *yaml.Node, segs []pathSeg) (key, val, deepest *yaml.Node, missing string) {
+func findPath(ix *index, n *yaml.Node, segs []pathSeg) (key, val, deepest *yaml.Node, missing string) {
 	n = resolve(n)
 	if len(segs) == 0 {
 		return nil, n, n, ""
 	}
 	deepest, missing = n, segs[0].key
 	if segs[0].key == "" {
-		return applySels(nil, n, segs[0], segs[1:])
+		return applySels(ix, nil, n, segs[0], segs[1:])
 	}
 	for j := len(segs); j > 0; j-- {
 		names := make([]string, j)
@@ -86,11 +86,11 @@ func findPath(n *yaml.Node, segs []pathSeg) (key, val, deepest *yaml.Node, missi
 		if !ok {
 			continue
 		}
-		k, v := lookup(n, strings.Join(names, "."))
+		k, v := ix.lookup(n, strings.Join(names, "."))
 		if v == nil {
 			continue
 		}
-		kk, vv, d, miss := applySels(k, v, segs[j-1], segs[j:])
+		kk, vv, d, miss := applySels(ix, k, v, segs[j-1], segs[j:])
 		if vv != nil {
 			return kk, vv, d, ""
 		}
@@ -99,7 +99,7 @@ func findPath(n *yaml.Node, segs []pathSeg) (key, val, deepest *yaml.Node, missi
 	return nil, nil, deepest, missing
 }
 
-func applySels(k, v *yaml.Node, seg pathSeg, rest []pathSeg) (key, val, deepest *yaml.Node, missing string) {
+func applySels(ix *index, k, v *yaml.Node, seg pathSeg, rest []pathSeg) (key, val, deepest *yaml.Node, missing string) {
 	for _, sel := range seg.sels {
 		if v.Kind != yaml.SequenceNode {
 			return nil, nil, v, "[" + sel + "]"
@@ -111,7 +111,7 @@ func applySels(k, v *yaml.Node, seg pathSeg, rest []pathSeg) (key, val, deepest 
 			}
 		} else if f, want, ok := strings.Cut(sel, "="); ok {
 			for _, c := range v.Content {
-				if scalarValue(second(lookup(c, f))) == want {
+				if ix.value(c, f) == want {
 					next = c
 					break
 				}
@@ -125,7 +125,7 @@ func applySels(k, v *yaml.Node, seg pathSeg, rest []pathSeg) (key, val, deepest 
 	if len(rest) == 0 {
 		return k, v, v, ""
 	}
-	return findPath(v, rest)
+	return findPath(ix, v, rest)
 }
 
 // findInDocs resolves a path in the first document that has it.
@@ -140,7 +140,7 @@ func (p *planner) findInDocs(path string) (key, val *yaml.Node, doc int, err err
 		if root == nil {
 			continue
 		}
-		k, v, deepest, miss := findPath(root, segs)
+		k, v, deepest, miss := findPath(p.ix, root, segs)
 		if v != nil {
 			return k, v, i, nil
 		}
@@ -169,7 +169,7 @@ func (p *planner) explicitPaths() error {
 			continue // a marker already says where this image goes
 		}
 		p.handled[nr] = true
-		f := refFields{tagPath: ip.Tag, digestPath: ip.Digest}
+		f := refFields{tagPath: ip.Tag, digestPath: ip.Digest, base: firstNonEmpty(ip.Tag, ip.Digest)}
 		if ip.Repository != "" {
 			_, rv, doc, err := p.findInDocs(ip.Repository)
 			if err != nil {
@@ -214,4 +214,11 @@ func (p *planner) explicitPaths() error {
 		}
 	}
 	return nil
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

@@ -151,6 +151,11 @@ func sameRepository(a, b string) bool {
 	return normalizeRepository(a) == normalizeRepository(b)
 }
 
+// SameRepository reports whether two repository strings name the same image
+// under Docker's rules (nginx = docker.io/library/nginx), the way the
+// rewriter matches updates to files.
+func SameRepository(a, b string) bool { return sameRepository(a, b) }
+
 // underRepository reports whether image lives below prefix (prefix + "/" + more),
 // the shape of a tag shared by every image under one repository prefix.
 func underRepository(image, prefix string) bool {

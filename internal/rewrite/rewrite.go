@@ -43,11 +43,15 @@ type Change struct {
 	Old, New string
 	// Repository is the image repository of the update that caused the change.
 	Repository string
+	// Removed is set when the field was deleted (a stale kustomize digest);
+	// Line is then its line in the original file and New is "".
+	Removed bool
 }
 
-// Skip records an image reference that matched an update but was
-// deliberately left alone, with the reason (e.g. a shared tag without
-// config saying it may change).
+// Skip records an image site that an update names (or nearly names: same
+// image path under another registry, a templated repository) but that was
+// left alone, with the reason: already at the requested value, a shared tag
+// without config saying it may change, no tag field, another registry.
 type Skip struct {
 	Path       string
 	Line       int
@@ -62,6 +66,10 @@ type Result struct {
 	Skipped []Skip
 	// SkipReason is set when the whole file was not parsed (Helm templates).
 	SkipReason string
+	// Applied lists the repositories of the updates that some site of the
+	// file holds now: changed, inserted, or already at the requested value.
+	// An update absent from Applied of every file was not applied anywhere.
+	Applied []string
 }
 
 // Changed reports whether any byte of the file changes.
@@ -72,7 +80,14 @@ func (r Result) Changed() bool { return len(r.Changes) > 0 }
 // change (plus, in kustomizations, inserted images entries or keys). Rewriting
 // to the current values returns in unchanged with no changes. On error out is
 // in, unchanged, and the error is one of *ParseError, *AmbiguousError,
-// *PathError, *ConflictError or *UnsupportedError naming file:line.
+// *PathError, *ConflictError, *UnsupportedError, *SharedValueError or
+// *LimitError naming file:line.
+//
+// Editing one image never changes another image's value: a value shared
+// through an anchor by sites of other images is not edited (an alias at the
+// edited site is replaced by its own value, otherwise the file is refused),
+// and after the edit the resolved image of every site, aliases and merge
+// keys included, is compared with the original.
 //
 // file is used for messages, for recognising kustomization files by name and
 // for skipping Helm templates/ (which are Go templates, not YAML).
@@ -95,8 +110,16 @@ func Rewrite(file string, in []byte, updates []Update, opts ...Option) ([]byte, 
 	if err != nil {
 		return in, res, err
 	}
-	p := &planner{file: file, src: newSource(in), o: o, updates: updates, docs: docs, targets: map[*yaml.Node]*target{}, handled: map[string]bool{}}
-	if err := p.plan(); err != nil {
+	p := &planner{file: file, src: newSource(in), o: o, updates: updates, docs: docs, targets: map[*yaml.Node]*target{}, handled: map[string]bool{},
+		ix: newIndex(o.mergeLimit), removed: map[*yaml.Node]bool{}}
+	err = p.plan()
+	if o.stats != nil {
+		*o.stats = p.ix.steps
+	}
+	if lerr := p.ix.err(file); lerr != nil {
+		return in, res, lerr
+	}
+	if err != nil {
 		return in, res, err
 	}
 	out, changes, err := p.apply()
@@ -116,8 +139,15 @@ func Rewrite(file string, in []byte, updates []Update, opts ...Option) ([]byte, 
 					Reason: "the edit would change a value that was not targeted (e.g. a block scalar without a final newline); file left untouched"}
 			}
 		}
+		var edited []editedValue
+		for _, t := range p.targets {
+			edited = append(edited, editedValue{t.doc, t.written, t.node})
+		}
+		if err := verifySites(file, docs, again, updates, newIndex(o.mergeLimit), newIndex(o.mergeLimit), edited...); err != nil {
+			return in, res, err
+		}
 	}
-	res.Changes, res.Skipped = changes, p.skipped
+	res.Changes, res.Skipped, res.Applied = changes, p.skipped, p.applied
 	return out, res, nil
 }
 
@@ -164,6 +194,13 @@ func parseDocs(file string, in []byte) ([]*yaml.Node, error) {
 	}
 }
 
+// isKustomizationDoc recognises a Kustomization or Component by content, for
+// files not named kustomization.yaml.
+func (ix *index) isKustomizationDoc(root *yaml.Node) bool {
+	api, kind := ix.value(root, "apiVersion"), ix.value(root, "kind")
+	return strings.HasPrefix(api, "kustomize.config.k8s.io/") && (kind == "Kustomization" || kind == "Component")
+}
+
 // isKustomizationFile reports whether a file is a kustomization by name.
 func isKustomizationFile(file string) bool {
 	switch path.Base(filepath.ToSlash(file)) {
@@ -173,15 +210,27 @@ func isKustomizationFile(file string) bool {
 	return false
 }
 
-// target is one scalar to set.
+// target is one scalar to set (or, with remove, one key to delete).
 type target struct {
 	node, key *yaml.Node // key is nil for sequence items
-	path      string
-	doc       int
-	field     string
-	value     string
-	repo      string
-	flow      bool
+	// alias is the alias node written at the site when node was reached
+	// through it; the alias is replaced instead of the anchor when the
+	// anchored value is shared with another image.
+	alias  *yaml.Node
+	path   string
+	doc    int
+	field  string
+	value  string
+	repo   string
+	flow   bool
+	remove bool
+	// site is the path and line of the image site the value belongs to
+	// (for the "already at the requested value" report).
+	site     string
+	siteLine int
+	// written is the path where the value was found, before a change
+	// through an anchor is reported at the anchor.
+	written string
 }
 
 // insertion is text added at an offset (kustomize entries and keys),
@@ -218,9 +267,30 @@ type planner struct {
 	handled    map[string]bool   // normalised repositories handled by markers or paths
 	claims     map[string][]claim
 	skipped    []Skip
+	applied    []string
+
+	ix      *index
+	users   map[*yaml.Node][]*site // scalar → the image sites that read it
+	removed map[*yaml.Node]bool    // keys of removed fields
+}
+
+// skip records a site left alone, once per site, repository and reason.
+func (p *planner) skip(s Skip) {
+	for _, x := range p.skipped {
+		if x == s {
+			return
+		}
+	}
+	p.skipped = append(p.skipped, s)
 }
 
 func (p *planner) plan() error {
+	p.users = map[*yaml.Node][]*site{}
+	for _, s := range collectSites(p.file, p.docs, p.ix) {
+		for _, d := range s.deps {
+			p.users[d] = append(p.users[d], s)
+		}
+	}
 	for i, d := range p.docs {
 		if err := p.markers(d, i); err != nil {
 			return err
@@ -239,13 +309,13 @@ func (p *planner) plan() error {
 		if root == nil {
 			continue
 		}
-		if byName || isKustomizationDoc(root) {
+		if byName || p.ix.isKustomizationDoc(root) {
 			if err := p.kustomize(root, i, len(p.docs)); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := p.search(root, "", i, globalRegistries(root), false); err != nil {
+		if err := p.search(root, searchScope{doc: i, globals: globalRegistries(p.ix, root)}); err != nil {
 			return err
 		}
 	}
@@ -273,10 +343,24 @@ func docRoot(d *yaml.Node) *yaml.Node {
 
 // set records that node must hold value. Setting one node twice to the same
 // value (an anchor reached through two aliases) is one change; to different
-// values it is a conflict.
+// values it is a conflict. A value that sites of other images also read
+// (through an anchor, alias or merge key) is not edited: the alias written
+// at this site is replaced by its own value, or the file is refused.
 func (p *planner) set(t *target) error {
+	if t.node.Kind != yaml.ScalarNode {
+		return &PathError{File: p.file, Path: t.path, Line: t.node.Line, Reason: "holds a " + kindName(t.node) + ", not a scalar value"}
+	}
+	t.written = t.path
+	if others := p.othersReading(t.node, t.doc, t.path, t.repo); len(others) > 0 {
+		if t.alias == nil {
+			_, def, _ := p.pathOf(t.node)
+			return &SharedValueError{UnsupportedError{File: p.file, Line: t.node.Line, Path: def,
+				Reason: fmt.Sprintf("this value is shared (anchor, alias or merge key) with %s; setting it for %s would change that image too; give %s its own value", strings.Join(others, ", "), t.repo, t.path)}}
+		}
+		t.node = t.alias
+	}
 	if prev, ok := p.targets[t.node]; ok {
-		if prev.value != t.value {
+		if prev.value != t.value || prev.remove != t.remove {
 			return &ConflictError{File: p.file, Path: prev.path, Line: t.node.Line, Values: []string{prev.value, t.value}}
 		}
 		return nil
@@ -288,12 +372,28 @@ func (p *planner) set(t *target) error {
 			t.doc, t.path = doc, path
 		}
 	}
-	if t.node.Kind != yaml.ScalarNode {
-		return &PathError{File: p.file, Path: t.path, Line: t.node.Line, Reason: "holds a " + kindName(t.node) + ", not a scalar value"}
-	}
 	p.targets[t.node] = t
 	p.order = append(p.order, t.node)
 	return nil
+}
+
+// othersReading lists the image sites, other than the one holding the value
+// at doc/path, that read n and name an image other than repo.
+func (p *planner) othersReading(n *yaml.Node, doc int, path, repo string) []string {
+	var out []string
+	for _, s := range p.users[n] {
+		if s.holds(doc, path, n) || s.names(repo) {
+			continue
+		}
+		shared := false
+		for _, c := range s.cands {
+			shared = shared || underRepository(repo, c)
+		}
+		if !shared {
+			out = append(out, fmt.Sprintf("%s at line %d (%s)", s.path, s.line, strings.Join(s.cands, ", ")))
+		}
+	}
+	return out
 }
 
 func kindName(n *yaml.Node) string {
@@ -320,17 +420,53 @@ func (p *planner) apply() ([]byte, []Change, error) {
 		changes    []insertedChange
 	}
 	var edits []edit
+	applied := map[string]bool{}
+	type siteKey struct {
+		doc  int
+		path string
+	}
+	siteChanged := map[siteKey]bool{}
+	var sites []*target
 	for _, n := range p.order {
 		t := p.targets[n]
-		if n.Value == t.value && isString(n) {
+		applied[t.repo] = true
+		sk := siteKey{t.doc, t.site}
+		if t.site == "" {
+			sk.path = t.path
+		}
+		if _, ok := siteChanged[sk]; !ok {
+			siteChanged[sk] = false
+			sites = append(sites, t)
+		}
+		cur := resolve(n)
+		if cur.Value == t.value && isString(cur) || t.value == "" && !t.remove && scalarValue(cur) == "" {
 			continue
 		}
-		ch := Change{File: p.file, Doc: t.doc, Path: t.path, Field: t.field, Old: n.Value, New: t.value, Repository: t.repo}
-		if n.Tag == "!!null" {
+		siteChanged[sk] = true
+		ch := Change{File: p.file, Doc: t.doc, Path: t.path, Field: t.field, Old: cur.Value, New: t.value, Repository: t.repo}
+		if cur.Tag == "!!null" {
 			ch.Old = ""
 		}
+		switch {
+		case t.remove:
+			start, end, ok := p.src.lineSpan(t.key, n)
+			if !ok {
+				return nil, nil, &UnsupportedError{File: p.file, Path: t.path, Line: n.Line, Reason: "cannot locate the line to remove"}
+			}
+			ch.Removed, ch.Line = true, t.key.Line
+			edits = append(edits, edit{start, end, "", []insertedChange{{off: -1, ch: ch}}})
+			p.removed[t.key] = true
+			continue
+		case n.Kind == yaml.AliasNode:
+			off := p.src.offset(n.Line, n.Column)
+			if off < 0 || off+1+len(n.Value) > len(p.src.b) || string(p.src.b[off:off+1+len(n.Value)]) != "*"+n.Value {
+				return nil, nil, &UnsupportedError{File: p.file, Path: t.path, Line: n.Line, Reason: "alias not found at its position"}
+			}
+			edits = append(edits, edit{off, off + 1 + len(n.Value), formatScalar(t.value, 0, t.flow, p.o.quote), []insertedChange{{0, ch}}})
+			continue
+		}
 		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 && n.Tag == "!!null" && n.Value == "" && t.key != nil {
-			at, ok := p.src.emptyValueAt(t.key)
+			at, ok := p.src.bareValueAt(t.key)
 			if !ok {
 				return nil, nil, &UnsupportedError{File: p.file, Path: t.path, Line: n.Line, Reason: "cannot locate the empty value"}
 			}
@@ -347,8 +483,26 @@ func (p *planner) apply() ([]byte, []Change, error) {
 		}
 		edits = append(edits, edit{sp.start, sp.end, formatScalar(t.value, style, t.flow, p.o.quote), []insertedChange{{0, ch}}})
 	}
+	for _, t := range sites {
+		sk := siteKey{t.doc, t.site}
+		line := t.siteLine
+		if t.site == "" {
+			sk.path, line = t.path, t.node.Line
+		}
+		if !siteChanged[sk] {
+			p.skip(Skip{Path: sk.path, Line: line, Repository: t.repo, Reason: "already at the requested value"})
+		}
+	}
 	for _, ins := range p.insertions {
 		edits = append(edits, edit{ins.at, max(ins.at, ins.end), ins.text, ins.changes})
+		for _, c := range ins.changes {
+			applied[c.ch.Repository] = true
+		}
+	}
+	for _, u := range p.updates {
+		if applied[u.Repository] {
+			p.applied = append(p.applied, u.Repository)
+		}
 	}
 	if len(edits) == 0 {
 		return p.src.b, nil, nil
@@ -368,7 +522,11 @@ func (p *planner) apply() ([]byte, []Change, error) {
 		}
 		out.Write(p.src.b[last:e.start])
 		for _, c := range e.changes {
-			pl = append(pl, placed{out.Len() + c.off, c.ch})
+			pos := -1
+			if c.off >= 0 {
+				pos = out.Len() + c.off
+			}
+			pl = append(pl, placed{pos, c.ch})
 		}
 		out.WriteString(e.text)
 		last = e.end
@@ -378,7 +536,9 @@ func (p *planner) apply() ([]byte, []Change, error) {
 	outSrc := newSource(res)
 	changes := make([]Change, len(pl))
 	for i, x := range pl {
-		x.ch.Line = outSrc.lineOf(x.pos)
+		if x.pos >= 0 {
+			x.ch.Line = outSrc.lineOf(x.pos)
+		}
 		changes[i] = x.ch
 	}
 	sort.SliceStable(changes, func(i, j int) bool { return changes[i].Line < changes[j].Line })
@@ -391,37 +551,6 @@ func resolve(n *yaml.Node) *yaml.Node {
 		n = n.Alias
 	}
 	return n
-}
-
-// lookup finds key name in mapping m, honouring merge keys (<<) after local
-// keys as YAML does. The value is resolved through aliases so that a change
-// lands at the anchor.
-func lookup(m *yaml.Node, name string) (key, val *yaml.Node) {
-	m = resolve(m)
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil, nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if k := m.Content[i]; k.Kind == yaml.ScalarNode && k.Value == name && k.Tag != "!!merge" {
-			return k, resolve(m.Content[i+1])
-		}
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Tag != "!!merge" {
-			continue
-		}
-		v := resolve(m.Content[i+1])
-		srcs := []*yaml.Node{v}
-		if v != nil && v.Kind == yaml.SequenceNode {
-			srcs = v.Content
-		}
-		for _, s := range srcs {
-			if k, val := lookup(s, name); val != nil {
-				return k, val
-			}
-		}
-	}
-	return nil, nil
 }
 
 // scalarValue returns the value of a scalar node, or "" for anything else.
@@ -481,6 +610,9 @@ func (p *planner) pathOf(target *yaml.Node) (int, string, bool) {
 // first original node whose value changed without being a target, or nil.
 func (p *planner) verify(a, b *yaml.Node) *yaml.Node {
 	inserted := len(p.insertions) > 0
+	if t, ok := p.targets[a]; ok && a.Kind == yaml.AliasNode && !t.remove && b.Kind == yaml.ScalarNode {
+		return nil // an alias replaced by its own value
+	}
 	if a.Kind != b.Kind {
 		if inserted && b.Kind == yaml.SequenceNode && (a.Kind == yaml.ScalarNode && a.Tag == "!!null" || a.Kind == yaml.SequenceNode) {
 			return nil
@@ -501,6 +633,9 @@ func (p *planner) verify(a, b *yaml.Node) *yaml.Node {
 		// skipping extra pairs of b.
 		j := 0
 		for i := 0; i+1 < len(a.Content); i += 2 {
+			if p.removed[a.Content[i]] {
+				continue
+			}
 			for inserted && j+1 < len(b.Content) && b.Content[j].Value != a.Content[i].Value {
 				j += 2
 			}

@@ -165,7 +165,6 @@ func TestErrors(t *testing.T) {
 		{"explicit path to a mapping", "values.yaml", "api:\n  tag:\n    x: 1\n", tag, []Option{WithImagePaths(ImagePaths{Image: "ghcr.io/a/b", Tag: "api.tag"})}, isErr[*PathError], 3},
 		{"shared tag conflict", "values.yaml", "images:\n  repository: ghcr.io/a\n  tag: v1\n", []Update{{Repository: "ghcr.io/a/x", Tag: "v2"}, {Repository: "ghcr.io/a/y", Tag: "v3"}}, []Option{WithSharedTag("images.tag")}, isErr[*ConflictError], 3},
 		{"block scalar target", "values.yaml", "image:\n  repository: ghcr.io/a/b\n  tag: |\n    v1\n", tag, nil, isErr[*UnsupportedError], 3},
-		{"renamed kustomize image", "kustomization.yaml", "images:\n- name: ghcr.io/a/b\n  newName: ghcr.io/c/d\n", tag, nil, isErr[*PathError], 2},
 		{"flow kustomize entry", "kustomization.yaml", "images:\n- {name: ghcr.io/a/b}\n", tag, nil, isErr[*UnsupportedError], 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -162,7 +162,9 @@ func (s *source) scalarSpan(n *yaml.Node) (sp span, reason string) {
 		}
 		return sp, "multi-line quoted values are not rewritten"
 	default:
-		if n.Value == "" && n.Tag == "!!null" {
+		if n.Value == "" {
+			// An empty plain value carries no bytes to replace; with a tag
+			// (`tag: !x`) new text would join the tag.
 			return sp, "empty value"
 		}
 		if off+len(n.Value) > end || string(s.b[off:off+len(n.Value)]) != n.Value {
@@ -187,6 +189,17 @@ func (s *source) emptyValueAt(key *yaml.Node) (int, bool) {
 		return 0, false
 	}
 	return i + 1, true
+}
+
+// bareValueAt is emptyValueAt for a key followed by nothing but blanks and a
+// comment: an anchor or tag (`tag: &a`) would join an inserted value.
+func (s *source) bareValueAt(key *yaml.Node) (int, bool) {
+	at, ok := s.emptyValueAt(key)
+	if !ok {
+		return 0, false
+	}
+	rest := strings.TrimLeft(string(s.b[at:s.lineEnd(at)]), " \t")
+	return at, rest == "" || rest[0] == '#'
 }
 
 // indentOf returns the leading blanks and "- " markers of the line holding off,
@@ -275,4 +288,63 @@ func isString(n *yaml.Node) bool {
 		return true
 	}
 	return n.Value == "" || !(yaml11Bool[strings.ToLower(n.Value)] || yaml11Num.MatchString(n.Value))
+}
+
+// breakLen returns the length of the line break starting at i, or 0.
+func (s *source) breakLen(i int) int {
+	switch {
+	case i >= len(s.b):
+		return 0
+	case s.b[i] == '\r' && i+1 < len(s.b) && s.b[i+1] == '\n':
+		return 2
+	case s.b[i] == '\n' || s.b[i] == '\r':
+		return 1
+	case s.b[i] == 0xC2:
+		return 2
+	case s.b[i] == 0xE2:
+		return 3
+	}
+	return 0
+}
+
+// lineSpan returns the bytes of the whole line holding `key: value`, line
+// break included (or, on a last line without one, the break before it), so
+// that removing them leaves every other line as it was. ok is false unless
+// the line holds only indentation, the key, the single-line value and an
+// optional comment.
+func (s *source) lineSpan(key, val *yaml.Node) (start, end int, ok bool) {
+	if key == nil || val.Line != key.Line {
+		return 0, 0, false
+	}
+	ks, r1 := s.scalarSpan(key)
+	vs, r2 := s.scalarSpan(val)
+	if r1 != "" || r2 != "" {
+		return 0, 0, false
+	}
+	ls := s.lineStarts[key.Line-1]
+	if strings.Trim(string(s.b[ls:ks.start]), " ") != "" {
+		return 0, 0, false
+	}
+	le := s.lineEnd(vs.end)
+	if rest := strings.TrimLeft(string(s.b[vs.end:le]), " \t"); rest != "" && rest[0] != '#' {
+		return 0, 0, false
+	}
+	if le < len(s.b) {
+		return ls, le + s.breakLen(le), true
+	}
+	if ls == 0 {
+		return 0, 0, false
+	}
+	// Last line without a final break: remove the break before it.
+	start = ls - 1
+	if s.b[start] == '\n' && start > 0 && s.b[start-1] == '\r' {
+		start--
+	}
+	return start, le, true
+}
+
+// removable reports whether lineSpan can remove the line of key: value.
+func (s *source) removable(key, val *yaml.Node) bool {
+	_, _, ok := s.lineSpan(key, val)
+	return ok
 }
