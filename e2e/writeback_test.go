@@ -416,3 +416,77 @@ func TestWriteBackFaults(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteBackPullRequestRefusals: GitHub's 422 on opening a pull request
+// is a lost race only when it says the pull request already exists; any
+// other refusal fails at once with GitHub's message, after one request.
+func TestWriteBackPullRequestRefusals(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name  string
+		setup func(w *world) config.Environment
+		want  string
+	}{
+		{"drafts not supported", func(w *world) config.Environment {
+			w.g.DisableDraftPulls(manifests)
+			env := stagingEnv
+			env.PullRequest.Draft = true
+			return env
+		}, "Draft pull requests are not supported in this repository."},
+		{"invalid base", func(w *world) config.Environment {
+			w.g.InjectFault(t, harness.Fault{Method: "POST", Path: `/pulls$`, Status: 422, Times: 10,
+				Body: `{"message":"Validation Failed","errors":[{"resource":"PullRequest","field":"base","code":"invalid"}],"documentation_url":"https://docs.github.com/rest/pulls/pulls#create-a-pull-request"}`})
+			return stagingEnv
+		}, "base invalid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			env := tt.setup(w)
+			_, err := w.writer(t).Apply(ctx, gitops.Request{Env: env, Updates: []gitops.Update{upd("cart", "1.1.0", 'a')}})
+			if err == nil || errors.Is(err, gitops.ErrConflict) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want GitHub's message %q at once", err, tt.want)
+			}
+			if n := w.g.Calls("POST /repos/{owner}/{repo}/pulls"); n != 1 {
+				t.Errorf("%d pull request creations, want 1 (a refusal is not a race)", n)
+			}
+		})
+	}
+}
+
+// TestWriteBackReappliesDecorations: labels and review requests that failed
+// when the pull request was opened are applied by a later run, even one that
+// changes nothing else.
+func TestWriteBackReappliesDecorations(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	w.g.InjectFault(t, harness.Fault{Method: "POST", Path: `/issues/\d+/labels$`, Status: 422,
+		Body: `{"message":"Validation Failed","errors":[{"resource":"Label","code":"invalid","field":"name"}]}`})
+	w.g.InjectFault(t, harness.Fault{Method: "POST", Path: `/requested_reviewers$`, Status: 422,
+		Body: `{"message":"Validation Failed","errors":[{"resource":"PullRequest","code":"custom","field":"requested_reviewers","message":"Reviews may only be requested from collaborators."}]}`})
+	wr := w.writer(t)
+	req := gitops.Request{Env: stagingEnv, Updates: []gitops.Update{upd("cart", "1.1.0", 'a')}}
+	if _, err := wr.Apply(ctx, req); err == nil {
+		t.Fatal("labelling failed, yet no error")
+	}
+	if prs := w.g.PullRequests(manifests); len(prs) != 1 || len(prs[0].Labels) != 0 {
+		t.Fatalf("want the pull request open without its label: %+v", prs)
+	}
+	if _, err := wr.Apply(ctx, req); err == nil || !strings.Contains(err.Error(), "Reviews may only be requested from collaborators") {
+		t.Fatalf("second run: err = %v, want GitHub's message on the review request", err)
+	}
+	if _, err := wr.Apply(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	pr := w.g.PullRequests(manifests)[0]
+	if strings.Join(pr.Labels, ",") != "promotion" || strings.Join(pr.Reviewers, ",") != "alice" || strings.Join(pr.TeamReviewers, ",") != "platform" || strings.Join(pr.Assignees, ",") != "alice" {
+		t.Errorf("decorations not re-applied: %+v", pr)
+	}
+	w.g.ResetRequests()
+	if _, err := wr.Apply(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(w.g.Writes()); n != 0 {
+		t.Errorf("a run with everything in place made %d writes: %+v", n, w.g.Writes())
+	}
+}

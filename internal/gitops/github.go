@@ -266,6 +266,19 @@ func (t *target) prState(ctx context.Context, base, branch string) (*prState, er
 	if open != nil {
 		st.stale = false
 		st.open = &PullRequest{Number: open.GetNumber(), URL: open.GetHTMLURL(), Title: open.GetTitle(), Body: open.GetBody(), Branch: branch}
+		st.has = &decorations{}
+		for _, l := range open.Labels {
+			st.has.labels = append(st.has.labels, l.GetName())
+		}
+		for _, u := range open.Assignees {
+			st.has.assignees = append(st.has.assignees, u.GetLogin())
+		}
+		for _, u := range open.RequestedReviewers {
+			st.has.reviewers = append(st.has.reviewers, u.GetLogin())
+		}
+		for _, tm := range open.RequestedTeams {
+			st.has.teams = append(st.has.teams, tm.GetSlug())
+		}
 	}
 	if st.branchHead != "" && !st.stale {
 		c, _, err := t.api.Git.GetCommit(ctx, t.owner, t.name, st.branchHead)
@@ -318,13 +331,16 @@ func (t *target) publish(ctx context.Context, st *prState, pr *PullRequest, carr
 		np := &github.NewPullRequest{Title: github.String(pr.Title), Head: github.String(pr.Branch), Base: github.String(t.branch), Body: github.String(pr.Body), Draft: github.Bool(t.env.PullRequest.Draft)}
 		created, resp, err := t.api.PullRequests.Create(ctx, t.owner, t.name, np)
 		if err != nil {
-			if isUnprocessable(resp, err) {
+			// Only "A pull request already exists" is a racing writer; any
+			// other refusal (drafts not supported, an invalid base, a body
+			// too long, …) will not change on a retry.
+			if isUnprocessable(resp, err) && pullExists(err) {
 				return lostRace("pull request exists")
 			}
-			return fmt.Errorf("environment %q: opening a pull request in %s: %w", t.env.Name, t.env.Repo, err)
+			return fmt.Errorf("environment %q: opening a pull request in %s: GitHub said: %s: %w", t.env.Name, t.env.Repo, ghMessage(err), err)
 		}
 		pr.Number, pr.URL, pr.Created = created.GetNumber(), created.GetHTMLURL(), true
-		if err := t.decorate(ctx, pr.Number); err != nil {
+		if err := t.decorate(ctx, pr.Number, &decorations{}, true); err != nil {
 			return err
 		}
 	} else {
@@ -334,6 +350,10 @@ func (t *target) publish(ctx context.Context, st *prState, pr *PullRequest, carr
 				return fmt.Errorf("environment %q: updating pull request #%d in %s: %w", t.env.Name, pr.Number, t.env.Repo, err)
 			}
 			pr.Updated = true
+		}
+		// Decorations that failed (or were removed) are applied again.
+		if err := t.decorate(ctx, pr.Number, st.has, head != st.branchHead); err != nil {
+			return err
 		}
 	}
 	if !pr.Created && !pr.Updated && head == st.branchHead {
@@ -379,22 +399,63 @@ func covers(set []Update, u Update) bool {
 
 func normalize(s string) string { return strings.TrimSpace(strings.ReplaceAll(s, "\r\n", "\n")) }
 
-// decorate applies labels, assignees and review requests to a new PR.
-func (t *target) decorate(ctx context.Context, number int) error {
+// decorations are the labels, assignees and review requests a pull request
+// carries.
+type decorations struct{ labels, assignees, reviewers, teams []string }
+
+// missing returns the entries of want that have lacks (GitHub compares
+// logins, labels and team slugs without case).
+func missing(want, have []string) []string {
+	var out []string
+	for _, w := range want {
+		found := false
+		for _, h := range have {
+			found = found || strings.EqualFold(w, h)
+		}
+		if !found {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// decorate applies the environment's labels, assignees and review requests
+// that the pull request does not carry yet (has), so that one that failed on
+// an earlier run is applied on a later one. A missing reviewer who already
+// reviewed is asked again only along with a new head (reviews); a team is
+// then asked again too (GitHub answers for a team with its members' reviews).
+func (t *target) decorate(ctx context.Context, number int, has *decorations, reviews bool) error {
 	pr := t.env.PullRequest
-	if len(pr.Labels) > 0 {
-		if _, _, err := t.api.Issues.AddLabelsToIssue(ctx, t.owner, t.name, number, pr.Labels); err != nil {
-			return fmt.Errorf("environment %q: labelling pull request #%d: %w", t.env.Name, number, err)
+	if has == nil {
+		has = &decorations{}
+	}
+	if ls := missing(pr.Labels, has.labels); len(ls) > 0 {
+		if _, _, err := t.api.Issues.AddLabelsToIssue(ctx, t.owner, t.name, number, ls); err != nil {
+			return fmt.Errorf("environment %q: labelling pull request #%d: GitHub said: %s: %w", t.env.Name, number, ghMessage(err), err)
 		}
 	}
-	if len(pr.Assignees) > 0 {
-		if _, _, err := t.api.Issues.AddAssignees(ctx, t.owner, t.name, number, pr.Assignees); err != nil {
-			return fmt.Errorf("environment %q: assigning pull request #%d: %w", t.env.Name, number, err)
+	if as := missing(pr.Assignees, has.assignees); len(as) > 0 {
+		if _, _, err := t.api.Issues.AddAssignees(ctx, t.owner, t.name, number, as); err != nil {
+			return fmt.Errorf("environment %q: assigning pull request #%d: GitHub said: %s: %w", t.env.Name, number, ghMessage(err), err)
 		}
 	}
-	if len(pr.Reviewers) > 0 || len(pr.TeamReviewers) > 0 {
-		if _, _, err := t.api.PullRequests.RequestReviewers(ctx, t.owner, t.name, number, github.ReviewersRequest{Reviewers: pr.Reviewers, TeamReviewers: pr.TeamReviewers}); err != nil {
-			return fmt.Errorf("environment %q: requesting reviews on pull request #%d: %w", t.env.Name, number, err)
+	rs, ts := missing(pr.Reviewers, has.reviewers), missing(pr.TeamReviewers, has.teams)
+	if len(rs) > 0 && !reviews {
+		// GitHub drops a reviewer from the requested ones once they
+		// reviewed: ask again only those who have not.
+		var reviewed []string
+		revs, _, err := t.api.PullRequests.ListReviews(ctx, t.owner, t.name, number, &github.ListOptions{PerPage: 100})
+		if err != nil {
+			return fmt.Errorf("environment %q: listing reviews of pull request #%d: %w", t.env.Name, number, err)
+		}
+		for _, r := range revs {
+			reviewed = append(reviewed, r.GetUser().GetLogin())
+		}
+		rs = missing(rs, reviewed)
+	}
+	if len(rs) > 0 || (reviews && len(ts) > 0) {
+		if _, _, err := t.api.PullRequests.RequestReviewers(ctx, t.owner, t.name, number, github.ReviewersRequest{Reviewers: rs, TeamReviewers: ts}); err != nil {
+			return fmt.Errorf("environment %q: requesting reviews on pull request #%d: GitHub said: %s: %w", t.env.Name, number, ghMessage(err), err)
 		}
 	}
 	return nil
@@ -460,16 +521,30 @@ func statusOf(resp *github.Response, err error) int {
 	return 0
 }
 
+// ghMessage is what GitHub said: the message and every error's message
+// (or, for errors without one, the field and code it names).
 func ghMessage(err error) string {
 	var er *github.ErrorResponse
 	if errors.As(err, &er) {
 		msg := er.Message
 		for _, e := range er.Errors {
-			msg += "; " + e.Message
+			switch {
+			case e.Message != "":
+				msg += "; " + e.Message
+			case e.Field != "":
+				msg += "; " + e.Field + " " + e.Code
+			}
 		}
 		return msg
 	}
 	return err.Error()
+}
+
+// pullExists recognises GitHub's 422 "A pull request already exists for
+// owner:branch.", the one refusal of a pull request creation that a racing
+// writer causes.
+func pullExists(err error) bool {
+	return strings.Contains(strings.ToLower(ghMessage(err)), "a pull request already exists")
 }
 
 func isUnprocessable(resp *github.Response, err error) bool {

@@ -71,6 +71,7 @@ type prState struct {
 	pending    []Update
 	blockBase  string
 	open       *PullRequest // the open pull request, where the backend has them
+	has        *decorations // what the open pull request carries of the environment's labels, …
 }
 
 // writeBack is one environment's write-back over a backend.
