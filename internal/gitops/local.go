@@ -24,8 +24,8 @@ import (
 // Guarantees: the environment's branch is only ever pushed as a
 // fast-forward; when a concurrent push wins, the writer fetches the new head,
 // re-applies the updates on it (a rebase that cannot conflict, because the
-// rewrite is re-run rather than the diff replayed) and retries, bounded, with
-// jitter. Its pull request branch (automator/<env>) is regenerated like
+// rewrite is re-run rather than the diff replayed) and retries, bounded by
+// time, with exponential back-off and full jitter. Its pull request branch (automator/<env>) is regenerated like
 // GitHubWriter's, and a forced update of that branch is a compare-and-swap
 // (--force-with-lease on the head it read), so a racing writer's pending
 // updates are never overwritten unseen. There is no pull request API: the
@@ -122,7 +122,7 @@ func WithPusher(p Pusher) LocalOption {
 
 // NewLocalWriter returns a writer for environments whose repo is a git URL or
 // path. opts are the shared writer options (WithAuthor, WithWorkDir,
-// WithMaxAttempts, WithLogger, …).
+// WithRetryFor, WithLogger, …).
 func NewLocalWriter(opts []Option, local ...LocalOption) (*LocalWriter, error) {
 	o, err := buildOptions(opts)
 	if err != nil {

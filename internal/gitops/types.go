@@ -184,9 +184,9 @@ type Writer interface {
 // ErrProtectedBranch is returned when a branch refuses a direct commit.
 var ErrProtectedBranch = errors.New("branch is protected and refuses direct commits; use mode: pull-request for this environment")
 
-// ErrConflict is returned when concurrent pushes kept winning the race and
-// the bounded retries ran out; nothing was forced or lost.
-var ErrConflict = errors.New("the branch kept moving; gave up after bounded retries without forcing")
+// ErrConflict is returned when concurrent pushes kept winning the race
+// until the retry time (retryFor) ran out; nothing was forced or lost.
+var ErrConflict = errors.New("the branch kept moving; gave up when the retry time (retryFor) ran out, without forcing")
 
 // BlockedError reports that the gate blocked every requested image of an
 // environment; its exit code is 3.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -76,11 +77,12 @@ type prState struct {
 
 // writeBack is one environment's write-back over a backend.
 type writeBack struct {
-	b    backend
-	o    *options
-	req  Request
-	base string // the environment's branch
-	log  *zap.Logger
+	b        backend
+	o        *options
+	req      Request
+	base     string // the environment's branch
+	log      *zap.Logger
+	deadline time.Time // no retry after lost races starts past it
 }
 
 func newWriteBack(b backend, o *options, req Request, base string) *writeBack {
@@ -90,6 +92,15 @@ func newWriteBack(b backend, o *options, req Request, base string) *writeBack {
 }
 
 func (w *writeBack) run(ctx context.Context) (*Result, error) {
+	retryFor := w.o.retryFor
+	if w.req.Env.RetryFor != "" {
+		d, err := time.ParseDuration(w.req.Env.RetryFor)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("environment %q: retryFor %q: want a positive Go duration", w.req.Env.Name, w.req.Env.RetryFor)
+		}
+		retryFor = d
+	}
+	w.deadline = w.o.now().Add(retryFor)
 	if w.req.Env.Mode == "commit" {
 		return w.commit(ctx)
 	}
@@ -100,14 +111,17 @@ func (w *writeBack) result(mode string) *Result {
 	return &Result{Env: w.req.Env.Name, Repo: w.req.Env.Repo, Branch: w.base, Mode: mode}
 }
 
-// retry waits before the next attempt after a lost race, or gives up with
-// ErrConflict after the bounded attempts.
+// retry waits before the next attempt after a lost race (exponential
+// back-off with full jitter, never past the deadline), or gives up with
+// ErrConflict once the deadline has passed.
 func (w *writeBack) retry(ctx context.Context, doing string, attempt int, race error) error {
-	if attempt >= w.o.maxAttempts {
-		return fmt.Errorf("environment %q: %s: %w", w.req.Env.Name, doing, ErrConflict)
+	left := w.deadline.Sub(w.o.now())
+	if left <= 0 {
+		return fmt.Errorf("environment %q: %s (%d attempts): %w", w.req.Env.Name, doing, attempt, ErrConflict)
 	}
-	w.log.Info("lost a race; re-reading and re-applying", zap.String("doing", doing), zap.String("reason", race.Error()), zap.Int("attempt", attempt))
-	return w.o.sleep(ctx, jitter(attempt))
+	wait := min(w.o.backoff(attempt), left)
+	w.log.Info("lost a race; re-reading and re-applying", zap.String("doing", doing), zap.String("reason", race.Error()), zap.Int("attempt", attempt), zap.Duration("wait", wait))
+	return w.o.sleep(ctx, wait)
 }
 
 // moved handles a moveRef failure: nil after a lost race within the bounds
