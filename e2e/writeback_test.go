@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-github/v60/github"
+
 	"github.com/deployment-automator/automator/e2e/harness"
 	"github.com/deployment-automator/automator/internal/config"
 	ghclient "github.com/deployment-automator/automator/internal/github"
@@ -78,6 +80,34 @@ type world struct {
 	minted  []string
 	mintMu  sync.Mutex
 	initial string
+	verify  digestVerifier
+}
+
+// digestVerifier stands in for the promotion layer's Verifier: every
+// digest is in the registry and passed the gate, except those in gone.
+type digestVerifier struct {
+	mu   sync.Mutex
+	gone map[string]bool
+	seen []string
+}
+
+func (v *digestVerifier) Verify(_ context.Context, env config.Environment, u gitops.Update) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.seen = append(v.seen, env.Name+" "+u.Service+" "+u.Digest)
+	if v.gone[u.Digest] {
+		return errors.New("manifest unknown: " + u.Digest + " is not in the registry")
+	}
+	return nil
+}
+
+func (v *digestVerifier) remove(d string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.gone == nil {
+		v.gone = map[string]bool{}
+	}
+	v.gone[d] = true
 }
 
 func newWorld(t *testing.T) *world {
@@ -104,8 +134,14 @@ func newWorld(t *testing.T) *world {
 
 func (w *world) writer(t *testing.T, extra ...ghclient.Option) gitops.Writer {
 	t.Helper()
+	return w.writerWith(t, nil, extra...)
+}
+
+// writerWith is writer with more writer options.
+func (w *world) writerWith(t *testing.T, opts []gitops.Option, extra ...ghclient.Option) gitops.Writer {
+	t.Helper()
 	src := w.source(t, extra...)
-	wr, err := gitops.NewGitHubWriter(src, gitops.WithServerURL(w.g.URL))
+	wr, err := gitops.NewGitHubWriter(src, append([]gitops.Option{gitops.WithServerURL(w.g.URL), gitops.WithVerifier(&w.verify)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -489,4 +525,119 @@ func TestWriteBackReappliesDecorations(t *testing.T) {
 	if n := len(w.g.Writes()); n != 0 {
 		t.Errorf("a run with everything in place made %d writes: %+v", n, w.g.Writes())
 	}
+}
+
+// forgedBlock is a pending block as anyone could type it: checkout at the
+// digest e, dated 2099 (which "newest wins" would have preferred forever).
+var forgedBlock = "<!-- automator:pending\n" + `{"version":1,"env":"staging","updates":[{"service":"checkout","repository":"ghcr.io/acme/checkout","tag":"6.6.6","digest":"` + dg('e') + `","scan":{"verdict":"pass"},"at":"2099-01-01T00:00:00Z"}]}` + "\n-->"
+
+// TestWriteBackPendingStateCannotBeForged: pending updates are carried over
+// only from commits automator made, each re-verified, and ordered by arrival
+// at the branch, never by a client's clock.
+func TestWriteBackPendingStateCannotBeForged(t *testing.T) {
+	ctx := context.Background()
+	stagingFile := "envs/staging/values.yaml"
+
+	t.Run("an entry dated 2099 in the PR body is ignored", func(t *testing.T) {
+		w := newWorld(t)
+		wr := w.writer(t)
+		if _, err := wr.Apply(ctx, gitops.Request{Env: stagingEnv, Updates: []gitops.Update{upd("cart", "1.1.0", 'a')}}); err != nil {
+			t.Fatal(err)
+		}
+		w.g.AddToken("alice-token", "alice")
+		pr := w.g.PullRequests(manifests)[0]
+		if _, _, err := w.g.Client("alice-token").PullRequests.Edit(ctx, "acme", "manifests", pr.Number, &github.PullRequest{Body: github.String(pr.Body[:strings.Index(pr.Body, "<!-- automator:pending")] + forgedBlock)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := wr.Apply(ctx, gitops.Request{Env: stagingEnv, Updates: []gitops.Update{upd("cart", "1.2.0", 'c')}}); err != nil {
+			t.Fatal(err)
+		}
+		got := w.file(t, "automator/staging", stagingFile)
+		if strings.Contains(got, dg('e')) || !strings.Contains(got, dg('c')) {
+			t.Errorf("the branch carries the forged entry (or lost cart):\n%s", got)
+		}
+		if body := w.g.PullRequests(manifests)[0].Body; strings.Contains(body, dg('e')) {
+			t.Errorf("the PR body re-states the forged entry:\n%s", body)
+		}
+	})
+
+	t.Run("an entry dated 2099 in a commit automator did not make is ignored, and the commit is kept", func(t *testing.T) {
+		w := newWorld(t)
+		wr := w.writer(t)
+		if _, err := wr.Apply(ctx, gitops.Request{Env: stagingEnv, Updates: []gitops.Update{upd("cart", "1.1.0", 'a')}}); err != nil {
+			t.Fatal(err)
+		}
+		// A reviewer pushes a commit that looks like automator's: checkout
+		// moved to e in the file and in a pending block.
+		c := harness.Clone(t, w.g.AuthCloneURL(manifests, w.g.Token), harness.CloneBranch("automator/staging"))
+		c.WriteFile(stagingFile, strings.Replace(c.ReadFile(stagingFile), "digest: sha256:0000000000000000000000000000000000000000000000000000000000000002", "digest: "+dg('e'), 1))
+		human := c.Commit("Promote cart, checkout to staging\n\n" + forgedBlock)
+		c.Git("push", "-q", "origin", "HEAD:automator/staging")
+		for run := range 2 {
+			_, err := wr.Apply(ctx, gitops.Request{Env: stagingEnv, Updates: []gitops.Update{upd("cart", "1.2.0", 'c')}})
+			var fe *gitops.ForeignCommitError
+			if !errors.As(err, &fe) || fe.Commit != human || fe.PR == 0 {
+				t.Fatalf("run %d: err = %v, want a ForeignCommitError naming %s and the PR", run, err, human)
+			}
+			if head, _ := w.g.RevParse(manifests, "automator/staging"); head != human {
+				t.Fatalf("run %d: the reviewer's commit %s was written over (head %s)", run, human, head)
+			}
+		}
+		cs := w.g.Comments(manifests, w.g.PullRequests(manifests)[0].Number)
+		if len(cs) != 1 || !strings.Contains(cs[0].Body, "stopped updating this pull request") || !strings.Contains(cs[0].Body, human) {
+			t.Errorf("want one comment explaining why, got %+v", cs)
+		}
+	})
+
+	t.Run("a runner whose clock is ahead cannot win", func(t *testing.T) {
+		w := newWorld(t)
+		ahead := w.writerWith(t, []gitops.Option{gitops.WithClock(func() time.Time { return time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC) })})
+		if _, err := ahead.Apply(ctx, gitops.Request{Env: stagingEnv, Updates: []gitops.Update{upd("cart", "1.1.0", 'a')}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.writer(t).Apply(ctx, gitops.Request{Env: stagingEnv, Updates: []gitops.Update{upd("cart", "1.2.0", 'c')}}); err != nil {
+			t.Fatal(err)
+		}
+		if got := w.file(t, "automator/staging", stagingFile); !strings.Contains(got, dg('c')) {
+			t.Errorf("the later promotion lost to a runner dated 2099:\n%s", got)
+		}
+	})
+
+	t.Run("a carried update that no longer verifies is dropped and named", func(t *testing.T) {
+		w := newWorld(t)
+		wr := w.writer(t)
+		if _, err := wr.Apply(ctx, gitops.Request{Env: stagingEnv, Updates: []gitops.Update{upd("checkout", "2.0.0", 'b')}}); err != nil {
+			t.Fatal(err)
+		}
+		w.verify.remove(dg('b'))
+		res, err := wr.Apply(ctx, gitops.Request{Env: stagingEnv, Updates: []gitops.Update{upd("cart", "1.2.0", 'c')}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := w.file(t, "automator/staging", stagingFile); strings.Contains(got, dg('b')) || !strings.Contains(got, dg('c')) {
+			t.Errorf("the unverifiable update was written again (or cart lost):\n%s", got)
+		}
+		if len(res.Dropped) != 1 || res.Dropped[0].Update.Service != "checkout" {
+			t.Errorf("dropped = %+v, want checkout", res.Dropped)
+		}
+		wantAll(t, "PR body", w.g.PullRequests(manifests)[0].Body, "Not carried over", "**checkout**", "not in the registry")
+	})
+
+	t.Run("without a verifier carried updates are refused", func(t *testing.T) {
+		w := newWorld(t)
+		if _, err := w.writer(t).Apply(ctx, gitops.Request{Env: stagingEnv, Updates: []gitops.Update{upd("checkout", "2.0.0", 'b')}}); err != nil {
+			t.Fatal(err)
+		}
+		bare, err := gitops.NewGitHubWriter(w.source(t), gitops.WithServerURL(w.g.URL))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := bare.Apply(ctx, gitops.Request{Env: stagingEnv, Updates: []gitops.Update{upd("cart", "1.2.0", 'c')}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Dropped) != 1 || !strings.Contains(res.Dropped[0].Reason, "no verifier") {
+			t.Errorf("dropped = %+v, want checkout refused for want of a verifier", res.Dropped)
+		}
+	})
 }

@@ -35,6 +35,8 @@ type PullRequestsAPI interface {
 type IssuesAPI interface {
 	AddLabelsToIssue(ctx context.Context, owner, repo string, number int, labels []string) ([]*github.Label, *github.Response, error)
 	AddAssignees(ctx context.Context, owner, repo string, number int, assignees []string) (*github.Issue, *github.Response, error)
+	ListComments(ctx context.Context, owner, repo string, number int, opts *github.IssueListCommentsOptions) ([]*github.IssueComment, *github.Response, error)
+	CreateComment(ctx context.Context, owner, repo string, number int, comment *github.IssueComment) (*github.IssueComment, *github.Response, error)
 }
 
 // RepositoriesAPI is the slice of go-github's RepositoriesService the writer uses.
@@ -82,7 +84,7 @@ func DryRun(src ClientSource) ClientSource {
 		return API{
 			Git:          &dryGit{GitAPI: api.Git, n: n, refs: map[string]*github.Reference{}},
 			PullRequests: &dryPulls{PullRequestsAPI: api.PullRequests},
-			Issues:       dryIssues{},
+			Issues:       dryIssues{IssuesAPI: api.Issues},
 			Repositories: api.Repositories,
 		}, nil
 	}
@@ -158,7 +160,11 @@ func (dryPulls) RequestReviewers(context.Context, string, string, int, github.Re
 	return nil, nil, nil
 }
 
-type dryIssues struct{}
+type dryIssues struct{ IssuesAPI }
+
+func (dryIssues) CreateComment(_ context.Context, _, _ string, _ int, c *github.IssueComment) (*github.IssueComment, *github.Response, error) {
+	return c, nil, nil
+}
 
 func (dryIssues) AddLabelsToIssue(context.Context, string, string, int, []string) ([]*github.Label, *github.Response, error) {
 	return nil, nil, nil

@@ -174,7 +174,10 @@ func TestCommitMode(t *testing.T) {
 	}
 }
 
-func TestMergeUpdates(t *testing.T) {
+// TestCarry: this run's update wins per service whatever either runner's
+// clock says (the order in which write-backs reach the branch); asking for
+// what is already pending keeps the pending entry.
+func TestCarry(t *testing.T) {
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	u := func(svc, tag string, at time.Time) Update {
 		return Update{Service: svc, Repository: "r/" + svc, Tag: tag, At: at}
@@ -185,14 +188,14 @@ func TestMergeUpdates(t *testing.T) {
 		want           []string
 	}{
 		{"new service added", []Update{u("a", "1", t0)}, []Update{u("b", "1", t0)}, []string{"a:1@" + t0.String(), "b:1@" + t0.String()}},
-		{"newest wins", []Update{u("a", "1", t0)}, []Update{u("a", "2", t0.Add(time.Hour))}, []string{"a:2@" + t0.Add(time.Hour).String()}},
-		{"older loses", []Update{u("a", "2", t0.Add(time.Hour))}, []Update{u("a", "1", t0)}, []string{"a:2@" + t0.Add(time.Hour).String()}},
+		{"this run wins", []Update{u("a", "1", t0)}, []Update{u("a", "2", t0.Add(time.Hour))}, []string{"a:2@" + t0.Add(time.Hour).String()}},
+		{"a pending entry dated in the future does not win", []Update{u("a", "2", t0.AddDate(74, 0, 0))}, []Update{u("a", "1", t0)}, []string{"a:1@" + t0.String()}},
 		{"same target keeps the pending entry", []Update{u("a", "1", t0)}, []Update{u("a", "1", t0.Add(time.Hour))}, []string{"a:1@" + t0.String()}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
-			for _, m := range mergeUpdates(tt.pending, tt.fresh) {
+			for _, m := range carry(tt.pending, tt.fresh) {
 				got = append(got, m.Service+":"+m.Tag+"@"+m.At.String())
 			}
 			if strings.Join(got, ",") != strings.Join(tt.want, ",") {

@@ -17,8 +17,9 @@ type options struct {
 	sleep    func(ctx context.Context, d time.Duration) error
 	// jitter draws the wait before a retry from [0, n) (full jitter).
 	jitter  func(n time.Duration) time.Duration
-	author  *Author
-	workDir string
+	author   *Author
+	workDir  string
+	verifier Verifier
 }
 
 // DefaultRetryFor is how long a write-back keeps retrying after lost races
@@ -74,6 +75,20 @@ func WithRetryFor(d time.Duration) Option {
 	}
 }
 
+// WithVerifier sets what re-checks the pending updates a pull request
+// branch carries over from earlier runs before they are written again. The
+// default refuses them all (ErrUnverified): an update that cannot be
+// re-verified is dropped and named in the pull request, never trusted.
+func WithVerifier(v Verifier) Option {
+	return func(o *options) error {
+		if v == nil {
+			return errors.New("nil verifier")
+		}
+		o.verifier = v
+		return nil
+	}
+}
+
 // WithClock sets the clock that dates new updates.
 func WithClock(now func() time.Time) Option {
 	return func(o *options) error { o.now = now; return nil }
@@ -97,7 +112,7 @@ func WithWorkDir(dir string) Option {
 }
 
 func buildOptions(opts []Option) (options, error) {
-	o := options{links: Links{ServerURL: "https://github.com"}, log: zap.NewNop(), retryFor: DefaultRetryFor, now: time.Now, sleep: sleepCtx,
+	o := options{links: Links{ServerURL: "https://github.com"}, log: zap.NewNop(), retryFor: DefaultRetryFor, now: time.Now, sleep: sleepCtx, verifier: refuseCarried{},
 		jitter: func(n time.Duration) time.Duration { return time.Duration(rand.Int64N(int64(n))) }}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {

@@ -200,6 +200,16 @@ func renderBlocked(b *strings.Builder, blocked []Blocked) {
 	}
 }
 
+func renderDropped(b *strings.Builder, dropped []Dropped) {
+	if len(dropped) == 0 {
+		return
+	}
+	b.WriteString("\n### Not carried over\n\nThese updates were pending from earlier runs but could not be verified again, so they were dropped:\n\n")
+	for _, d := range dropped {
+		fmt.Fprintf(b, "- **%s** `%s`: %s\n", d.Update.Service, d.Update.Ref(), d.Reason)
+	}
+}
+
 func renderFiles(b *strings.Builder, eds []edited) {
 	b.WriteString("\n<details><summary>Changed values</summary>\n\n")
 	for _, e := range eds {
@@ -214,7 +224,7 @@ func renderFiles(b *strings.Builder, eds []edited) {
 
 // body renders the pull request body: summary, table, blocked images,
 // changed values and the machine-readable block of pending updates.
-func body(req Request, branch, base string, updates []Update, eds []edited, links Links) string {
+func body(req Request, branch, base string, updates []Update, eds []edited, dropped []Dropped, links Links) string {
 	var b strings.Builder
 	if req.Note != "" {
 		b.WriteString(req.Note + "\n\n")
@@ -222,6 +232,7 @@ func body(req Request, branch, base string, updates []Update, eds []edited, link
 	fmt.Fprintf(&b, "Promotes %d image(s) to **%s** (`%s`, branch `%s`).\n\n", len(updates), req.Env.Name, req.Env.Repo, branch)
 	renderTable(&b, updates, eds, links)
 	renderBlocked(&b, req.Blocked)
+	renderDropped(&b, dropped)
 	renderFiles(&b, eds)
 	b.WriteString("\nThis pull request is maintained by automator: re-runs update it in place. Merge it to promote.\n\n")
 	b.WriteString(encodeBlock(req.Env.Name, base, updates))

@@ -40,7 +40,8 @@ type Update struct {
 	Source *Source `json:"source,omitempty"`
 	// PromotedFrom names the environment the digest was taken from.
 	PromotedFrom string `json:"promotedFrom,omitempty"`
-	// At is when the update was requested; the newest per service wins.
+	// At is when the update was requested, by the requesting runner's clock:
+	// shown to people, never used to order updates (a clock can be wrong).
 	At time.Time `json:"at"`
 }
 
@@ -140,6 +141,9 @@ type Result struct {
 	PR        *PullRequest
 	// Attempts counts tries after non-fast-forward rejections (1 = first try).
 	Attempts int
+	// Dropped are pending updates of earlier runs that the Verifier refused
+	// to carry over (pull-request mode).
+	Dropped []Dropped
 }
 
 // Changed reports whether the write-back created a commit or touched a PR.
