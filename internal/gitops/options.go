@@ -16,7 +16,7 @@ type options struct {
 	now      func() time.Time
 	sleep    func(ctx context.Context, d time.Duration) error
 	// jitter draws the wait before a retry from [0, n) (full jitter).
-	jitter  func(n time.Duration) time.Duration
+	jitter   func(n time.Duration) time.Duration
 	author   *Author
 	workDir  string
 	verifier Verifier

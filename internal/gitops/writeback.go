@@ -79,8 +79,8 @@ type snapshot struct {
 // prState is what a pull request run finds before it writes.
 type prState struct {
 	baseHead   string
-	branchHead string // "" = the branch does not exist
-	stale      bool   // the branch belongs to a closed or merged PR
+	branchHead string       // "" = the branch does not exist
+	stale      bool         // the branch belongs to a closed or merged PR
 	open       *PullRequest // the open pull request, where the backend has them
 	has        *decorations // what the open pull request carries of the environment's labels, …
 }
