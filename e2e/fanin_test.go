@@ -10,15 +10,19 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/deployment-automator/automator/e2e/harness"
 )
 
-// fanIn is a manifests repository whose dev environment (mode: commit) pins
-// n services in one values file, and an app directory configured for them:
-// the fan-in of many app repositories' pipelines into one environment.
+// fanIn is a manifests repository whose dev (mode: commit) and staging
+// (mode: pull-request) environments pin n services in one values file each,
+// and an app directory configured for them: the fan-in of many app
+// repositories' pipelines into one environment, or one monorepo's base-image
+// bump that selects every service.
 type fanIn struct {
 	*cliWorld
 	n int
@@ -30,7 +34,7 @@ func fanInDigest(i, round int) string {
 	return fmt.Sprintf("sha256:%064x", uint64(round)<<32|uint64(i+1))
 }
 
-func newFanIn(t testing.TB, n int, mode string) *fanIn {
+func newFanIn(t testing.TB, n int) *fanIn {
 	t.Helper()
 	harness.RequireBinary(t, "git")
 	g := harness.StartGitHub(t)
@@ -39,7 +43,7 @@ func newFanIn(t testing.TB, n int, mode string) *fanIn {
 		fmt.Fprintf(&values, "%s:\n  image:\n    repository: ghcr.io/acme/%s\n    tag: \"1.0.0\"\n    digest: %s\n", fanInService(i), fanInService(i), fanInDigest(i, 0))
 	}
 	dir := tempDir(t)
-	g.CreateRepo("acme", "manifests", "main", seedTB(t, map[string]string{"envs/dev/values.yaml": values.String(), "README.md": "manifests\n"}))
+	g.CreateRepo("acme", "manifests", "main", seedTB(t, map[string]string{"envs/dev/values.yaml": values.String(), "envs/staging/values.yaml": values.String(), "README.md": "manifests\n"}))
 	app := g.RegisterApp("automator", nil)
 	g.InstallApp(app, "acme")
 	key := filepath.Join(dir, "app.pem")
@@ -47,7 +51,8 @@ func newFanIn(t testing.TB, n int, mode string) *fanIn {
 		t.Fatal(err)
 	}
 	fmt.Fprintf(&cfg, "version: 1\nscan:\n  enabled: false\ngithub:\n  app: {id: %d, privateKeyFile: %s}\nenvironments:\n", app.ID, key)
-	fmt.Fprintf(&cfg, "  - {name: dev, repo: acme/manifests, files: [envs/dev/values.yaml], mode: %s}\nservices:\n", mode)
+	cfg.WriteString("  - {name: dev, repo: acme/manifests, files: [envs/dev/values.yaml], mode: commit}\n")
+	cfg.WriteString("  - {name: staging, repo: acme/manifests, files: [envs/staging/values.yaml], mode: pull-request, pullRequest: {labels: [promotion]}}\nservices:\n")
 	for i := range n {
 		fmt.Fprintf(&cfg, "  - {name: %s, context: src/%s, image: ghcr.io/acme/%s}\n", fanInService(i), fanInService(i), fanInService(i))
 		if err := os.MkdirAll(filepath.Join(dir, "src", fanInService(i)), 0o755); err != nil {
@@ -92,7 +97,7 @@ func seedTB(t testing.TB, files map[string]string) string {
 
 // automatorTB runs the binary like cliWorld.automator, for tests and
 // benchmarks; a benchmark needs $AUTOMATOR_BIN.
-func (f *fanIn) automatorTB(t testing.TB, args ...string) (stdout, stderr string, code int) {
+func (f *fanIn) automatorTB(t testing.TB, args ...string) (stdout, stderr string, code int, maxRSS int64) {
 	bin := os.Getenv("AUTOMATOR_BIN")
 	if tt, ok := t.(*testing.T); ok && bin == "" {
 		bin = cliBinary(tt)
@@ -121,7 +126,10 @@ func (f *fanIn) automatorTB(t testing.TB, args ...string) (stdout, stderr string
 		t.Errorf("running automator %v: %v", args, err)
 		code = -1
 	}
-	return out.String(), errb.String(), code
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		maxRSS = ru.Maxrss << 10 // KiB on Linux
+	}
+	return out.String(), errb.String(), code, maxRSS
 }
 
 // landing is one process's outcome.
@@ -145,7 +153,7 @@ func (f *fanIn) promoteAll(t testing.TB, round int) []landing {
 			<-start
 			ref := fmt.Sprintf("ghcr.io/acme/%s:1.%d.0@%s", fanInService(i), round, fanInDigest(i, round))
 			began := time.Now()
-			stdout, stderr, code := f.automatorTB(t, "promote", "--env", "dev", "--set", fanInService(i)+"="+ref)
+			stdout, stderr, code, _ := f.automatorTB(t, "promote", "--env", "dev", "--set", fanInService(i)+"="+ref)
 			out[i] = landing{took: time.Since(began), code: code, args: ref, stdout: stdout, stderr: stderr}
 		}()
 	}
@@ -190,7 +198,7 @@ func (f *fanIn) checkLanded(t testing.TB, round int, ls []landing) []time.Durati
 // commit-mode environment, started together, with 150 ms added to every
 // GitHub API call: all 20 land (exit 0, every digest on main), none lost.
 func TestConcurrentPromoteFanIn(t *testing.T) {
-	f := newFanIn(t, 20, "commit")
+	f := newFanIn(t, 20)
 	f.g.SetLatency(150 * time.Millisecond)
 	began := time.Now()
 	took := f.checkLanded(t, 1, f.promoteAll(t, 1))
@@ -205,7 +213,7 @@ func TestConcurrentPromoteFanIn(t *testing.T) {
 // promotions into one commit-mode environment to land, at 150 ms per API
 // call: p50 and p95 over every process of every iteration.
 func BenchmarkPromoteFanIn20(b *testing.B) {
-	f := newFanIn(b, 20, "commit")
+	f := newFanIn(b, 20)
 	f.g.SetLatency(150 * time.Millisecond)
 	var took []time.Duration
 	b.ResetTimer()
@@ -214,4 +222,79 @@ func BenchmarkPromoteFanIn20(b *testing.B) {
 	}
 	b.ReportMetric(percentile(took, .5).Seconds(), "p50-s")
 	b.ReportMetric(percentile(took, .95).Seconds(), "p95-s")
+}
+
+// promoteEvery promotes every service of env at round's digests in one
+// `automator promote` process and returns its wall time, the GitHub API
+// calls it made and its peak resident memory.
+func (f *fanIn) promoteEvery(t testing.TB, env string, round int) (took time.Duration, calls int, maxRSS int64) {
+	t.Helper()
+	args := []string{"promote", "--env", env}
+	for i := range f.n {
+		args = append(args, "--set", fmt.Sprintf("%s=ghcr.io/acme/%s:1.%d.0@%s", fanInService(i), fanInService(i), round, fanInDigest(i, round)))
+	}
+	before := f.g.APICalls()
+	began := time.Now()
+	_, stderr, code, rss := f.automatorTB(t, args...)
+	took = time.Since(began)
+	if code != 0 {
+		t.Fatalf("promote %d services into %s: exit %d\n%s", f.n, env, code, stderr)
+	}
+	return took, f.g.APICalls() - before, rss
+}
+
+// TestPromoteManyServices: one promotion of 500 services into a
+// pull-request environment and into a commit environment lands as one pull
+// request (title and body within GitHub's limits, which the fake enforces)
+// and one commit, with every value changed, in a number of GitHub API calls
+// that does not depend on the number of services.
+func TestPromoteManyServices(t *testing.T) {
+	f := newFanIn(t, 500)
+	for _, env := range []string{"staging", "dev"} {
+		took, calls, rss := f.promoteEvery(t, env, 1)
+		t.Logf("%s: 500 services in %v, %d API calls, peak RSS %d MiB", env, took.Round(time.Millisecond), calls, rss>>20)
+		if calls > 30 {
+			t.Errorf("%s: %d API calls for one environment, want a count independent of the services (≤ 30)", env, calls)
+		}
+	}
+	prs := f.g.PullRequests(manifests)
+	if len(prs) != 1 || prs[0].Head != "automator/staging" {
+		t.Fatalf("want one pull request on automator/staging, got %+v", prs)
+	}
+	pr := prs[0]
+	if n, m := utf8.RuneCountInString(pr.Title), utf8.RuneCountInString(pr.Body); n > harness.MaxTitle || m > harness.MaxBody {
+		t.Errorf("title %d / body %d characters: over GitHub's limits", n, m)
+	}
+	wantAll(t, "PR body", pr.Body, "Promotes 500 image(s) to **staging**", "more services", "/compare/main...automator/staging")
+	for ref, path := range map[string]string{"automator/staging": "envs/staging/values.yaml", "main": "envs/dev/values.yaml"} {
+		values, _ := f.g.ReadFile(manifests, ref, path)
+		for i := range f.n {
+			if !strings.Contains(values, "digest: "+fanInDigest(i, 1)) {
+				t.Fatalf("%s at %s: %s not promoted", path, ref, fanInService(i))
+			}
+		}
+	}
+	if n := len(f.g.Log(manifests, "main")); n != 2 {
+		t.Errorf("main has %d commits, want the seed and one promotion", n)
+	}
+}
+
+// BenchmarkPromoteManyServices reports, for 100, 500 and 2,000 services
+// promoted at once (no builds) into a pull-request environment, the time of
+// one `automator promote`, its GitHub API calls and its peak memory.
+func BenchmarkPromoteManyServices(b *testing.B) {
+	for _, n := range []int{100, 500, 2000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			f := newFanIn(b, n)
+			var calls int
+			var rss int64
+			b.ResetTimer()
+			for i := range b.N {
+				_, c, r := f.promoteEvery(b, "staging", i+1)
+				calls, rss = max(calls, c), max(rss, r)
+			}
+			b.ReportMetric(float64(calls), "api-calls/op")
+			b.ReportMetric(float64(rss)/(1<<20), "peak-rss-MiB")
+		})
+	}
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -640,4 +641,48 @@ func TestWriteBackPendingStateCannotBeForged(t *testing.T) {
 			t.Errorf("dropped = %+v, want checkout refused for want of a verifier", res.Dropped)
 		}
 	})
+}
+
+// TestWriteBackConcurrentFanIn: 20 writers (independent clients, like 20
+// processes) commit to one environment at once with 150 ms added to every
+// GitHub API call: every one lands, none is lost.
+func TestWriteBackConcurrentFanIn(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	const writers = 20
+	var values strings.Builder
+	for i := range writers {
+		fmt.Fprintf(&values, "s%02d:\n  image:\n    repository: ghcr.io/acme/s%02d\n    tag: \"1.0.0\"\n", i, i)
+	}
+	c := harness.Clone(t, w.g.AuthCloneURL(manifests, w.g.Token), harness.Depth(1))
+	c.WriteFile("envs/fanin/values.yaml", values.String())
+	c.Commit("fan-in environment")
+	c.Git("push", "-q", "origin", "HEAD:main")
+	env := config.Environment{Name: "fanin", Repo: manifests, Files: []string{"envs/fanin/values.yaml"}, Mode: "commit"}
+	w.g.SetLatency(150 * time.Millisecond)
+	errs := make([]error, writers)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range writers {
+		wr := w.writer(t)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			u := gitops.Update{Service: fmt.Sprintf("s%02d", i), Repository: fmt.Sprintf("ghcr.io/acme/s%02d", i), Tag: "2.0.0", Digest: fmt.Sprintf("sha256:%064x", i+1)}
+			_, errs[i] = wr.Apply(ctx, gitops.Request{Env: env, Updates: []gitops.Update{u}})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	w.g.SetLatency(0)
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	got := w.file(t, "main", "envs/fanin/values.yaml")
+	for i := range writers {
+		if !strings.Contains(got, fmt.Sprintf("sha256:%064x", i+1)) {
+			t.Errorf("writer %d's update was lost", i)
+		}
+	}
 }

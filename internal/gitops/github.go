@@ -267,7 +267,8 @@ func (t *target) explain(ctx context.Context, st *prState, fe *ForeignCommitErro
 			return nil
 		}
 	}
-	if _, _, err := t.api.Issues.CreateComment(ctx, t.owner, t.name, st.open.Number, &github.IssueComment{Body: github.String(stopComment(fe))}); err != nil {
+	text := CapMarkdown(stopComment(fe), MaxBody, "…\n")
+	if _, _, err := t.api.Issues.CreateComment(ctx, t.owner, t.name, st.open.Number, &github.IssueComment{Body: github.String(text)}); err != nil {
 		return fmt.Errorf("environment %q: commenting on pull request #%d: GitHub said: %s: %w", t.env.Name, st.open.Number, ghMessage(err), err)
 	}
 	return nil
@@ -305,6 +306,11 @@ func (t *target) moveRef(ctx context.Context, branch, next, old string, force bo
 // commitURL implements backend.
 func (t *target) commitURL(sha string) string {
 	return strings.TrimRight(t.serverURL, "/") + "/" + t.env.Repo + "/commit/" + sha
+}
+
+// compareURL implements backend.
+func (t *target) compareURL(base, branch string) string {
+	return strings.TrimRight(t.serverURL, "/") + "/" + t.env.Repo + "/compare/" + base + "..." + branch
 }
 
 // prState implements backend: a branch whose head is that of a closed or

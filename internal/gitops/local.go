@@ -482,6 +482,9 @@ func (c *clone) moveRef(ctx context.Context, branch, next, old string, force boo
 // commitURL implements backend: a git remote has no known web view.
 func (c *clone) commitURL(string) string { return "" }
 
+// compareURL implements backend: a git remote has no known web view.
+func (c *clone) compareURL(string, string) string { return "" }
+
 // prState implements backend: the branch's pending block is in its head
 // commit's message; a branch whose head was merged into the base is stale.
 func (c *clone) prState(ctx context.Context, base, branch string) (*prState, error) {

@@ -41,6 +41,9 @@ type backend interface {
 	leasedForce() bool
 	// commitURL links a commit for people ("" when there is no web view).
 	commitURL(sha string) string
+	// compareURL links the changes of branch against base for people (""
+	// when there is no web view).
+	compareURL(base, branch string) string
 
 	// prState reads what a pull request run finds on base and branch before
 	// it writes.
@@ -282,7 +285,8 @@ func (w *writeBack) pullRequest(ctx context.Context) (*Result, error) {
 			res.Commit, res.CommitURL = sha, w.b.commitURL(sha)
 		}
 
-		pr := &PullRequest{Branch: branch, Title: subject, Body: body(req, branch, st.baseHead, updates, eds, w.dropped, w.o.links)}
+		pr := &PullRequest{Branch: branch, Title: subject, Body: body(req, bodyText{branch: branch, base: st.baseHead, updates: updates, eds: eds,
+			dropped: w.dropped, links: w.o.links, compare: w.b.compareURL(w.base, branch)})}
 		res.PR = pr
 		if err := w.b.publish(ctx, st, pr, at); err != nil {
 			if !errors.Is(err, ErrRejected) {
