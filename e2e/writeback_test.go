@@ -686,3 +686,56 @@ func TestWriteBackConcurrentFanIn(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteBackManyServices: 500 services promoted in one request into a
+// pull-request environment land as one pull request whose title and body
+// GitHub (the fake enforces its limits) accepts, with every value changed.
+func TestWriteBackManyServices(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	const n = 500
+	var values strings.Builder
+	var updates []gitops.Update
+	for i := range n {
+		fmt.Fprintf(&values, "s%03d:\n  image:\n    repository: ghcr.io/acme/s%03d\n    tag: \"1.0.0\"\n", i, i)
+		updates = append(updates, gitops.Update{Service: fmt.Sprintf("s%03d", i), Repository: fmt.Sprintf("ghcr.io/acme/s%03d", i), Tag: "2.0.0", Digest: fmt.Sprintf("sha256:%064x", i+1),
+			Scan: &gitops.ScanSummary{Verdict: "pass"}, Source: &gitops.Source{Repo: "acme/app", From: strings.Repeat("1", 40), To: strings.Repeat("2", 40)}})
+	}
+	c := harness.Clone(t, w.g.AuthCloneURL(manifests, w.g.Token), harness.Depth(1))
+	c.WriteFile("envs/big/values.yaml", values.String())
+	c.Commit("a big environment")
+	c.Git("push", "-q", "origin", "HEAD:main")
+	env := config.Environment{Name: "big", Repo: manifests, Files: []string{"envs/big/values.yaml"}, Mode: "pull-request"}
+	w.g.ResetRequests()
+	res, err := w.writer(t).Apply(ctx, gitops.Request{Env: env, Updates: updates})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("500 services: %d API calls", w.g.APICalls())
+	prs := w.g.PullRequests(manifests)
+	if len(prs) != 1 || !res.PR.Created {
+		t.Fatalf("want one new pull request, got %+v", prs)
+	}
+	got := w.file(t, "automator/big", "envs/big/values.yaml")
+	for i := range n {
+		if !strings.Contains(got, fmt.Sprintf("sha256:%064x", i+1)) {
+			t.Fatalf("s%03d not promoted", i)
+		}
+	}
+	// A second run with one more change reads the whole record back from the
+	// head commit: nothing pending is lost, however long the body had to be cut.
+	more := updates[0]
+	more.Tag, more.Digest = "3.0.0", fmt.Sprintf("sha256:%064x", 9999)
+	if _, err := w.writer(t).Apply(ctx, gitops.Request{Env: env, Updates: []gitops.Update{more}}); err != nil {
+		t.Fatal(err)
+	}
+	got = w.file(t, "automator/big", "envs/big/values.yaml")
+	for i := 1; i < n; i++ {
+		if !strings.Contains(got, fmt.Sprintf("sha256:%064x", i+1)) {
+			t.Fatalf("s%03d lost on the second run", i)
+		}
+	}
+	if !strings.Contains(got, more.Digest) {
+		t.Error("the second run's update is missing")
+	}
+}
