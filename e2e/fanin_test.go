@@ -42,8 +42,8 @@ func newFanIn(t testing.TB, n int) *fanIn {
 	for i := range n {
 		fmt.Fprintf(&values, "%s:\n  image:\n    repository: ghcr.io/acme/%s\n    tag: \"1.0.0\"\n    digest: %s\n", fanInService(i), fanInService(i), fanInDigest(i, 0))
 	}
-	dir := tempDir(t)
-	g.CreateRepo("acme", "manifests", "main", seedTB(t, map[string]string{"envs/dev/values.yaml": values.String(), "envs/staging/values.yaml": values.String(), "README.md": "manifests\n"}))
+	dir := t.TempDir()
+	g.CreateRepo("acme", "manifests", "main", seed(t, map[string]string{"envs/dev/values.yaml": values.String(), "envs/staging/values.yaml": values.String(), "README.md": "manifests\n"}))
 	app := g.RegisterApp("automator", nil)
 	g.InstallApp(app, "acme")
 	key := filepath.Join(dir, "app.pem")
@@ -70,31 +70,6 @@ func newFanIn(t testing.TB, n int) *fanIn {
 		env: map[string]string{"GITHUB_API_URL": g.APIURL, "GITHUB_SERVER_URL": g.URL, "AUTOMATOR_LOG_FORMAT": "json"}}}
 }
 
-func tempDir(t testing.TB) string {
-	t.Helper()
-	d, err := os.MkdirTemp("", "automator-fanin-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	return d
-}
-
-func seedTB(t testing.TB, files map[string]string) string {
-	t.Helper()
-	dir := tempDir(t)
-	for p, c := range files {
-		full := filepath.Join(dir, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
 // automatorTB runs the binary like cliWorld.automator, for tests and
 // benchmarks; a benchmark needs $AUTOMATOR_BIN.
 func (f *fanIn) automatorTB(t testing.TB, args ...string) (stdout, stderr string, code int, maxRSS int64) {
@@ -105,14 +80,22 @@ func (f *fanIn) automatorTB(t testing.TB, args ...string) (stdout, stderr string
 	if bin == "" {
 		t.Skip("set AUTOMATOR_BIN to the built binary")
 	}
+	return runAutomator(t, bin, f.dir, f.env, args...)
+}
+
+// runAutomator runs bin in dir with this process's environment less its
+// GITHUB_* and CI variables, plus env, and returns stdout, stderr, the exit
+// code and the peak resident memory.
+func runAutomator(t testing.TB, bin, dir string, env map[string]string, args ...string) (stdout, stderr string, code int, maxRSS int64) {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
-	cmd.Dir = f.dir
+	cmd.Dir = dir
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "GITHUB_") && !strings.HasPrefix(kv, "CI=") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	for k, v := range f.env {
+	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	var out, errb bytes.Buffer
@@ -123,8 +106,7 @@ func (f *fanIn) automatorTB(t testing.TB, args ...string) (stdout, stderr string
 	case errors.As(err, &ee):
 		code = ee.ExitCode()
 	case err != nil:
-		t.Errorf("running automator %v: %v", args, err)
-		code = -1
+		t.Fatalf("running automator %v: %v", args, err)
 	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		maxRSS = ru.Maxrss << 10 // KiB on Linux

@@ -52,7 +52,7 @@ images:
     digest: sha256:0000000000000000000000000000000000000000000000000000000000000002
 `
 
-func seed(t *testing.T, files map[string]string) string {
+func seed(t testing.TB, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for p, c := range files {
