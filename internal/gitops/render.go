@@ -399,7 +399,7 @@ func renderBody(req Request, bt bodyText, level int) string {
 	renderTable(&b, bt.updates, bt.eds, bt.links, rows)
 	blockedRows := []int{len(req.Blocked), len(req.Blocked), 100, 20}[level]
 	renderBlocked(&b, req.Blocked, level < 2, blockedRows)
-	renderDropped(&b, bt.dropped, blockedRows)
+	renderDropped(&b, bt.dropped, []int{len(bt.dropped), len(bt.dropped), 100, 20}[level])
 	if level == 0 {
 		renderFiles(&b, bt.eds)
 	} else {
