@@ -247,7 +247,7 @@ func TestPromoteManyServices(t *testing.T) {
 	if n, m := utf8.RuneCountInString(pr.Title), utf8.RuneCountInString(pr.Body); n > harness.MaxTitle || m > harness.MaxBody {
 		t.Errorf("title %d / body %d characters: over GitHub's limits", n, m)
 	}
-	wantAll(t, "PR body", pr.Body, "Promotes 500 image(s) to **staging**", "more services", "/compare/main...automator/staging")
+	wantAll(t, "PR body", pr.Body, "Promotes 500 image(s) to **staging**", "**svc000**", "/compare/main...automator/staging")
 	for ref, path := range map[string]string{"automator/staging": "envs/staging/values.yaml", "main": "envs/dev/values.yaml"} {
 		values, _ := f.g.ReadFile(manifests, ref, path)
 		for i := range f.n {
