@@ -485,8 +485,8 @@ func (c *clone) commitURL(string) string { return "" }
 // compareURL implements backend: a git remote has no known web view.
 func (c *clone) compareURL(string, string) string { return "" }
 
-// prState implements backend: the branch's pending block is in its head
-// commit's message; a branch whose head was merged into the base is stale.
+// prState implements backend: a branch whose head was merged into the base
+// is stale (the head commit's record names the base it was written from).
 func (c *clone) prState(ctx context.Context, base, branch string) (*prState, error) {
 	heads, err := c.heads(ctx, base, branch)
 	if err != nil {

@@ -113,3 +113,16 @@ func FuzzCapMarkdown(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkRenderPullRequest2000 renders the title, body and commit message
+// of a 2,000-service promotion with 200 blocked images.
+func BenchmarkRenderPullRequest2000(b *testing.B) {
+	req, updates, eds := bigPromotion(2000, 200, 50)
+	links := Links{ServerURL: "https://github.example"}
+	b.ReportAllocs()
+	for b.Loop() {
+		ti, _ := title(req, updates)
+		_ = body(req, bodyText{branch: "automator/staging", base: "b4se", updates: updates, eds: eds, links: links})
+		_ = commitMessage(ti, req, updates, links, "b4se", true)
+	}
+}

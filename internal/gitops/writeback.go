@@ -15,8 +15,9 @@ import (
 // manifests live. GitHubWriter implements it with the Git Data and Pulls APIs
 // (githubBackend), LocalWriter with the git CLI on a shallow clone
 // (gitBackend). The write-back algorithm — read, rewrite, commit, move the ref
-// without losing a racing writer's push, retry bounded with jitter, regenerate
-// or stack the pull request branch — exists once, in writeBack, over these
+// without losing a racing writer's push, retry bounded by time with full
+// jitter, carry over only the bot's own verified record, regenerate or stack
+// the pull request branch — exists once, in writeBack, over these
 // primitives. A backend value serves one write-back of one environment.
 type backend interface {
 	// head returns the commit branch points at; ok is false when the branch
