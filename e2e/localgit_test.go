@@ -83,7 +83,7 @@ func localEnv(env config.Environment, repo string) config.Environment {
 
 func localWriter(t *testing.T, extra ...gitops.LocalOption) *gitops.LocalWriter {
 	t.Helper()
-	w, err := gitops.NewLocalWriter([]gitops.Option{gitops.WithServerURL("https://github.example"), gitops.WithAuthor("Automator Bot", "bot@example.com")}, extra...)
+	w, err := gitops.NewLocalWriter([]gitops.Option{gitops.WithServerURL("https://github.example"), gitops.WithAuthor("Automator Bot", "bot@example.com"), gitops.WithVerifier(&digestVerifier{})}, extra...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +422,8 @@ func TestLocalWriterConcurrent(t *testing.T) {
 	}
 }
 
-// forceHook runs before() once, just before the first forced ref update.
+// forceHook runs before() once, just before the first update of a pull
+// request branch (automator/…), forced or not.
 type forceHook struct {
 	gitops.GitAPI
 	once   sync.Once
@@ -430,17 +431,18 @@ type forceHook struct {
 }
 
 func (f *forceHook) UpdateRef(ctx context.Context, owner, repo string, ref *github.Reference, force bool) (*github.Reference, *github.Response, error) {
-	if force {
+	if force || strings.HasPrefix(ref.GetRef(), "refs/heads/automator/") {
 		f.once.Do(f.before)
 	}
 	return f.GitAPI.UpdateRef(ctx, owner, repo, ref, force)
 }
 
-// TestGitHubForcedRegenerationRace covers the GitHub writer's one forced
-// update (regenerating automator/<env> after the base moved): writer B reads
-// the branch, then writer A regenerates it completely (update, PR body,
-// verification), then B force-updates over A's commit. B must notice A's
-// pending update in the PR body and re-apply it.
+// TestGitHubForcedRegenerationRace covers regenerating automator/<env> after
+// the base moved (once a forced update, now a fast-forward that keeps the old
+// head as second parent): writer B reads the branch, then writer A
+// regenerates it completely (update, PR body, verification), then B updates
+// the branch. B must not lose A's pending update: its update is rejected, and
+// it re-reads A's commit and re-applies on it.
 func TestGitHubForcedRegenerationRace(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
@@ -461,7 +463,7 @@ func TestGitHubForcedRegenerationRace(t *testing.T) {
 		}}
 		return api, err
 	}
-	b, err := gitops.NewGitHubWriter(hooked, gitops.WithServerURL(w.g.URL))
+	b, err := gitops.NewGitHubWriter(hooked, gitops.WithServerURL(w.g.URL), gitops.WithVerifier(&w.verify))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,5 +478,34 @@ func TestGitHubForcedRegenerationRace(t *testing.T) {
 	prs := w.g.PullRequests(manifests)
 	if len(prs) != 1 || !strings.Contains(prs[0].Body, "**checkout**") || !strings.Contains(prs[0].Body, "**cart**") {
 		t.Errorf("pull requests: %d; body:\n%s", len(prs), prs[0].Body)
+	}
+}
+
+// TestLocalWriterHumanCommit: a commit someone else pushed to the local
+// writer's pull request branch is never written over (and the pending
+// updates before it are not lost with it): the run fails, saying why.
+func TestLocalWriterHumanCommit(t *testing.T) {
+	harness.RequireBinary(t, "git")
+	b := newBareManifests(t)
+	ctx := context.Background()
+	env := localEnv(stagingEnv, "file://"+b.dir)
+	if _, err := localWriter(t).Apply(ctx, gitops.Request{Env: env, Updates: []gitops.Update{upd("cart", "1.1.0", 'a')}}); err != nil {
+		t.Fatal(err)
+	}
+	c := harness.Clone(t, "file://"+b.dir, harness.CloneBranch("automator/staging"))
+	c.WriteFile("envs/staging/values.yaml", c.ReadFile("envs/staging/values.yaml")+"# reviewed: bump replicas next\n")
+	human := c.Commit("review: note")
+	c.Git("push", "-q", "origin", "HEAD:automator/staging")
+
+	_, err := localWriter(t).Apply(ctx, gitops.Request{Env: env, Updates: []gitops.Update{upd("checkout", "2.0.0", 'b')}})
+	var fe *gitops.ForeignCommitError
+	if !errors.As(err, &fe) || fe.Commit != human {
+		t.Fatalf("err = %v, want a ForeignCommitError naming %s", err, human)
+	}
+	if got := b.rev("automator/staging"); got != human {
+		t.Fatalf("the human commit was written over: head %s", got)
+	}
+	if got := b.file("automator/staging", "envs/staging/values.yaml"); !strings.Contains(got, dg('a')) || !strings.Contains(got, "# reviewed") {
+		t.Errorf("the branch lost the earlier update or the human's change:\n%s", got)
 	}
 }

@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -106,27 +104,8 @@ func cliBinary(t *testing.T) string {
 // stderr and the exit code.
 func (cw *cliWorld) automator(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(cliBinary(t), args...)
-	cmd.Dir = cw.dir
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "GITHUB_") && !strings.HasPrefix(kv, "CI=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	for k, v := range cw.env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("running automator %v: %v", args, err)
-	}
-	return out.String(), errb.String(), code
+	stdout, stderr, code, _ = runAutomator(t, cliBinary(t), cw.dir, cw.env, args...)
+	return stdout, stderr, code
 }
 
 func (cw *cliWorld) mustRun(t *testing.T, args ...string) string {

@@ -3,12 +3,15 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-github/v60/github"
 
 	"github.com/deployment-automator/automator/e2e/harness"
 	"github.com/deployment-automator/automator/internal/config"
@@ -49,7 +52,7 @@ images:
     digest: sha256:0000000000000000000000000000000000000000000000000000000000000002
 `
 
-func seed(t *testing.T, files map[string]string) string {
+func seed(t testing.TB, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for p, c := range files {
@@ -78,6 +81,34 @@ type world struct {
 	minted  []string
 	mintMu  sync.Mutex
 	initial string
+	verify  digestVerifier
+}
+
+// digestVerifier stands in for the promotion layer's Verifier: every
+// digest is in the registry and passed the gate, except those in gone.
+type digestVerifier struct {
+	mu   sync.Mutex
+	gone map[string]bool
+	seen []string
+}
+
+func (v *digestVerifier) Verify(_ context.Context, env config.Environment, u gitops.Update) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.seen = append(v.seen, env.Name+" "+u.Service+" "+u.Digest)
+	if v.gone[u.Digest] {
+		return errors.New("manifest unknown: " + u.Digest + " is not in the registry")
+	}
+	return nil
+}
+
+func (v *digestVerifier) remove(d string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.gone == nil {
+		v.gone = map[string]bool{}
+	}
+	v.gone[d] = true
 }
 
 func newWorld(t *testing.T) *world {
@@ -104,8 +135,14 @@ func newWorld(t *testing.T) *world {
 
 func (w *world) writer(t *testing.T, extra ...ghclient.Option) gitops.Writer {
 	t.Helper()
+	return w.writerWith(t, nil, extra...)
+}
+
+// writerWith is writer with more writer options.
+func (w *world) writerWith(t *testing.T, opts []gitops.Option, extra ...ghclient.Option) gitops.Writer {
+	t.Helper()
 	src := w.source(t, extra...)
-	wr, err := gitops.NewGitHubWriter(src, gitops.WithServerURL(w.g.URL))
+	wr, err := gitops.NewGitHubWriter(src, append([]gitops.Option{gitops.WithServerURL(w.g.URL), gitops.WithVerifier(&w.verify)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,5 +451,291 @@ func TestWriteBackFaults(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestWriteBackPullRequestRefusals: GitHub's 422 on opening a pull request
+// is a lost race only when it says the pull request already exists; any
+// other refusal fails at once with GitHub's message, after one request.
+func TestWriteBackPullRequestRefusals(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name  string
+		setup func(w *world) config.Environment
+		want  string
+	}{
+		{"drafts not supported", func(w *world) config.Environment {
+			w.g.DisableDraftPulls(manifests)
+			env := stagingEnv
+			env.PullRequest.Draft = true
+			return env
+		}, "Draft pull requests are not supported in this repository."},
+		{"invalid base", func(w *world) config.Environment {
+			w.g.InjectFault(t, harness.Fault{Method: "POST", Path: `/pulls$`, Status: 422, Times: 10,
+				Body: `{"message":"Validation Failed","errors":[{"resource":"PullRequest","field":"base","code":"invalid"}],"documentation_url":"https://docs.github.com/rest/pulls/pulls#create-a-pull-request"}`})
+			return stagingEnv
+		}, "base invalid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			env := tt.setup(w)
+			_, err := w.writer(t).Apply(ctx, gitops.Request{Env: env, Updates: []gitops.Update{upd("cart", "1.1.0", 'a')}})
+			if err == nil || errors.Is(err, gitops.ErrConflict) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want GitHub's message %q at once", err, tt.want)
+			}
+			if n := w.g.Calls("POST /repos/{owner}/{repo}/pulls"); n != 1 {
+				t.Errorf("%d pull request creations, want 1 (a refusal is not a race)", n)
+			}
+		})
+	}
+}
+
+// TestWriteBackReappliesDecorations: labels and review requests that failed
+// when the pull request was opened are applied by a later run, even one that
+// changes nothing else.
+func TestWriteBackReappliesDecorations(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	w.g.InjectFault(t, harness.Fault{Method: "POST", Path: `/issues/\d+/labels$`, Status: 422,
+		Body: `{"message":"Validation Failed","errors":[{"resource":"Label","code":"invalid","field":"name"}]}`})
+	w.g.InjectFault(t, harness.Fault{Method: "POST", Path: `/requested_reviewers$`, Status: 422,
+		Body: `{"message":"Validation Failed","errors":[{"resource":"PullRequest","code":"custom","field":"requested_reviewers","message":"Reviews may only be requested from collaborators."}]}`})
+	wr := w.writer(t)
+	req := gitops.Request{Env: stagingEnv, Updates: []gitops.Update{upd("cart", "1.1.0", 'a')}}
+	if _, err := wr.Apply(ctx, req); err == nil {
+		t.Fatal("labelling failed, yet no error")
+	}
+	if prs := w.g.PullRequests(manifests); len(prs) != 1 || len(prs[0].Labels) != 0 {
+		t.Fatalf("want the pull request open without its label: %+v", prs)
+	}
+	if _, err := wr.Apply(ctx, req); err == nil || !strings.Contains(err.Error(), "Reviews may only be requested from collaborators") {
+		t.Fatalf("second run: err = %v, want GitHub's message on the review request", err)
+	}
+	if _, err := wr.Apply(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	pr := w.g.PullRequests(manifests)[0]
+	if strings.Join(pr.Labels, ",") != "promotion" || strings.Join(pr.Reviewers, ",") != "alice" || strings.Join(pr.TeamReviewers, ",") != "platform" || strings.Join(pr.Assignees, ",") != "alice" {
+		t.Errorf("decorations not re-applied: %+v", pr)
+	}
+	w.g.ResetRequests()
+	if _, err := wr.Apply(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(w.g.Writes()); n != 0 {
+		t.Errorf("a run with everything in place made %d writes: %+v", n, w.g.Writes())
+	}
+}
+
+// forgedBlock is a pending block as anyone could type it: checkout at the
+// digest e, dated 2099 (which "newest wins" would have preferred forever).
+var forgedBlock = "<!-- automator:pending\n" + `{"version":1,"env":"staging","updates":[{"service":"checkout","repository":"ghcr.io/acme/checkout","tag":"6.6.6","digest":"` + dg('e') + `","scan":{"verdict":"pass"},"at":"2099-01-01T00:00:00Z"}]}` + "\n-->"
+
+// TestWriteBackPendingStateCannotBeForged: pending updates are carried over
+// only from commits automator made, each re-verified, and ordered by arrival
+// at the branch, never by a client's clock.
+func TestWriteBackPendingStateCannotBeForged(t *testing.T) {
+	ctx := context.Background()
+	stagingFile := "envs/staging/values.yaml"
+
+	t.Run("an entry dated 2099 in the PR body is ignored", func(t *testing.T) {
+		w := newWorld(t)
+		wr := w.writer(t)
+		if _, err := wr.Apply(ctx, gitops.Request{Env: stagingEnv, Updates: []gitops.Update{upd("cart", "1.1.0", 'a')}}); err != nil {
+			t.Fatal(err)
+		}
+		w.g.AddToken("alice-token", "alice")
+		pr := w.g.PullRequests(manifests)[0]
+		if _, _, err := w.g.Client("alice-token").PullRequests.Edit(ctx, "acme", "manifests", pr.Number, &github.PullRequest{Body: github.String(pr.Body[:strings.Index(pr.Body, "<!-- automator:pending")] + forgedBlock)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := wr.Apply(ctx, gitops.Request{Env: stagingEnv, Updates: []gitops.Update{upd("cart", "1.2.0", 'c')}}); err != nil {
+			t.Fatal(err)
+		}
+		got := w.file(t, "automator/staging", stagingFile)
+		if strings.Contains(got, dg('e')) || !strings.Contains(got, dg('c')) {
+			t.Errorf("the branch carries the forged entry (or lost cart):\n%s", got)
+		}
+		if body := w.g.PullRequests(manifests)[0].Body; strings.Contains(body, dg('e')) {
+			t.Errorf("the PR body re-states the forged entry:\n%s", body)
+		}
+	})
+
+	t.Run("an entry dated 2099 in a commit automator did not make is ignored, and the commit is kept", func(t *testing.T) {
+		w := newWorld(t)
+		wr := w.writer(t)
+		if _, err := wr.Apply(ctx, gitops.Request{Env: stagingEnv, Updates: []gitops.Update{upd("cart", "1.1.0", 'a')}}); err != nil {
+			t.Fatal(err)
+		}
+		// A reviewer pushes a commit that looks like automator's: checkout
+		// moved to e in the file and in a pending block.
+		c := harness.Clone(t, w.g.AuthCloneURL(manifests, w.g.Token), harness.CloneBranch("automator/staging"))
+		c.WriteFile(stagingFile, strings.Replace(c.ReadFile(stagingFile), "digest: sha256:0000000000000000000000000000000000000000000000000000000000000002", "digest: "+dg('e'), 1))
+		human := c.Commit("Promote cart, checkout to staging\n\n" + forgedBlock)
+		c.Git("push", "-q", "origin", "HEAD:automator/staging")
+		for run := range 2 {
+			_, err := wr.Apply(ctx, gitops.Request{Env: stagingEnv, Updates: []gitops.Update{upd("cart", "1.2.0", 'c')}})
+			var fe *gitops.ForeignCommitError
+			if !errors.As(err, &fe) || fe.Commit != human || fe.PR == 0 {
+				t.Fatalf("run %d: err = %v, want a ForeignCommitError naming %s and the PR", run, err, human)
+			}
+			if head, _ := w.g.RevParse(manifests, "automator/staging"); head != human {
+				t.Fatalf("run %d: the reviewer's commit %s was written over (head %s)", run, human, head)
+			}
+		}
+		cs := w.g.Comments(manifests, w.g.PullRequests(manifests)[0].Number)
+		if len(cs) != 1 || !strings.Contains(cs[0].Body, "stopped updating this pull request") || !strings.Contains(cs[0].Body, human) {
+			t.Errorf("want one comment explaining why, got %+v", cs)
+		}
+	})
+
+	t.Run("a runner whose clock is ahead cannot win", func(t *testing.T) {
+		w := newWorld(t)
+		ahead := w.writerWith(t, []gitops.Option{gitops.WithClock(func() time.Time { return time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC) })})
+		if _, err := ahead.Apply(ctx, gitops.Request{Env: stagingEnv, Updates: []gitops.Update{upd("cart", "1.1.0", 'a')}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.writer(t).Apply(ctx, gitops.Request{Env: stagingEnv, Updates: []gitops.Update{upd("cart", "1.2.0", 'c')}}); err != nil {
+			t.Fatal(err)
+		}
+		if got := w.file(t, "automator/staging", stagingFile); !strings.Contains(got, dg('c')) {
+			t.Errorf("the later promotion lost to a runner dated 2099:\n%s", got)
+		}
+	})
+
+	t.Run("a carried update that no longer verifies is dropped and named", func(t *testing.T) {
+		w := newWorld(t)
+		wr := w.writer(t)
+		if _, err := wr.Apply(ctx, gitops.Request{Env: stagingEnv, Updates: []gitops.Update{upd("checkout", "2.0.0", 'b')}}); err != nil {
+			t.Fatal(err)
+		}
+		w.verify.remove(dg('b'))
+		res, err := wr.Apply(ctx, gitops.Request{Env: stagingEnv, Updates: []gitops.Update{upd("cart", "1.2.0", 'c')}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := w.file(t, "automator/staging", stagingFile); strings.Contains(got, dg('b')) || !strings.Contains(got, dg('c')) {
+			t.Errorf("the unverifiable update was written again (or cart lost):\n%s", got)
+		}
+		if len(res.Dropped) != 1 || res.Dropped[0].Update.Service != "checkout" {
+			t.Errorf("dropped = %+v, want checkout", res.Dropped)
+		}
+		wantAll(t, "PR body", w.g.PullRequests(manifests)[0].Body, "Not carried over", "**checkout**", "not in the registry")
+	})
+
+	t.Run("without a verifier carried updates are refused", func(t *testing.T) {
+		w := newWorld(t)
+		if _, err := w.writer(t).Apply(ctx, gitops.Request{Env: stagingEnv, Updates: []gitops.Update{upd("checkout", "2.0.0", 'b')}}); err != nil {
+			t.Fatal(err)
+		}
+		bare, err := gitops.NewGitHubWriter(w.source(t), gitops.WithServerURL(w.g.URL))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := bare.Apply(ctx, gitops.Request{Env: stagingEnv, Updates: []gitops.Update{upd("cart", "1.2.0", 'c')}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Dropped) != 1 || !strings.Contains(res.Dropped[0].Reason, "no verifier") {
+			t.Errorf("dropped = %+v, want checkout refused for want of a verifier", res.Dropped)
+		}
+	})
+}
+
+// TestWriteBackConcurrentFanIn: 20 writers (independent clients, like 20
+// processes) commit to one environment at once with 150 ms added to every
+// GitHub API call: every one lands, none is lost.
+func TestWriteBackConcurrentFanIn(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	const writers = 20
+	var values strings.Builder
+	for i := range writers {
+		fmt.Fprintf(&values, "s%02d:\n  image:\n    repository: ghcr.io/acme/s%02d\n    tag: \"1.0.0\"\n", i, i)
+	}
+	c := harness.Clone(t, w.g.AuthCloneURL(manifests, w.g.Token), harness.Depth(1))
+	c.WriteFile("envs/fanin/values.yaml", values.String())
+	c.Commit("fan-in environment")
+	c.Git("push", "-q", "origin", "HEAD:main")
+	env := config.Environment{Name: "fanin", Repo: manifests, Files: []string{"envs/fanin/values.yaml"}, Mode: "commit"}
+	w.g.SetLatency(150 * time.Millisecond)
+	errs := make([]error, writers)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range writers {
+		wr := w.writer(t)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			u := gitops.Update{Service: fmt.Sprintf("s%02d", i), Repository: fmt.Sprintf("ghcr.io/acme/s%02d", i), Tag: "2.0.0", Digest: fmt.Sprintf("sha256:%064x", i+1)}
+			_, errs[i] = wr.Apply(ctx, gitops.Request{Env: env, Updates: []gitops.Update{u}})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	w.g.SetLatency(0)
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	got := w.file(t, "main", "envs/fanin/values.yaml")
+	for i := range writers {
+		if !strings.Contains(got, fmt.Sprintf("sha256:%064x", i+1)) {
+			t.Errorf("writer %d's update was lost", i)
+		}
+	}
+}
+
+// TestWriteBackManyServices: 500 services promoted in one request into a
+// pull-request environment land as one pull request whose title and body
+// GitHub (the fake enforces its limits) accepts, with every value changed.
+func TestWriteBackManyServices(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	const n = 500
+	var values strings.Builder
+	var updates []gitops.Update
+	for i := range n {
+		fmt.Fprintf(&values, "s%03d:\n  image:\n    repository: ghcr.io/acme/s%03d\n    tag: \"1.0.0\"\n", i, i)
+		updates = append(updates, gitops.Update{Service: fmt.Sprintf("s%03d", i), Repository: fmt.Sprintf("ghcr.io/acme/s%03d", i), Tag: "2.0.0", Digest: fmt.Sprintf("sha256:%064x", i+1),
+			Scan: &gitops.ScanSummary{Verdict: "pass"}, Source: &gitops.Source{Repo: "acme/app", From: strings.Repeat("1", 40), To: strings.Repeat("2", 40)}})
+	}
+	c := harness.Clone(t, w.g.AuthCloneURL(manifests, w.g.Token), harness.Depth(1))
+	c.WriteFile("envs/big/values.yaml", values.String())
+	c.Commit("a big environment")
+	c.Git("push", "-q", "origin", "HEAD:main")
+	env := config.Environment{Name: "big", Repo: manifests, Files: []string{"envs/big/values.yaml"}, Mode: "pull-request"}
+	w.g.ResetRequests()
+	res, err := w.writer(t).Apply(ctx, gitops.Request{Env: env, Updates: updates})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("500 services: %d API calls", w.g.APICalls())
+	prs := w.g.PullRequests(manifests)
+	if len(prs) != 1 || !res.PR.Created {
+		t.Fatalf("want one new pull request, got %+v", prs)
+	}
+	got := w.file(t, "automator/big", "envs/big/values.yaml")
+	for i := range n {
+		if !strings.Contains(got, fmt.Sprintf("sha256:%064x", i+1)) {
+			t.Fatalf("s%03d not promoted", i)
+		}
+	}
+	// A second run with one more change reads the whole record back from the
+	// head commit: nothing pending is lost, however long the body had to be cut.
+	more := updates[0]
+	more.Tag, more.Digest = "3.0.0", fmt.Sprintf("sha256:%064x", 9999)
+	if _, err := w.writer(t).Apply(ctx, gitops.Request{Env: env, Updates: []gitops.Update{more}}); err != nil {
+		t.Fatal(err)
+	}
+	got = w.file(t, "automator/big", "envs/big/values.yaml")
+	for i := 1; i < n; i++ {
+		if !strings.Contains(got, fmt.Sprintf("sha256:%064x", i+1)) {
+			t.Fatalf("s%03d lost on the second run", i)
+		}
+	}
+	if !strings.Contains(got, more.Digest) {
+		t.Error("the second run's update is missing")
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -93,6 +94,7 @@ type GitHub struct {
 	tmp             string
 	installationTTL time.Duration
 	faults          faultSet
+	latency         atomic.Int64 // time.Duration added before every REST API answer
 
 	mu            sync.Mutex
 	tokens        map[string]*tokenInfo
@@ -228,6 +230,10 @@ func (g *GitHub) InjectFault(t testing.TB, f Fault) {
 	}
 }
 
+// SetLatency delays every REST API answer by d (0 turns it off), as a GitHub round trip from a runner
+// does; git smart HTTP is not delayed.
+func (g *GitHub) SetLatency(d time.Duration) { g.latency.Store(int64(d)) }
+
 // PendingFaults reports how many injected faults have not been fully consumed.
 func (g *GitHub) PendingFaults() int { return g.faults.pending() }
 
@@ -308,6 +314,12 @@ func (g *GitHub) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		r2.URL.Path = path
 		r2.URL.RawPath = ""
 		r = r2
+	}
+	if d := time.Duration(g.latency.Load()); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+		}
 	}
 	_, pattern := g.mux.Handler(r)
 	if pattern == "/" {
@@ -684,10 +696,13 @@ func (g *GitHub) routes() {
 	g.route("GET "+repo+"/pulls/{number}", authToken, "pull_requests:read", g.getPull)
 	g.route("PATCH "+repo+"/pulls/{number}", authToken, "pull_requests:write", g.updatePull)
 	g.route("PUT "+repo+"/pulls/{number}/merge", authToken, "contents:write", g.mergePullAPI)
+	g.route("GET "+repo+"/pulls/{number}/reviews", authToken, "pull_requests:read", g.listReviews)
 	g.route("POST "+repo+"/pulls/{number}/requested_reviewers", authToken, "pull_requests:write", g.requestReviewers)
 	g.route("POST "+repo+"/issues/{number}/labels", authToken, "issues:write|pull_requests:write", g.addLabels)
 	g.route("GET "+repo+"/issues/{number}/labels", authToken, "issues:read|pull_requests:read", g.listLabels)
 	g.route("POST "+repo+"/issues/{number}/assignees", authToken, "issues:write|pull_requests:write", g.addAssignees)
+	g.route("POST "+repo+"/issues/{number}/comments", authToken, "issues:write|pull_requests:write", g.createComment)
+	g.route("GET "+repo+"/issues/{number}/comments", authToken, "issues:read|pull_requests:read", g.listComments)
 }
 
 // sortedKeys returns map keys in order, for deterministic JSON arrays.

@@ -32,6 +32,10 @@ type repoState struct {
 	pulls     []*pullState
 	protected map[string]bool
 	labels    map[string]int64
+	// noDrafts makes the repository refuse draft pull requests, as GitHub does for private repositories on
+	// plans without them.
+	noDrafts bool
+	comments []IssueComment
 }
 
 func (r *repoState) fullName() string { return r.owner + "/" + r.name }

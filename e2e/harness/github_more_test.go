@@ -251,3 +251,48 @@ func TestDownloadContentsAndRawMediaType(t *testing.T) {
 		t.Fatalf("raw media type = %q, %v", buf.String(), err)
 	}
 }
+
+// The fake refuses what GitHub refuses, with GitHub's 422 bodies: a body or
+// title past the limit (on create and edit, and a comment's body), and a
+// draft in a repository without drafts; comments are kept per pull request.
+func TestPullRequestTextLimitsDraftsAndComments(t *testing.T) {
+	gh, local := manifestsRepo(t)
+	ctx := context.Background()
+	client := gh.Client(gh.Token)
+	local.Git("checkout", "-q", "-b", "feature")
+	local.WriteFile("README.md", "changed\n")
+	local.Commit("change")
+	local.PushTo(gh, "org/manifests")
+	newPR := func(title, body string, draft bool) (*github.PullRequest, error) {
+		pr, _, err := client.PullRequests.Create(ctx, "org", "manifests", &github.NewPullRequest{Title: &title, Head: github.String("feature"), Base: github.String("main"), Body: &body, Draft: &draft})
+		return pr, err
+	}
+	long := strings.Repeat("é", harness.MaxBody+1)
+	if _, err := newPR("t", long, false); errorResponse(t, err, 422).Errors[0].Message != "body is too long (maximum is 65536 characters)" {
+		t.Errorf("long body: %v", err)
+	}
+	if _, err := newPR(strings.Repeat("t", harness.MaxTitle+1), "", false); errorResponse(t, err, 422).Errors[0].Message != "title is too long (maximum is 256 characters)" {
+		t.Errorf("long title: %v", err)
+	}
+	gh.DisableDraftPulls("org/manifests")
+	if _, err := newPR("t", "", true); errorResponse(t, err, 422).Errors[0].Message != "Draft pull requests are not supported in this repository." {
+		t.Errorf("draft: %v", err)
+	}
+	pr, err := newPR("t", strings.Repeat("é", harness.MaxBody), false)
+	if err != nil {
+		t.Fatalf("a body of exactly %d characters: %v", harness.MaxBody, err)
+	}
+	if _, _, err := client.PullRequests.Edit(ctx, "org", "manifests", pr.GetNumber(), &github.PullRequest{Body: &long}); errorResponse(t, err, 422).Errors[0].Field != "body" {
+		t.Errorf("long body on edit: %v", err)
+	}
+	if _, _, err := client.Issues.CreateComment(ctx, "org", "manifests", pr.GetNumber(), &github.IssueComment{Body: &long}); errorResponse(t, err, 422).Errors[0].Field != "body" {
+		t.Errorf("long comment: %v", err)
+	}
+	if _, _, err := client.Issues.CreateComment(ctx, "org", "manifests", pr.GetNumber(), &github.IssueComment{Body: github.String("hello")}); err != nil {
+		t.Fatal(err)
+	}
+	cs, _, err := client.Issues.ListComments(ctx, "org", "manifests", pr.GetNumber(), nil)
+	if err != nil || len(cs) != 1 || cs[0].GetBody() != "hello" || cs[0].GetUser().GetLogin() != "automator-bot" {
+		t.Errorf("comments %+v, %v", cs, err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 type pullState struct {
@@ -249,6 +250,12 @@ func (g *GitHub) createPull(c *call) {
 	case body.Issue != nil:
 		c.validation(map[string]any{"resource": "PullRequest", "field": "issue", "code": "invalid"})
 		return
+	case !textWithinLimits(c, body.Title, body.Body):
+		return
+	case body.Draft && c.repo.noDrafts:
+		c.validation(map[string]any{"resource": "PullRequest", "code": "custom",
+			"message": "Draft pull requests are not supported in this repository."})
+		return
 	}
 	ctx := c.r.Context()
 	repo := c.repo
@@ -368,7 +375,7 @@ func (g *GitHub) updatePull(c *call) {
 		Base                *string `json:"base"`
 		MaintainerCanModify *bool   `json:"maintainer_can_modify"`
 	}
-	if !c.decode(&body) {
+	if !c.decode(&body) || !textWithinLimits(c, body.Title, body.Body) {
 		return
 	}
 	ctx := c.r.Context()
@@ -557,5 +564,113 @@ func (g *GitHub) addAssignees(c *call) {
 			"pull_request": map[string]any{"url": pr["url"], "html_url": pr["html_url"]},
 		}
 		c.json(http.StatusCreated, issue)
+	})
+}
+
+// GitHub's limits on issue and pull request text, in characters.
+const (
+	// MaxTitle is the longest title GitHub accepts.
+	MaxTitle = 256
+	// MaxBody is the longest pull request body or comment GitHub accepts.
+	MaxBody = 65536
+)
+
+// textWithinLimits answers GitHub's 422 for a title or body past its limit and reports whether both fit.
+func textWithinLimits(c *call, title, body *string) bool {
+	tooLong := func(field string, limit int) {
+		c.validation(map[string]any{"resource": "Issue", "code": "custom", "field": field,
+			"message": fmt.Sprintf("%s is too long (maximum is %d characters)", field, limit)})
+	}
+	switch {
+	case title != nil && utf8.RuneCountInString(*title) > MaxTitle:
+		tooLong("title", MaxTitle)
+		return false
+	case body != nil && utf8.RuneCountInString(*body) > MaxBody:
+		tooLong("body", MaxBody)
+		return false
+	}
+	return true
+}
+
+// DisableDraftPulls makes the repository refuse draft pull requests with GitHub's 422.
+func (g *GitHub) DisableDraftPulls(repoName string) {
+	repo := g.mustRepo(repoName)
+	repo.mu.Lock()
+	defer repo.mu.Unlock()
+	repo.noDrafts = true
+}
+
+// IssueComment is a comment on a pull request held by the fake.
+type IssueComment struct {
+	ID     int64
+	Number int
+	Author string
+	Body   string
+}
+
+// Comments returns the comments on pull request number, oldest first.
+func (g *GitHub) Comments(repoName string, number int) []IssueComment {
+	repo := g.mustRepo(repoName)
+	repo.mu.Lock()
+	defer repo.mu.Unlock()
+	var out []IssueComment
+	for _, cm := range repo.comments {
+		if cm.Number == number {
+			out = append(out, cm)
+		}
+	}
+	return out
+}
+
+func (g *GitHub) commentJSON(repo *repoState, cm IssueComment) map[string]any {
+	return map[string]any{
+		"id": cm.ID, "node_id": fmt.Sprintf("IC_%d", cm.ID), "body": cm.Body, "user": g.userJSON(cm.Author),
+		"url":       fmt.Sprintf("%s/repos/%s/issues/comments/%d", g.APIURL, repo.fullName(), cm.ID),
+		"html_url":  fmt.Sprintf("%s/%s/pull/%d#issuecomment-%d", g.URL, repo.fullName(), cm.Number, cm.ID),
+		"issue_url": fmt.Sprintf("%s/repos/%s/issues/%d", g.APIURL, repo.fullName(), cm.Number),
+	}
+}
+
+func (g *GitHub) createComment(c *call) {
+	var body struct {
+		Body *string `json:"body"`
+	}
+	if !c.decode(&body) {
+		return
+	}
+	if body.Body == nil || *body.Body == "" {
+		c.validation(map[string]any{"resource": "IssueComment", "field": "body", "code": "missing_field"})
+		return
+	}
+	if utf8.RuneCountInString(*body.Body) > MaxBody {
+		c.validation(map[string]any{"resource": "IssueComment", "code": "custom", "field": "body",
+			"message": fmt.Sprintf("body is too long (maximum is %d characters)", MaxBody)})
+		return
+	}
+	g.withPull(c, func(p *pullState) {
+		g.mu.Lock()
+		g.nextID++
+		id := g.nextID
+		g.mu.Unlock()
+		cm := IssueComment{ID: id, Number: p.number, Author: c.id.Login, Body: *body.Body}
+		c.repo.comments = append(c.repo.comments, cm)
+		c.json(http.StatusCreated, g.commentJSON(c.repo, cm))
+	})
+}
+
+// listReviews answers with no reviews: the fake has no way to submit one.
+func (g *GitHub) listReviews(c *call) {
+	g.withPull(c, func(*pullState) { c.json(http.StatusOK, []any{}) })
+}
+
+func (g *GitHub) listComments(c *call) {
+	g.withPull(c, func(p *pullState) {
+		out := []map[string]any{}
+		for _, cm := range c.repo.comments {
+			if cm.Number == p.number {
+				out = append(out, g.commentJSON(c.repo, cm))
+			}
+		}
+		c.json(http.StatusOK, paginate(c, out))
 	})
 }

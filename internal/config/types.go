@@ -136,6 +136,7 @@ type Environment struct {
 	Gate        *Policy     `yaml:"gate,omitempty" doc:"Scan policy for this environment; defaults to scan.policy."`
 	PullRequest PullRequest `yaml:"pullRequest,omitempty" doc:"Pull request options (mode: pull-request)."`
 	Images      []ImagePath `yaml:"images,omitempty" doc:"Explicit YAML paths for layouts the rewriter cannot find by itself."`
+	RetryFor    string      `yaml:"retryFor,omitempty" doc:"How long a write-back keeps re-reading and re-applying while concurrent writers win the race to move the branch (Go duration); back-off is exponential with full jitter." default:"5m"`
 }
 
 // Trigger selects the events on which an environment is targeted.

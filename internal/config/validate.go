@@ -144,6 +144,9 @@ func (c *Config) validate() []Problem {
 				add(fmt.Sprintf("%s.files[%d]", p, j), "invalid glob %q: %v", f, err)
 			}
 		}
+		if d, err := time.ParseDuration(e.RetryFor); e.RetryFor != "" && (err != nil || d <= 0) {
+			add(p+".retryFor", "want a positive Go duration such as 5m, got %q", e.RetryFor)
+		}
 		for j, im := range e.Images {
 			if im.Tag == "" && im.Digest == "" && im.Repository == "" {
 				add(fmt.Sprintf("%s.images[%d]", p, j), "set at least one of repository, tag or digest")

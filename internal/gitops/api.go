@@ -28,12 +28,15 @@ type PullRequestsAPI interface {
 	Create(ctx context.Context, owner, repo string, pull *github.NewPullRequest) (*github.PullRequest, *github.Response, error)
 	Edit(ctx context.Context, owner, repo string, number int, pull *github.PullRequest) (*github.PullRequest, *github.Response, error)
 	RequestReviewers(ctx context.Context, owner, repo string, number int, reviewers github.ReviewersRequest) (*github.PullRequest, *github.Response, error)
+	ListReviews(ctx context.Context, owner, repo string, number int, opts *github.ListOptions) ([]*github.PullRequestReview, *github.Response, error)
 }
 
 // IssuesAPI is the slice of go-github's IssuesService the writer uses.
 type IssuesAPI interface {
 	AddLabelsToIssue(ctx context.Context, owner, repo string, number int, labels []string) ([]*github.Label, *github.Response, error)
 	AddAssignees(ctx context.Context, owner, repo string, number int, assignees []string) (*github.Issue, *github.Response, error)
+	ListComments(ctx context.Context, owner, repo string, number int, opts *github.IssueListCommentsOptions) ([]*github.IssueComment, *github.Response, error)
+	CreateComment(ctx context.Context, owner, repo string, number int, comment *github.IssueComment) (*github.IssueComment, *github.Response, error)
 }
 
 // RepositoriesAPI is the slice of go-github's RepositoriesService the writer uses.
@@ -81,7 +84,7 @@ func DryRun(src ClientSource) ClientSource {
 		return API{
 			Git:          &dryGit{GitAPI: api.Git, n: n, refs: map[string]*github.Reference{}},
 			PullRequests: &dryPulls{PullRequestsAPI: api.PullRequests},
-			Issues:       dryIssues{},
+			Issues:       dryIssues{IssuesAPI: api.Issues},
 			Repositories: api.Repositories,
 		}, nil
 	}
@@ -157,7 +160,11 @@ func (dryPulls) RequestReviewers(context.Context, string, string, int, github.Re
 	return nil, nil, nil
 }
 
-type dryIssues struct{}
+type dryIssues struct{ IssuesAPI }
+
+func (dryIssues) CreateComment(_ context.Context, _, _ string, _ int, c *github.IssueComment) (*github.IssueComment, *github.Response, error) {
+	return c, nil, nil
+}
 
 func (dryIssues) AddLabelsToIssue(context.Context, string, string, int, []string) ([]*github.Label, *github.Response, error) {
 	return nil, nil, nil

@@ -363,31 +363,6 @@ func splitImageRef(s string) (repo, tag, digest string) {
 	return repo, tag, digest
 }
 
-// mergeUpdates merges pending updates with new ones: per service the newest
-// wins, but an update that asks for what is already pending keeps the
-// pending entry (so a re-run with nothing new changes no byte of the PR).
-func mergeUpdates(pending, fresh []Update) []Update {
-	by := map[string]Update{}
-	for _, list := range [][]Update{pending, fresh} {
-		for _, u := range list {
-			old, ok := by[u.Service]
-			switch {
-			case !ok:
-				by[u.Service] = u
-			case old.sameTarget(u):
-			case !u.At.Before(old.At):
-				by[u.Service] = u
-			}
-		}
-	}
-	out := make([]Update, 0, len(by))
-	for _, u := range by {
-		out = append(out, u)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Service < out[j].Service })
-	return out
-}
-
 // effective drops updates that change nothing in the files (already
 // running): they would only clutter the PR.
 func effective(updates []Update, eds []edited) []Update {

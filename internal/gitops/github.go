@@ -23,7 +23,9 @@ import (
 // failure at any step leaves it untouched or fully updated; a concurrent push
 // is re-read and re-applied, never overwritten; commits carry no custom
 // author, so under App auth GitHub signs them (Verified). Pull request
-// branches (automator/<env>) are the writer's own and are regenerated. The
+// branches (automator/<env>) only ever fast-forward too: regenerating one
+// from a moved base keeps its old head as second parent, and a head commit
+// the writer did not make is never written over. The
 // write-back algorithm is writeBack's (writeback.go); this file holds its
 // GitHub backend (target).
 type GitHubWriter struct {
@@ -32,6 +34,7 @@ type GitHubWriter struct {
 
 	mu       sync.Mutex
 	defaults map[string]string
+	selves   map[string]identity // owner → who this writer's commits are made by
 }
 
 var _ Writer = (*GitHubWriter)(nil)
@@ -45,7 +48,7 @@ func NewGitHubWriter(src ClientSource, opts ...Option) (*GitHubWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &GitHubWriter{src: src, o: o, defaults: map[string]string{}}, nil
+	return &GitHubWriter{src: src, o: o, defaults: map[string]string{}, selves: map[string]identity{}}, nil
 }
 
 // target is one environment resolved against its repository: the backend
@@ -56,6 +59,7 @@ type target struct {
 	branch      string
 	api         API
 	serverURL   string
+	w           *GitHubWriter // where the identity learned from commits is kept
 }
 
 var _ backend = (*target)(nil)
@@ -69,7 +73,7 @@ func (w *GitHubWriter) resolve(ctx context.Context, env config.Environment) (*ta
 	if err != nil {
 		return nil, fmt.Errorf("environment %q: connecting to %s: %w", env.Name, env.Repo, err)
 	}
-	t := &target{env: env, owner: owner, name: name, branch: env.Branch, api: api, serverURL: w.o.links.ServerURL}
+	t := &target{env: env, owner: owner, name: name, branch: env.Branch, api: api, serverURL: w.o.links.ServerURL, w: w}
 	if t.branch == "" {
 		w.mu.Lock()
 		t.branch = w.defaults[env.Repo]
@@ -176,8 +180,9 @@ func gitBlobSHA(b []byte) string {
 
 // commit implements backend: the edited files become one tree on top of
 // base's tree and one commit. Contents travel inline in the tree request, so
-// no blob is created separately.
-func (t *target) commit(ctx context.Context, base *snapshot, eds []edited, message, parent string) (string, error) {
+// no blob is created separately. The identity GitHub gives the commit is
+// remembered as automator's own (mine).
+func (t *target) commit(ctx context.Context, base *snapshot, eds []edited, message string, parents ...string) (string, error) {
 	entries := make([]*github.TreeEntry, 0, len(eds))
 	for _, e := range eds {
 		mode := e.Mode
@@ -190,18 +195,88 @@ func (t *target) commit(ctx context.Context, base *snapshot, eds []edited, messa
 	if err != nil {
 		return "", fmt.Errorf("environment %q: creating tree in %s: %w", t.env.Name, t.env.Repo, err)
 	}
+	ps := make([]*github.Commit, len(parents))
+	for i, p := range parents {
+		ps[i] = &github.Commit{SHA: github.String(p)}
+	}
 	// No Author or Committer: GitHub uses the authenticated identity and, for
 	// an App, signs the commit.
-	c, _, err := t.api.Git.CreateCommit(ctx, t.owner, t.name, &github.Commit{Message: github.String(message), Tree: &github.Tree{SHA: tree.SHA}, Parents: []*github.Commit{{SHA: github.String(parent)}}}, nil)
+	c, _, err := t.api.Git.CreateCommit(ctx, t.owner, t.name, &github.Commit{Message: github.String(message), Tree: &github.Tree{SHA: tree.SHA}, Parents: ps}, nil)
 	if err != nil {
 		return "", fmt.Errorf("environment %q: creating commit in %s: %w", t.env.Name, t.env.Repo, err)
+	}
+	if who := identityOf(c); who.author.Email != "" {
+		t.w.mu.Lock()
+		t.w.selves[strings.ToLower(t.owner)] = who
+		t.w.mu.Unlock()
 	}
 	return c.GetSHA(), nil
 }
 
+func identityOf(c *github.Commit) identity {
+	return identity{
+		author:    person{Name: c.GetAuthor().GetName(), Email: c.GetAuthor().GetEmail()},
+		committer: person{Name: c.GetCommitter().GetName(), Email: c.GetCommitter().GetEmail()},
+		verified:  c.GetVerification().GetVerified(),
+	}
+}
+
+// mine implements backend: who must be the identity of a commit this writer
+// made in the same installation, and verified by GitHub when that one was
+// (so a pushed commit that merely names the bot as author is not). Until the
+// writer has made a commit there, it does not know.
+func (t *target) mine(who identity) (is, known bool) {
+	t.w.mu.Lock()
+	self, ok := t.w.selves[strings.ToLower(t.owner)]
+	t.w.mu.Unlock()
+	if !ok {
+		return false, false
+	}
+	return who.author == self.author && who.committer == self.committer && (who.verified || !self.verified), true
+}
+
+// leasedForce implements backend: GitHub's forced ref update is not a
+// compare-and-swap, so the writer never forces a pull request branch.
+func (t *target) leasedForce() bool { return false }
+
+// headCommit implements backend with one commit and one tree listing.
+func (t *target) headCommit(ctx context.Context, sha string) (*headCommit, error) {
+	c, _, err := t.api.Git.GetCommit(ctx, t.owner, t.name, sha)
+	if err != nil {
+		return nil, fmt.Errorf("environment %q: reading commit %s of %s: %w", t.env.Name, short(sha), t.env.Repo, err)
+	}
+	snap, err := t.list(ctx, sha, false)
+	if err != nil {
+		return nil, err
+	}
+	return &headCommit{sha: sha, message: c.GetMessage(), who: identityOf(c), blobs: snap.shas}, nil
+}
+
+// explain implements backend: one comment on the open pull request (none
+// when a comment of automator's already says it).
+func (t *target) explain(ctx context.Context, st *prState, fe *ForeignCommitError) error {
+	if st.open == nil {
+		return nil
+	}
+	cs, _, err := t.api.Issues.ListComments(ctx, t.owner, t.name, st.open.Number, &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}})
+	if err != nil {
+		return fmt.Errorf("environment %q: reading the comments of pull request #%d: %w", t.env.Name, st.open.Number, err)
+	}
+	for _, c := range cs {
+		if strings.Contains(c.GetBody(), stopMarker) {
+			return nil
+		}
+	}
+	text := CapMarkdown(stopComment(fe), MaxBody, "…\n")
+	if _, _, err := t.api.Issues.CreateComment(ctx, t.owner, t.name, st.open.Number, &github.IssueComment{Body: github.String(text)}); err != nil {
+		return fmt.Errorf("environment %q: commenting on pull request #%d: GitHub said: %s: %w", t.env.Name, st.open.Number, ghMessage(err), err)
+	}
+	return nil
+}
+
 // moveRef implements backend with one ref update (CreateRef when old is "").
-// GitHub has no compare-and-swap for forced updates; publish's checks cover
-// that gap. GitHub answers 422 for several ref failures: "not a fast
+// GitHub has no compare-and-swap for forced updates, so the writer never
+// asks for one (leasedForce). GitHub answers 422 for several ref failures: "not a fast
 // forward", an existing ref on create and a vanished ref on a forced update
 // are lost races. When the outcome is unknown (e.g. a 5xx after the update
 // took effect), the ref tells.
@@ -233,9 +308,14 @@ func (t *target) commitURL(sha string) string {
 	return strings.TrimRight(t.serverURL, "/") + "/" + t.env.Repo + "/commit/" + sha
 }
 
-// prState implements backend: the branch's pending block is in its head
-// commit's message and in the open pull request's body; a branch whose head
-// is that of a closed or merged pull request is stale.
+// compareURL implements backend.
+func (t *target) compareURL(base, branch string) string {
+	return strings.TrimRight(t.serverURL, "/") + "/" + t.env.Repo + "/compare/" + base + "..." + branch
+}
+
+// prState implements backend: a branch whose head is that of a closed or
+// merged pull request is stale. The pull request body is never read back as
+// state: anyone who can edit it could forge it.
 func (t *target) prState(ctx context.Context, base, branch string) (*prState, error) {
 	st := &prState{}
 	var err error
@@ -266,65 +346,40 @@ func (t *target) prState(ctx context.Context, base, branch string) (*prState, er
 	if open != nil {
 		st.stale = false
 		st.open = &PullRequest{Number: open.GetNumber(), URL: open.GetHTMLURL(), Title: open.GetTitle(), Body: open.GetBody(), Branch: branch}
-	}
-	if st.branchHead != "" && !st.stale {
-		c, _, err := t.api.Git.GetCommit(ctx, t.owner, t.name, st.branchHead)
-		if err != nil {
-			return nil, fmt.Errorf("environment %q: reading the head of %s: %w", t.env.Name, branch, err)
+		st.has = &decorations{}
+		for _, l := range open.Labels {
+			st.has.labels = append(st.has.labels, l.GetName())
 		}
-		pb := decodeBlock(c.GetMessage())
-		st.pending, st.blockBase = pb.Updates, pb.Base
-	}
-	if st.open != nil {
-		st.pending = mergeUpdates(st.pending, decodeBlock(st.open.Body).Updates)
+		for _, u := range open.Assignees {
+			st.has.assignees = append(st.has.assignees, u.GetLogin())
+		}
+		for _, u := range open.RequestedReviewers {
+			st.has.reviewers = append(st.has.reviewers, u.GetLogin())
+		}
+		for _, tm := range open.RequestedTeams {
+			st.has.teams = append(st.has.teams, tm.GetSlug())
+		}
 	}
 	return st, nil
 }
 
-// upToDate implements backend by comparing the branch's tree; the pending
-// updates live in the pull request body, which publish keeps current.
-func (t *target) upToDate(ctx context.Context, st *prState, want map[string]string, _ []Update) (bool, error) {
-	bt, _, err := t.api.Git.GetTree(ctx, t.owner, t.name, st.branchHead, true)
-	if err != nil {
-		return false, fmt.Errorf("environment %q: listing files of %s at %s: %w", t.env.Name, t.env.Repo, short(st.branchHead), err)
-	}
-	have := map[string]string{}
-	for _, e := range bt.Entries {
-		have[e.GetPath()] = e.GetSHA()
-	}
-	return holdsAll(have, want), nil
-}
-
 // publish implements backend: it opens (and decorates) or edits the pull
 // request, then checks that the branch still is at head.
-func (t *target) publish(ctx context.Context, st *prState, pr *PullRequest, carried []Update, head string, forced bool) error {
-	// GitHub has no compare-and-swap for forced ref updates, so a forced
-	// regeneration may have replaced a racing writer's commit. That writer
-	// recorded its pending updates in the PR body before it verified its
-	// head; any writer that replaced it after that verification sees them
-	// here (before overwriting the body) and re-applies them. Earlier
-	// replacements fail that writer's own read-after-write check below, so
-	// it retries.
-	if forced && st.open != nil {
-		lost, err := t.lostPending(ctx, pr.Branch, carried)
-		if err != nil {
-			return err
-		}
-		if lost {
-			return lostRace("a racing writer's pending update is not on the branch")
-		}
-	}
+func (t *target) publish(ctx context.Context, st *prState, pr *PullRequest, head string) error {
 	if st.open == nil {
 		np := &github.NewPullRequest{Title: github.String(pr.Title), Head: github.String(pr.Branch), Base: github.String(t.branch), Body: github.String(pr.Body), Draft: github.Bool(t.env.PullRequest.Draft)}
 		created, resp, err := t.api.PullRequests.Create(ctx, t.owner, t.name, np)
 		if err != nil {
-			if isUnprocessable(resp, err) {
+			// Only "A pull request already exists" is a racing writer; any
+			// other refusal (drafts not supported, an invalid base, a body
+			// too long, …) will not change on a retry.
+			if isUnprocessable(resp, err) && pullExists(err) {
 				return lostRace("pull request exists")
 			}
-			return fmt.Errorf("environment %q: opening a pull request in %s: %w", t.env.Name, t.env.Repo, err)
+			return fmt.Errorf("environment %q: opening a pull request in %s: GitHub said: %s: %w", t.env.Name, t.env.Repo, ghMessage(err), err)
 		}
 		pr.Number, pr.URL, pr.Created = created.GetNumber(), created.GetHTMLURL(), true
-		if err := t.decorate(ctx, pr.Number); err != nil {
+		if err := t.decorate(ctx, pr.Number, &decorations{}, true); err != nil {
 			return err
 		}
 	} else {
@@ -334,6 +389,10 @@ func (t *target) publish(ctx context.Context, st *prState, pr *PullRequest, carr
 				return fmt.Errorf("environment %q: updating pull request #%d in %s: %w", t.env.Name, pr.Number, t.env.Repo, err)
 			}
 			pr.Updated = true
+		}
+		// Decorations that failed (or were removed) are applied again.
+		if err := t.decorate(ctx, pr.Number, st.has, head != st.branchHead); err != nil {
+			return err
 		}
 	}
 	if !pr.Created && !pr.Updated && head == st.branchHead {
@@ -347,54 +406,65 @@ func (t *target) publish(ctx context.Context, st *prState, pr *PullRequest, carr
 	return nil
 }
 
-// lostPending reports whether the open pull request of branch pends an
-// update that carried (the set just written) neither holds nor supersedes.
-func (t *target) lostPending(ctx context.Context, branch string, carried []Update) (bool, error) {
-	prs, _, err := t.api.PullRequests.List(ctx, t.owner, t.name, &github.PullRequestListOptions{State: "open", Head: t.owner + ":" + branch, Base: t.branch, ListOptions: github.ListOptions{PerPage: 20}})
-	if err != nil {
-		return false, fmt.Errorf("environment %q: re-reading the pull request for %s in %s: %w", t.env.Name, branch, t.env.Repo, err)
-	}
-	for _, pr := range prs {
-		if pr.GetHead().GetRef() != branch || pr.GetState() != "open" {
-			continue
-		}
-		for _, u := range decodeBlock(pr.GetBody()).Updates {
-			if !covers(carried, u) {
-				return true, nil
-			}
-		}
-	}
-	return false, nil
-}
-
-// covers reports whether set holds u or a newer update of its service.
-func covers(set []Update, u Update) bool {
-	for _, o := range set {
-		if o.Service == u.Service && (o.sameTarget(u) || !o.At.Before(u.At)) {
-			return true
-		}
-	}
-	return false
-}
-
 func normalize(s string) string { return strings.TrimSpace(strings.ReplaceAll(s, "\r\n", "\n")) }
 
-// decorate applies labels, assignees and review requests to a new PR.
-func (t *target) decorate(ctx context.Context, number int) error {
+// decorations are the labels, assignees and review requests a pull request
+// carries.
+type decorations struct{ labels, assignees, reviewers, teams []string }
+
+// missing returns the entries of want that have lacks (GitHub compares
+// logins, labels and team slugs without case).
+func missing(want, have []string) []string {
+	var out []string
+	for _, w := range want {
+		found := false
+		for _, h := range have {
+			found = found || strings.EqualFold(w, h)
+		}
+		if !found {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// decorate applies the environment's labels, assignees and review requests
+// that the pull request does not carry yet (has), so that one that failed on
+// an earlier run is applied on a later one. A missing reviewer who already
+// reviewed is asked again only along with a new head (reviews); a team is
+// then asked again too (GitHub answers for a team with its members' reviews).
+func (t *target) decorate(ctx context.Context, number int, has *decorations, reviews bool) error {
 	pr := t.env.PullRequest
-	if len(pr.Labels) > 0 {
-		if _, _, err := t.api.Issues.AddLabelsToIssue(ctx, t.owner, t.name, number, pr.Labels); err != nil {
-			return fmt.Errorf("environment %q: labelling pull request #%d: %w", t.env.Name, number, err)
+	if has == nil {
+		has = &decorations{}
+	}
+	if ls := missing(pr.Labels, has.labels); len(ls) > 0 {
+		if _, _, err := t.api.Issues.AddLabelsToIssue(ctx, t.owner, t.name, number, ls); err != nil {
+			return fmt.Errorf("environment %q: labelling pull request #%d: GitHub said: %s: %w", t.env.Name, number, ghMessage(err), err)
 		}
 	}
-	if len(pr.Assignees) > 0 {
-		if _, _, err := t.api.Issues.AddAssignees(ctx, t.owner, t.name, number, pr.Assignees); err != nil {
-			return fmt.Errorf("environment %q: assigning pull request #%d: %w", t.env.Name, number, err)
+	if as := missing(pr.Assignees, has.assignees); len(as) > 0 {
+		if _, _, err := t.api.Issues.AddAssignees(ctx, t.owner, t.name, number, as); err != nil {
+			return fmt.Errorf("environment %q: assigning pull request #%d: GitHub said: %s: %w", t.env.Name, number, ghMessage(err), err)
 		}
 	}
-	if len(pr.Reviewers) > 0 || len(pr.TeamReviewers) > 0 {
-		if _, _, err := t.api.PullRequests.RequestReviewers(ctx, t.owner, t.name, number, github.ReviewersRequest{Reviewers: pr.Reviewers, TeamReviewers: pr.TeamReviewers}); err != nil {
-			return fmt.Errorf("environment %q: requesting reviews on pull request #%d: %w", t.env.Name, number, err)
+	rs, ts := missing(pr.Reviewers, has.reviewers), missing(pr.TeamReviewers, has.teams)
+	if len(rs) > 0 && !reviews {
+		// GitHub drops a reviewer from the requested ones once they
+		// reviewed: ask again only those who have not.
+		var reviewed []string
+		revs, _, err := t.api.PullRequests.ListReviews(ctx, t.owner, t.name, number, &github.ListOptions{PerPage: 100})
+		if err != nil {
+			return fmt.Errorf("environment %q: listing reviews of pull request #%d: %w", t.env.Name, number, err)
+		}
+		for _, r := range revs {
+			reviewed = append(reviewed, r.GetUser().GetLogin())
+		}
+		rs = missing(rs, reviewed)
+	}
+	if len(rs) > 0 || (reviews && len(ts) > 0) {
+		if _, _, err := t.api.PullRequests.RequestReviewers(ctx, t.owner, t.name, number, github.ReviewersRequest{Reviewers: rs, TeamReviewers: ts}); err != nil {
+			return fmt.Errorf("environment %q: requesting reviews on pull request #%d: GitHub said: %s: %w", t.env.Name, number, ghMessage(err), err)
 		}
 	}
 	return nil
@@ -460,16 +530,30 @@ func statusOf(resp *github.Response, err error) int {
 	return 0
 }
 
+// ghMessage is what GitHub said: the message and every error's message
+// (or, for errors without one, the field and code it names).
 func ghMessage(err error) string {
 	var er *github.ErrorResponse
 	if errors.As(err, &er) {
 		msg := er.Message
 		for _, e := range er.Errors {
-			msg += "; " + e.Message
+			switch {
+			case e.Message != "":
+				msg += "; " + e.Message
+			case e.Field != "":
+				msg += "; " + e.Field + " " + e.Code
+			}
 		}
 		return msg
 	}
 	return err.Error()
+}
+
+// pullExists recognises GitHub's 422 "A pull request already exists for
+// owner:branch.", the one refusal of a pull request creation that a racing
+// writer causes.
+func pullExists(err error) bool {
+	return strings.Contains(strings.ToLower(ghMessage(err)), "a pull request already exists")
 }
 
 func isUnprocessable(resp *github.Response, err error) bool {

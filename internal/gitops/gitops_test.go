@@ -109,11 +109,16 @@ func newTestWriter(t *testing.T, g *fakeGit, dry bool) *GitHubWriter {
 	if dry {
 		src = DryRun(src)
 	}
-	w, err := NewGitHubWriter(src, WithMaxAttempts(3))
+	w, err := NewGitHubWriter(src, WithRetryFor(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.o.sleep = func(context.Context, time.Duration) error { return nil }
+	// A fake clock that sleeping advances, and the longest wait jitter can
+	// draw: a deterministic number of attempts within retryFor.
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	w.o.now = func() time.Time { return clock }
+	w.o.sleep = func(_ context.Context, d time.Duration) error { clock = clock.Add(d); return nil }
+	w.o.jitter = func(n time.Duration) time.Duration { return n }
 	return w
 }
 
@@ -134,7 +139,9 @@ func TestCommitMode(t *testing.T) {
 		{name: "one commit", content: values, wantWrite: 3, wantTries: 1},
 		{name: "nothing changed", content: strings.ReplaceAll(strings.ReplaceAll(values, `"1.0.0"`, `"1.1.0"`), digest("1"), digest("a")), wantWrite: 0, wantTries: 1},
 		{name: "non-fast-forward is re-read and retried", content: values, refErrs: []error{unprocessable("Update is not a fast forward")}, wantWrite: 6, wantTries: 2},
-		{name: "bounded", content: values, refErrs: []error{unprocessable("Update is not a fast forward"), unprocessable("Update is not a fast forward"), unprocessable("Update is not a fast forward")}, wantErr: ErrConflict, wantWrite: 9},
+		// Waits of 250 ms, 500 ms, then the 250 ms left of retryFor (1 s):
+		// the fourth lost race is past the deadline.
+		{name: "bounded by time", content: values, refErrs: []error{unprocessable("Update is not a fast forward"), unprocessable("Update is not a fast forward"), unprocessable("Update is not a fast forward"), unprocessable("Update is not a fast forward")}, wantErr: ErrConflict, wantWrite: 12},
 		{name: "protected branch", content: values, refErrs: []error{unprocessable("Protected branch update failed for refs/heads/main.")}, wantErr: ErrProtectedBranch, wantWrite: 3},
 		{name: "dry run writes nothing", content: values, dry: true, wantWrite: 0, wantTries: 1},
 	}
@@ -167,7 +174,10 @@ func TestCommitMode(t *testing.T) {
 	}
 }
 
-func TestMergeUpdates(t *testing.T) {
+// TestCarry: this run's update wins per service whatever either runner's
+// clock says (the order in which write-backs reach the branch); asking for
+// what is already pending keeps the pending entry.
+func TestCarry(t *testing.T) {
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	u := func(svc, tag string, at time.Time) Update {
 		return Update{Service: svc, Repository: "r/" + svc, Tag: tag, At: at}
@@ -178,14 +188,14 @@ func TestMergeUpdates(t *testing.T) {
 		want           []string
 	}{
 		{"new service added", []Update{u("a", "1", t0)}, []Update{u("b", "1", t0)}, []string{"a:1@" + t0.String(), "b:1@" + t0.String()}},
-		{"newest wins", []Update{u("a", "1", t0)}, []Update{u("a", "2", t0.Add(time.Hour))}, []string{"a:2@" + t0.Add(time.Hour).String()}},
-		{"older loses", []Update{u("a", "2", t0.Add(time.Hour))}, []Update{u("a", "1", t0)}, []string{"a:2@" + t0.Add(time.Hour).String()}},
+		{"this run wins", []Update{u("a", "1", t0)}, []Update{u("a", "2", t0.Add(time.Hour))}, []string{"a:2@" + t0.Add(time.Hour).String()}},
+		{"a pending entry dated in the future does not win", []Update{u("a", "2", t0.AddDate(74, 0, 0))}, []Update{u("a", "1", t0)}, []string{"a:1@" + t0.String()}},
 		{"same target keeps the pending entry", []Update{u("a", "1", t0)}, []Update{u("a", "1", t0.Add(time.Hour))}, []string{"a:1@" + t0.String()}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
-			for _, m := range mergeUpdates(tt.pending, tt.fresh) {
+			for _, m := range carry(tt.pending, tt.fresh) {
 				got = append(got, m.Service+":"+m.Tag+"@"+m.At.String())
 			}
 			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
@@ -251,5 +261,51 @@ func TestReadImages(t *testing.T) {
 				t.Errorf("images = %+v, want cart %s@%s only", imgs, tt.tag, tt.digest)
 			}
 		})
+	}
+}
+
+// TestBackoffFullJitter: the wait after attempt n is drawn from [0, bound)
+// with the bound doubling from retryBackoffBase up to retryBackoffCap.
+func TestBackoffFullJitter(t *testing.T) {
+	var bounds []time.Duration
+	o := options{jitter: func(n time.Duration) time.Duration { bounds = append(bounds, n); return 0 }}
+	for n := 1; n <= 40; n++ {
+		o.backoff(n)
+	}
+	want := []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, retryBackoffCap, retryBackoffCap}
+	for i, w := range want {
+		if bounds[i] != w {
+			t.Errorf("bound after attempt %d = %v, want %v", i+1, bounds[i], w)
+		}
+	}
+	for i, b := range bounds {
+		if b <= 0 || b > retryBackoffCap {
+			t.Errorf("bound after attempt %d = %v, want within (0, %v]", i+1, b, retryBackoffCap)
+		}
+	}
+}
+
+// TestRetryForFromEnvironment: an environment's retryFor bounds the retries
+// instead of the writer's default.
+func TestRetryForFromEnvironment(t *testing.T) {
+	errs := make([]error, 100)
+	for i := range errs {
+		errs[i] = unprocessable("Update is not a fast forward")
+	}
+	g := &fakeGit{head: "c0", content: values, refErrs: errs, t: t}
+	env := dev
+	env.RetryFor = "3s"
+	_, err := newTestWriter(t, g, false).Apply(context.Background(), Request{Env: env, Updates: []Update{cartUpdate()}})
+	if err == nil || !strings.Contains(err.Error(), ErrConflict.Error()) {
+		t.Fatalf("err = %v, want ErrConflict", err)
+	}
+	// 250+500+1000 ms, then the 1250 ms left: five attempts in 3 s (the
+	// writer's own 1 s would allow four).
+	if n := len(g.writes) / 3; n != 5 {
+		t.Errorf("%d attempts, want 5 within 3s", n)
+	}
+	env.RetryFor = "soon"
+	if _, err := newTestWriter(t, &fakeGit{head: "c0", content: values, t: t}, false).Apply(context.Background(), Request{Env: env, Updates: []Update{cartUpdate()}}); err == nil || !strings.Contains(err.Error(), "retryFor") {
+		t.Errorf("err = %v, want an error naming retryFor", err)
 	}
 }

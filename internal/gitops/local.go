@@ -24,8 +24,8 @@ import (
 // Guarantees: the environment's branch is only ever pushed as a
 // fast-forward; when a concurrent push wins, the writer fetches the new head,
 // re-applies the updates on it (a rebase that cannot conflict, because the
-// rewrite is re-run rather than the diff replayed) and retries, bounded, with
-// jitter. Its pull request branch (automator/<env>) is regenerated like
+// rewrite is re-run rather than the diff replayed) and retries, bounded by
+// time, with exponential back-off and full jitter. Its pull request branch (automator/<env>) is regenerated like
 // GitHubWriter's, and a forced update of that branch is a compare-and-swap
 // (--force-with-lease on the head it read), so a racing writer's pending
 // updates are never overwritten unseen. There is no pull request API: the
@@ -122,7 +122,7 @@ func WithPusher(p Pusher) LocalOption {
 
 // NewLocalWriter returns a writer for environments whose repo is a git URL or
 // path. opts are the shared writer options (WithAuthor, WithWorkDir,
-// WithMaxAttempts, WithLogger, …).
+// WithRetryFor, WithLogger, …).
 func NewLocalWriter(opts []Option, local ...LocalOption) (*LocalWriter, error) {
 	o, err := buildOptions(opts)
 	if err != nil {
@@ -211,6 +211,7 @@ type clone struct {
 	cleanup func()
 	pusher  Pusher
 	moved   map[string]bool // branches whose fetched tip a push found stale
+	author  Author          // who the writer commits as
 }
 
 var _ backend = (*clone)(nil)
@@ -246,7 +247,7 @@ func (w *LocalWriter) open(ctx context.Context, env config.Environment) (*clone,
 		return nil, fmt.Errorf("environment %q: creating a work directory: %w", env.Name, err)
 	}
 	c := &clone{env: env, url: u, shown: redactURL(u), branch: env.Branch, cleanup: func() { os.RemoveAll(parent) },
-		pusher: w.pusher, moved: map[string]bool{}}
+		pusher: w.pusher, moved: map[string]bool{}, author: *w.o.author}
 	c.env.Repo = c.shown // messages, PR bodies and commit messages never show credentials
 	ok := false
 	defer func() {
@@ -338,24 +339,38 @@ func (c *clone) tip(ctx context.Context, branch string) (string, error) {
 	return sha, nil
 }
 
-// read implements backend.
-func (c *clone) read(ctx context.Context, commit string) (*snapshot, error) {
+// list lists every blob of the tree at commit, fetching the commit first
+// when the shallow clone lacks it (e.g. an older base a record names).
+func (c *clone) list(ctx context.Context, commit string) (*snapshot, error) {
+	if ok, _ := c.repo.HasCommit(ctx, commit); !ok {
+		if _, err := c.at(ctx, commit); err != nil {
+			return nil, err
+		}
+	}
 	out, err := c.repo.Run(ctx, "-c", "core.quotePath=false", "ls-tree", "-r", "-z", "--full-tree", "--end-of-options", commit)
 	if err != nil {
 		return nil, c.gitErr("listing files at "+short(commit), err)
 	}
-	s := &snapshot{commit: commit, shas: map[string]string{}}
-	modes := map[string]string{}
-	var paths []string
+	s := &snapshot{commit: commit, shas: map[string]string{}, modes: map[string]string{}}
 	for _, rec := range bytes.Split(out, []byte{0}) {
 		meta, p, ok := strings.Cut(string(rec), "\t")
 		f := strings.Fields(meta)
 		if !ok || len(f) != 3 || f[1] != "blob" {
 			continue
 		}
-		s.shas[p], modes[p] = f[2], f[0]
-		paths = append(paths, p)
+		s.shas[p], s.modes[p] = f[2], f[0]
+		s.paths = append(s.paths, p)
 	}
+	return s, nil
+}
+
+// read implements backend.
+func (c *clone) read(ctx context.Context, commit string) (*snapshot, error) {
+	s, err := c.list(ctx, commit)
+	if err != nil {
+		return nil, err
+	}
+	modes, paths := s.modes, s.paths
 	matched, err := matchFiles(c.env, paths)
 	if err != nil {
 		return nil, err
@@ -373,7 +388,7 @@ func (c *clone) read(ctx context.Context, commit string) (*snapshot, error) {
 // commit implements backend with plumbing (hash-object, read-tree,
 // update-index, write-tree, commit-tree) in the clone. Nothing reaches the
 // remote.
-func (c *clone) commit(ctx context.Context, base *snapshot, eds []edited, message, parent string) (string, error) {
+func (c *clone) commit(ctx context.Context, base *snapshot, eds []edited, message string, parents ...string) (string, error) {
 	tmp, err := os.MkdirTemp(filepath.Dir(c.repo.Dir()), "objects-")
 	if err != nil {
 		return "", err
@@ -417,7 +432,11 @@ func (c *clone) commit(ctx context.Context, base *snapshot, eds []edited, messag
 	if err := os.WriteFile(msgFile, []byte(message), 0o600); err != nil {
 		return "", err
 	}
-	sha, err := c.repo.Run(ctx, "commit-tree", strings.TrimSpace(string(tree)), "-p", parent, "-F", msgFile)
+	args := []string{"commit-tree", strings.TrimSpace(string(tree))}
+	for _, p := range parents {
+		args = append(args, "-p", p)
+	}
+	sha, err := c.repo.Run(ctx, append(args, "-F", msgFile)...)
 	if err != nil {
 		return "", c.gitErr("creating the commit", err)
 	}
@@ -463,8 +482,11 @@ func (c *clone) moveRef(ctx context.Context, branch, next, old string, force boo
 // commitURL implements backend: a git remote has no known web view.
 func (c *clone) commitURL(string) string { return "" }
 
-// prState implements backend: the branch's pending block is in its head
-// commit's message; a branch whose head was merged into the base is stale.
+// compareURL implements backend: a git remote has no known web view.
+func (c *clone) compareURL(string, string) string { return "" }
+
+// prState implements backend: a branch whose head was merged into the base
+// is stale (the head commit's record names the base it was written from).
 func (c *clone) prState(ctx context.Context, base, branch string) (*prState, error) {
 	heads, err := c.heads(ctx, base, branch)
 	if err != nil {
@@ -494,13 +516,47 @@ func (c *clone) prState(ctx context.Context, base, branch string) (*prState, err
 	if err != nil {
 		return nil, err
 	}
-	pb := decodeBlock(msg)
-	st.pending, st.blockBase = pb.Updates, pb.Base
-	if st.blockBase != st.baseHead && c.merged(ctx, st.branchHead, st.baseHead) {
-		st.stale, st.pending = true, nil
+	if decodeBlock(msg).Base != st.baseHead && c.merged(ctx, st.branchHead, st.baseHead) {
+		st.stale = true
 	}
 	return st, nil
 }
+
+// headCommit implements backend with git log and ls-tree on the fetched
+// commit.
+func (c *clone) headCommit(ctx context.Context, sha string) (*headCommit, error) {
+	out, err := c.repo.Run(ctx, "log", "-1", "--format=%an%x00%ae%x00%cn%x00%ce%x00%B", "--end-of-options", sha)
+	if err != nil {
+		return nil, c.gitErr("reading commit "+short(sha), err)
+	}
+	f := strings.SplitN(string(out), "\x00", 5)
+	if len(f) != 5 {
+		return nil, fmt.Errorf("environment %q: unexpected git log output for %s", c.env.Name, short(sha))
+	}
+	snap, err := c.list(ctx, sha)
+	if err != nil {
+		return nil, err
+	}
+	return &headCommit{sha: sha, message: f[4], blobs: snap.shas,
+		who: identity{author: person{Name: f[0], Email: f[1]}, committer: person{Name: f[2], Email: f[3]}}}, nil
+}
+
+// mine implements backend: a git remote records only names, so automator's
+// commits are those authored and committed as its configured author (every
+// runner writing to the same remote must use the same one). The tree check
+// (trust) and the Verifier cover what a forged name could carry.
+func (c *clone) mine(who identity) (is, known bool) {
+	self := person{Name: c.author.Name, Email: c.author.Email}
+	return who.author == self && who.committer == self, true
+}
+
+// leasedForce implements backend: git push --force-with-lease is a
+// compare-and-swap.
+func (c *clone) leasedForce() bool { return true }
+
+// explain implements backend: there is no pull request to comment on; the
+// run's error (ForeignCommitError) is the explanation.
+func (c *clone) explain(context.Context, *prState, *ForeignCommitError) error { return nil }
 
 // merged reports whether the pull request branch head has been merged into
 // the base: history of the base since shortly before the branch head's commit
@@ -523,55 +579,16 @@ func (c *clone) merged(ctx context.Context, branchHead, baseHead string) bool {
 	return err == nil && ok
 }
 
-// upToDate implements backend: the branch's files hold want and, since its
-// commit message is the only record of the pending updates, that record
-// equals updates.
-func (c *clone) upToDate(ctx context.Context, st *prState, want map[string]string, updates []Update) (bool, error) {
-	args := []string{"-c", "core.quotePath=false", "ls-tree", "-z", "--full-tree", "--end-of-options", st.branchHead, "--"}
-	for p := range want {
-		args = append(args, p)
-	}
-	out, err := c.repo.Run(ctx, args...)
-	if err != nil {
-		return false, c.gitErr("listing files at "+short(st.branchHead), err)
-	}
-	have := map[string]string{}
-	for _, rec := range bytes.Split(out, []byte{0}) {
-		meta, p, ok := strings.Cut(string(rec), "\t")
-		if f := strings.Fields(meta); ok && len(f) == 3 {
-			have[p] = f[2]
-		}
-	}
-	return holdsAll(have, want) && sameUpdates(st.pending, updates), nil
-}
-
 // publish implements backend: there is no pull request API, so the pull
 // request is the pushed branch plus pr's rendered text; the push's lease
 // already guaranteed that no racing writer was overwritten.
-func (c *clone) publish(_ context.Context, st *prState, pr *PullRequest, _ []Update, head string, _ bool) error {
+func (c *clone) publish(_ context.Context, st *prState, pr *PullRequest, head string) error {
 	if head == st.branchHead {
 		return nil // nothing written
 	}
 	pr.Created = st.branchHead == "" || st.stale
 	pr.Updated = !pr.Created
 	return nil
-}
-
-// sameUpdates reports whether two pending sets ask for the same images.
-func sameUpdates(a, b []Update) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	by := map[string]Update{}
-	for _, u := range a {
-		by[u.Service] = u
-	}
-	for _, u := range b {
-		if o, ok := by[u.Service]; !ok || !o.sameTarget(u) {
-			return false
-		}
-	}
-	return true
 }
 
 // at makes commit available in the clone: a full object name is fetched

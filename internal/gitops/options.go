@@ -10,14 +10,32 @@ import (
 )
 
 type options struct {
-	links       Links
-	log         *zap.Logger
-	maxAttempts int
-	now         func() time.Time
-	sleep       func(ctx context.Context, d time.Duration) error
-	author      *Author
-	workDir     string
+	links    Links
+	log      *zap.Logger
+	retryFor time.Duration
+	now      func() time.Time
+	sleep    func(ctx context.Context, d time.Duration) error
+	// jitter draws the wait before a retry from [0, n) (full jitter).
+	jitter   func(n time.Duration) time.Duration
+	author   *Author
+	workDir  string
+	verifier Verifier
 }
+
+// DefaultRetryFor is how long a write-back keeps retrying after lost races
+// when neither the environment (retryFor) nor WithRetryFor says otherwise:
+// long enough for dozens of writers fanning in to one branch at ordinary
+// GitHub latency to land one after the other.
+const DefaultRetryFor = 5 * time.Minute
+
+// Back-off between attempts after a lost race: exponential from
+// retryBackoffBase, capped at retryBackoffCap, with full jitter (a uniform
+// wait in [0, the exponential bound)), which spreads racing writers apart
+// fastest (AWS Architecture Blog, "Exponential Backoff And Jitter").
+const (
+	retryBackoffBase = 250 * time.Millisecond
+	retryBackoffCap  = 15 * time.Second
+)
 
 // Author is a commit author for the local git writer (the GitHub writer
 // never sets one, so GitHub signs its commits).
@@ -42,14 +60,31 @@ func WithLogger(l *zap.Logger) Option {
 	}
 }
 
-// WithMaxAttempts bounds the tries when a concurrent push wins the race
-// (default 6).
-func WithMaxAttempts(n int) Option {
+// WithRetryFor bounds, by time, how long a write-back keeps re-reading and
+// re-applying when a concurrent push wins the race to move the branch
+// (default DefaultRetryFor; an environment's retryFor overrides it). Retries
+// are bounded by time rather than count because the number of racing writers
+// is not known: with many writers fanning in, each needs more tries.
+func WithRetryFor(d time.Duration) Option {
 	return func(o *options) error {
-		if n < 1 {
-			return errors.New("max attempts must be at least 1")
+		if d <= 0 {
+			return errors.New("retry duration must be positive")
 		}
-		o.maxAttempts = n
+		o.retryFor = d
+		return nil
+	}
+}
+
+// WithVerifier sets what re-checks the pending updates a pull request
+// branch carries over from earlier runs before they are written again. The
+// default refuses them all (ErrUnverified): an update that cannot be
+// re-verified is dropped and named in the pull request, never trusted.
+func WithVerifier(v Verifier) Option {
+	return func(o *options) error {
+		if v == nil {
+			return errors.New("nil verifier")
+		}
+		o.verifier = v
 		return nil
 	}
 }
@@ -77,7 +112,8 @@ func WithWorkDir(dir string) Option {
 }
 
 func buildOptions(opts []Option) (options, error) {
-	o := options{links: Links{ServerURL: "https://github.com"}, log: zap.NewNop(), maxAttempts: 6, now: time.Now, sleep: sleepCtx}
+	o := options{links: Links{ServerURL: "https://github.com"}, log: zap.NewNop(), retryFor: DefaultRetryFor, now: time.Now, sleep: sleepCtx, verifier: refuseCarried{},
+		jitter: func(n time.Duration) time.Duration { return time.Duration(rand.Int64N(int64(n))) }}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return o, err
@@ -97,11 +133,14 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// jitter is the wait before retry attempt n after losing a race: growing,
-// randomised so that racing writers spread out.
-func jitter(n int) time.Duration {
-	base := time.Duration(n) * 150 * time.Millisecond
-	return base + time.Duration(rand.Int64N(int64(base)+1))
+// backoff is the wait before the attempt after attempt n (1-based) lost a
+// race: full jitter below an exponential bound.
+func (o *options) backoff(n int) time.Duration {
+	bound := retryBackoffCap
+	if n < 16 && retryBackoffBase<<(n-1) < bound {
+		bound = retryBackoffBase << (n - 1)
+	}
+	return o.jitter(bound)
 }
 
 // stampUpdates dates updates that carry no time.

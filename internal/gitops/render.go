@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"text/template"
+	"unicode/utf8"
 
 	"github.com/deployment-automator/automator/internal/rewrite"
 )
@@ -95,10 +96,28 @@ func shortDigest(d string) string {
 	return d
 }
 
-// title renders the environment's title template.
+// GitHub's limits on the text a write-back sends, and ours on what we write
+// into commit messages and job summaries.
+const (
+	// MaxTitle is GitHub's limit on a pull request title, in characters.
+	MaxTitle = 256
+	// MaxBody is GitHub's limit on a pull request body or a comment, in
+	// characters.
+	MaxBody = 65536
+	// MaxJobSummary is GitHub Actions' limit on one step's job summary
+	// ($GITHUB_STEP_SUMMARY), in bytes.
+	MaxJobSummary = 1 << 20
+	// messageList is how many services a commit message names line by line
+	// (and in trailers) before it counts the rest; the pending record it
+	// carries always lists every update.
+	messageList = 100
+)
+
+// title renders the environment's title template within MaxTitle: past it,
+// the services are named up to what fits and counted ("a, b and 498 more").
 func title(req Request, updates []Update) (string, error) {
 	if req.Title != "" {
-		return req.Title, nil
+		return capRunes(req.Title, MaxTitle), nil
 	}
 	tmpl := req.Env.PullRequest.TitleTemplate
 	if tmpl == "" {
@@ -108,15 +127,91 @@ func title(req Request, updates []Update) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("environment %q: pullRequest.titleTemplate: %w", req.Env.Name, err)
 	}
+	render := func(services string) (string, error) {
+		var b bytes.Buffer
+		if err := t.Execute(&b, struct{ Env, Services string }{req.Env.Name, services}); err != nil {
+			return "", fmt.Errorf("environment %q: pullRequest.titleTemplate: %w", req.Env.Name, err)
+		}
+		return strings.TrimSpace(b.String()), nil
+	}
 	names := make([]string, len(updates))
 	for i, u := range updates {
 		names[i] = u.Service
 	}
-	var b bytes.Buffer
-	if err := t.Execute(&b, struct{ Env, Services string }{req.Env.Name, strings.Join(names, ", ")}); err != nil {
-		return "", fmt.Errorf("environment %q: pullRequest.titleTemplate: %w", req.Env.Name, err)
+	out, err := render(strings.Join(names, ", "))
+	if err != nil || utf8.RuneCountInString(out) <= MaxTitle {
+		return out, err
 	}
-	return strings.TrimSpace(b.String()), nil
+	// Name as many services as fit, then count the rest.
+	frame, err := render("")
+	if err != nil {
+		return "", err
+	}
+	room := MaxTitle - utf8.RuneCountInString(frame)
+	k, used := 0, 0
+	for k < len(names) {
+		more := fmt.Sprintf(" and %d more", len(names)-k-1)
+		add := utf8.RuneCountInString(names[k])
+		if k > 0 {
+			add += 2
+		}
+		if used+add+len(more) > room {
+			break
+		}
+		used += add
+		k++
+	}
+	services := fmt.Sprintf("%d services", len(names))
+	if k > 0 {
+		services = fmt.Sprintf("%s and %d more", strings.Join(names[:k], ", "), len(names)-k)
+	}
+	out, err = render(services)
+	return capRunes(out, MaxTitle), err
+}
+
+// capRunes cuts s to at most n characters, ending in "…" when cut.
+func capRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// CapMarkdown returns md when it is at most limit bytes (bytes bound
+// GitHub's character limits too). Otherwise it keeps the longest run of
+// whole lines that fits together with note, closes a <details> block or a
+// code fence left open by the cut, and ends with note — which should say
+// what was left out and where to find it. Callers collapse details into
+// counts and links first; this is the guarantee behind them.
+func CapMarkdown(md string, limit int, note string) string {
+	if len(md) <= limit {
+		return md
+	}
+	const closers = "\n```\n</details>\n"
+	budget := limit - len(note) - len(closers) - 2
+	if budget <= 0 {
+		return note[:min(len(note), limit)]
+	}
+	cut := md[:budget]
+	if i := strings.LastIndexByte(cut, '\n'); i >= 0 {
+		cut = cut[:i+1]
+	} else {
+		cut = ""
+	}
+	for !utf8.ValidString(cut) { // never split a character
+		cut = cut[:len(cut)-1]
+	}
+	var b strings.Builder
+	b.WriteString(cut)
+	if strings.Count(cut, "```")%2 == 1 {
+		b.WriteString("```\n")
+	}
+	if strings.Count(cut, "<details>") > strings.Count(cut, "</details>") {
+		b.WriteString("\n</details>\n")
+	}
+	b.WriteString("\n" + note)
+	return b.String()
 }
 
 // tagChange returns the old and new tag a file change set shows for repo.
@@ -162,9 +257,13 @@ func verdict(s *ScanSummary) string {
 	return out
 }
 
-func renderTable(b *strings.Builder, updates []Update, eds []edited, links Links) {
+func renderTable(b *strings.Builder, updates []Update, eds []edited, links Links, rows int) {
 	b.WriteString("| Service | Tag | Digest | Scan | Source |\n|---|---|---|---|---|\n")
-	for _, u := range updates {
+	for i, u := range updates {
+		if i == rows {
+			fmt.Fprintf(b, "\n…and %d more services (%s); every one is in the changes of this pull request and in its head commit's message.\n", len(updates)-rows, verdictTally(updates[rows:]))
+			break
+		}
 		o, n := tagChange(eds, u.Repository)
 		tag := "—"
 		switch {
@@ -183,13 +282,26 @@ func renderTable(b *strings.Builder, updates []Update, eds []edited, links Links
 	}
 }
 
-func renderBlocked(b *strings.Builder, blocked []Blocked) {
+// renderBlocked lists the blocked images, with their blocking findings
+// when findings is true, and names at most rows of them.
+func renderBlocked(b *strings.Builder, blocked []Blocked, findings bool, rows int) {
 	if len(blocked) == 0 {
 		return
 	}
-	b.WriteString("\n### Blocked by the vulnerability gate\n\n")
-	for _, bl := range blocked {
+	fmt.Fprintf(b, "\n### Blocked by the vulnerability gate (%d)\n\n", len(blocked))
+	for i, bl := range blocked {
+		if i == rows {
+			var names []string
+			for _, o := range blocked[rows:] {
+				names = append(names, o.Service)
+			}
+			fmt.Fprintf(b, "- …and %d more: %s\n", len(blocked)-rows, capRunes(strings.Join(names, ", "), 4000))
+			break
+		}
 		fmt.Fprintf(b, "- **%s** `%s`: %s\n", bl.Service, bl.Image, verdict(&bl.Scan))
+		if !findings {
+			continue
+		}
 		for _, f := range bl.Scan.Blocking {
 			fix := "no fix"
 			if f.Fixed != "" {
@@ -197,6 +309,20 @@ func renderBlocked(b *strings.Builder, blocked []Blocked) {
 			}
 			fmt.Fprintf(b, "  - %s (%s) %s %s, %s\n", f.ID, f.Severity, f.Package, f.Installed, fix)
 		}
+	}
+}
+
+func renderDropped(b *strings.Builder, dropped []Dropped, rows int) {
+	if len(dropped) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\n### Not carried over (%d)\n\nThese updates were pending from earlier runs but could not be verified again, so they were dropped:\n\n", len(dropped))
+	for i, d := range dropped {
+		if i == rows {
+			fmt.Fprintf(b, "- …and %d more\n", len(dropped)-rows)
+			break
+		}
+		fmt.Fprintf(b, "- **%s** `%s`: %s\n", d.Update.Service, d.Update.Ref(), capRunes(d.Reason, 300))
 	}
 }
 
@@ -212,20 +338,84 @@ func renderFiles(b *strings.Builder, eds []edited) {
 	b.WriteString("\n</details>\n")
 }
 
-// body renders the pull request body: summary, table, blocked images,
-// changed values and the machine-readable block of pending updates.
-func body(req Request, branch, base string, updates []Update, eds []edited, links Links) string {
+// verdictTally counts updates per scan verdict ("498 pass, 2 warn").
+func verdictTally(us []Update) string {
+	n := map[string]int{}
+	for _, u := range us {
+		v := "not scanned"
+		if u.Scan != nil {
+			v = u.Scan.Verdict
+		}
+		n[v]++
+	}
+	var parts []string
+	for _, v := range []string{"pass", "warn", "fail", "skipped", "not scanned"} {
+		if n[v] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n[v], v))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// bodyText is what a pull request body shows besides the request.
+type bodyText struct {
+	branch, base string
+	updates      []Update
+	eds          []edited
+	dropped      []Dropped
+	links        Links
+	// compare links the pull request's changes ("" without a web view).
+	compare string
+}
+
+// body renders the pull request body within MaxBody: summary, table,
+// blocked images, dropped updates, changed values and, informational only
+// (state is read from the head commit, never from here), the pending block.
+// Past the limit, details collapse step by step into counts and links —
+// first the block and the changed values, then findings and table rows — so
+// the reader still sees what changes and what was blocked.
+func body(req Request, bt bodyText) string {
+	var out string
+	for level := range 4 {
+		out = renderBody(req, bt, level)
+		if len(out) <= MaxBody {
+			return out
+		}
+	}
+	return CapMarkdown(out, MaxBody, "…cut to GitHub's size limit; every change is in this pull request's files and its head commit's message.\n")
+}
+
+func renderBody(req Request, bt bodyText, level int) string {
 	var b strings.Builder
 	if req.Note != "" {
-		b.WriteString(req.Note + "\n\n")
+		b.WriteString(capRunes(req.Note, 4000) + "\n\n")
 	}
-	fmt.Fprintf(&b, "Promotes %d image(s) to **%s** (`%s`, branch `%s`).\n\n", len(updates), req.Env.Name, req.Env.Repo, branch)
-	renderTable(&b, updates, eds, links)
-	renderBlocked(&b, req.Blocked)
-	renderFiles(&b, eds)
+	values := 0
+	for _, e := range bt.eds {
+		values += len(e.Changes)
+	}
+	fmt.Fprintf(&b, "Promotes %d image(s) to **%s** (`%s`, branch `%s`): %d value(s) in %d file(s).\n\n", len(bt.updates), req.Env.Name, req.Env.Repo, bt.branch, values, len(bt.eds))
+	rows := []int{len(bt.updates), len(bt.updates), 100, 20}[level]
+	renderTable(&b, bt.updates, bt.eds, bt.links, rows)
+	blockedRows := []int{len(req.Blocked), len(req.Blocked), 100, 20}[level]
+	renderBlocked(&b, req.Blocked, level < 2, blockedRows)
+	renderDropped(&b, bt.dropped, []int{len(bt.dropped), len(bt.dropped), 100, 20}[level])
+	if level == 0 {
+		renderFiles(&b, bt.eds)
+	} else {
+		see := "the files of this pull request"
+		if bt.compare != "" {
+			see = "[the changes](" + bt.compare + ")"
+		}
+		fmt.Fprintf(&b, "\nChanged values: %d in %d file(s); see %s.\n", values, len(bt.eds), see)
+	}
 	b.WriteString("\nThis pull request is maintained by automator: re-runs update it in place. Merge it to promote.\n\n")
-	b.WriteString(encodeBlock(req.Env.Name, base, updates))
-	b.WriteString("\n")
+	if level == 0 {
+		b.WriteString(encodeBlock(req.Env.Name, bt.base, bt.updates))
+		b.WriteString("\n")
+	} else {
+		b.WriteString("The machine-readable record of every pending update is in the head commit's message.\n")
+	}
 	return b.String()
 }
 
@@ -236,21 +426,35 @@ func body(req Request, branch, base string, updates []Update, eds []edited, link
 func commitMessage(subject string, req Request, updates []Update, links Links, blockBase string, withBlock bool) string {
 	var b strings.Builder
 	b.WriteString(subject + "\n\n")
-	for _, u := range updates {
+	for i, u := range updates {
+		if i == messageList {
+			fmt.Fprintf(&b, "- …and %d more services (%s)\n", len(updates)-messageList, verdictTally(updates[messageList:]))
+			break
+		}
 		fmt.Fprintf(&b, "- %s: %s (scan: %s)", u.Service, u.Ref(), verdict(u.Scan))
 		if s := links.sourceURL(u.Source); s != "" {
 			fmt.Fprintf(&b, "\n  source: %s", s)
 		}
 		b.WriteString("\n")
 	}
-	for _, bl := range req.Blocked {
+	for i, bl := range req.Blocked {
+		if i == messageList {
+			fmt.Fprintf(&b, "- …and %d more images BLOCKED by the gate\n", len(req.Blocked)-messageList)
+			break
+		}
 		fmt.Fprintf(&b, "- %s: %s BLOCKED by the gate (%s)\n", bl.Service, bl.Image, verdict(&bl.Scan))
 	}
 	if withBlock {
+		// The record is whole whatever its size: it is the state later
+		// runs carry over.
 		b.WriteString("\n" + encodeBlock(req.Env.Name, blockBase, updates) + "\n")
 	}
 	b.WriteString("\n")
-	for _, u := range updates {
+	for i, u := range updates {
+		if i == messageList {
+			fmt.Fprintf(&b, "Automator-More-Services: %d\n", len(updates)-messageList)
+			break
+		}
 		fmt.Fprintf(&b, "Automator-Service: %s\n", u.Service)
 		if u.Digest != "" {
 			fmt.Fprintf(&b, "Automator-Digest: %s\n", u.Digest)

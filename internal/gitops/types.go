@@ -40,7 +40,8 @@ type Update struct {
 	Source *Source `json:"source,omitempty"`
 	// PromotedFrom names the environment the digest was taken from.
 	PromotedFrom string `json:"promotedFrom,omitempty"`
-	// At is when the update was requested; the newest per service wins.
+	// At is when the update was requested, by the requesting runner's clock:
+	// shown to people, never used to order updates (a clock can be wrong).
 	At time.Time `json:"at"`
 }
 
@@ -148,6 +149,9 @@ type Result struct {
 	PR        *PullRequest
 	// Attempts counts tries after non-fast-forward rejections (1 = first try).
 	Attempts int
+	// Dropped are pending updates of earlier runs that the Verifier refused
+	// to carry over (pull-request mode).
+	Dropped []Dropped
 }
 
 // Changed reports whether the write-back created a commit or touched a PR.
@@ -192,9 +196,9 @@ type Writer interface {
 // ErrProtectedBranch is returned when a branch refuses a direct commit.
 var ErrProtectedBranch = errors.New("branch is protected and refuses direct commits; use mode: pull-request for this environment")
 
-// ErrConflict is returned when concurrent pushes kept winning the race and
-// the bounded retries ran out; nothing was forced or lost.
-var ErrConflict = errors.New("the branch kept moving; gave up after bounded retries without forcing")
+// ErrConflict is returned when concurrent pushes kept winning the race
+// until the retry time (retryFor) ran out; nothing was forced or lost.
+var ErrConflict = errors.New("the branch kept moving; gave up when the retry time (retryFor) ran out, without forcing")
 
 // BlockedError reports that the gate blocked every requested image of an
 // environment; its exit code is 3.

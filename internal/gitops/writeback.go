@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -14,8 +15,9 @@ import (
 // manifests live. GitHubWriter implements it with the Git Data and Pulls APIs
 // (githubBackend), LocalWriter with the git CLI on a shallow clone
 // (gitBackend). The write-back algorithm — read, rewrite, commit, move the ref
-// without losing a racing writer's push, retry bounded with jitter, regenerate
-// or stack the pull request branch — exists once, in writeBack, over these
+// without losing a racing writer's push, retry bounded by time with full
+// jitter, carry over only the bot's own verified record, regenerate or stack
+// the pull request branch — exists once, in writeBack, over these
 // primitives. A backend value serves one write-back of one environment.
 type backend interface {
 	// head returns the commit branch points at; ok is false when the branch
@@ -24,31 +26,44 @@ type backend interface {
 	// read lists the tree at commit and reads the environment's files.
 	read(ctx context.Context, commit string) (*snapshot, error)
 	// commit creates one commit holding base's tree with eds applied, with
-	// the single given parent. No ref moves.
-	commit(ctx context.Context, base *snapshot, eds []edited, message, parent string) (string, error)
+	// the given parents (the first is the one the tree derives from). No
+	// ref moves.
+	commit(ctx context.Context, base *snapshot, eds []edited, message string, parents ...string) (string, error)
 	// moveRef points branch at next. old is the commit the caller read it at
 	// ("" = the branch is created and must not exist). Without force the
-	// update must fast-forward; with force it may replace old (as a
-	// compare-and-swap on old where the backend can). A lost race wraps
+	// update must fast-forward; with force it replaces old as a
+	// compare-and-swap on old (only where leasedForce). A lost race wraps
 	// ErrRejected; a protection refusal wraps ErrProtectedBranch; any other
 	// error is ready to return.
 	moveRef(ctx context.Context, branch, next, old string, force bool) error
+	// leasedForce reports whether a forced moveRef is a compare-and-swap.
+	// Where it is not (GitHub), the writer never forces: a regenerated pull
+	// request branch gets its old head as second parent, a fast-forward.
+	leasedForce() bool
 	// commitURL links a commit for people ("" when there is no web view).
 	commitURL(sha string) string
+	// compareURL links the changes of branch against base for people (""
+	// when there is no web view).
+	compareURL(base, branch string) string
 
 	// prState reads what a pull request run finds on base and branch before
 	// it writes.
 	prState(ctx context.Context, base, branch string) (*prState, error)
-	// upToDate reports whether st's branch head already is what this run
-	// would write: it holds want (path → blob name) and, where the branch's
-	// commit is the only record of pending updates, records updates.
-	upToDate(ctx context.Context, st *prState, want map[string]string, updates []Update) (bool, error)
+	// headCommit reads a commit's message, identity and full tree listing.
+	headCommit(ctx context.Context, sha string) (*headCommit, error)
+	// mine reports whether who is the identity automator commits as; known
+	// is false while the backend cannot tell yet (the GitHub writer learns
+	// its identity from the first commit it makes).
+	mine(who identity) (is, known bool)
+	// explain says once, where people see it (the open pull request), why
+	// automator stopped updating the branch.
+	explain(ctx context.Context, st *prState, fe *ForeignCommitError) error
 	// publish opens or updates the pull request showing pr (title, body)
 	// after branch was left at head (head == st.branchHead: nothing was
-	// written; forced: by a forced update). It fills pr's number, URL,
-	// Created and Updated. A lost race (a racing writer opened the PR, or
-	// moved or replaced the branch) wraps ErrRejected; the run starts over.
-	publish(ctx context.Context, st *prState, pr *PullRequest, carried []Update, head string, forced bool) error
+	// written). It fills pr's number, URL, Created and Updated. A lost race
+	// (a racing writer opened the PR, or moved the branch) wraps
+	// ErrRejected; the run starts over.
+	publish(ctx context.Context, st *prState, pr *PullRequest, head string) error
 }
 
 // ErrRejected is returned by a Pusher (and a backend's moveRef) when the
@@ -61,34 +76,49 @@ type snapshot struct {
 	commit, tree string
 	shas         map[string]string // path → blob sha for every blob in the tree
 	files        []file
+	modes        map[string]string // path → mode (local listing only)
+	paths        []string          // every blob path (local listing only)
 }
 
 // prState is what a pull request run finds before it writes.
 type prState struct {
 	baseHead   string
-	branchHead string // "" = the branch does not exist
-	stale      bool   // the branch belongs to a closed or merged PR
-	pending    []Update
-	blockBase  string
+	branchHead string       // "" = the branch does not exist
+	stale      bool         // the branch belongs to a closed or merged PR
 	open       *PullRequest // the open pull request, where the backend has them
+	has        *decorations // what the open pull request carries of the environment's labels, …
 }
 
 // writeBack is one environment's write-back over a backend.
 type writeBack struct {
-	b    backend
-	o    *options
-	req  Request
-	base string // the environment's branch
-	log  *zap.Logger
+	b        backend
+	o        *options
+	req      Request
+	base     string // the environment's branch
+	log      *zap.Logger
+	deadline time.Time // no retry after lost races starts past it
+	// verified caches the Verifier's answers across attempts; dropped are
+	// the carried updates it refused in the current attempt.
+	verified map[string]error
+	dropped  []Dropped
 }
 
 func newWriteBack(b backend, o *options, req Request, base string) *writeBack {
 	req.Updates = stampUpdates(req.Updates, o.now())
-	return &writeBack{b: b, o: o, req: req, base: base,
+	return &writeBack{b: b, o: o, req: req, base: base, verified: map[string]error{},
 		log: o.log.With(zap.String("env", req.Env.Name), zap.String("repo", req.Env.Repo))}
 }
 
 func (w *writeBack) run(ctx context.Context) (*Result, error) {
+	retryFor := w.o.retryFor
+	if w.req.Env.RetryFor != "" {
+		d, err := time.ParseDuration(w.req.Env.RetryFor)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("environment %q: retryFor %q: want a positive Go duration", w.req.Env.Name, w.req.Env.RetryFor)
+		}
+		retryFor = d
+	}
+	w.deadline = w.o.now().Add(retryFor)
 	if w.req.Env.Mode == "commit" {
 		return w.commit(ctx)
 	}
@@ -99,14 +129,17 @@ func (w *writeBack) result(mode string) *Result {
 	return &Result{Env: w.req.Env.Name, Repo: w.req.Env.Repo, Branch: w.base, Mode: mode}
 }
 
-// retry waits before the next attempt after a lost race, or gives up with
-// ErrConflict after the bounded attempts.
+// retry waits before the next attempt after a lost race (exponential
+// back-off with full jitter, never past the deadline), or gives up with
+// ErrConflict once the deadline has passed.
 func (w *writeBack) retry(ctx context.Context, doing string, attempt int, race error) error {
-	if attempt >= w.o.maxAttempts {
-		return fmt.Errorf("environment %q: %s: %w", w.req.Env.Name, doing, ErrConflict)
+	left := w.deadline.Sub(w.o.now())
+	if left <= 0 {
+		return fmt.Errorf("environment %q: %s (%d attempts): %w", w.req.Env.Name, doing, attempt, ErrConflict)
 	}
-	w.log.Info("lost a race; re-reading and re-applying", zap.String("doing", doing), zap.String("reason", race.Error()), zap.Int("attempt", attempt))
-	return w.o.sleep(ctx, jitter(attempt))
+	wait := min(w.o.backoff(attempt), left)
+	w.log.Info("lost a race; re-reading and re-applying", zap.String("doing", doing), zap.String("reason", race.Error()), zap.Int("attempt", attempt), zap.Duration("wait", wait))
+	return w.o.sleep(ctx, wait)
 }
 
 // moved handles a moveRef failure: nil after a lost race within the bounds
@@ -171,7 +204,10 @@ func (w *writeBack) commit(ctx context.Context) (*Result, error) {
 }
 
 // pullRequest regenerates (or stacks on) the environment's pull request
-// branch and opens or updates its pull request.
+// branch and opens or updates its pull request. Pending updates are carried
+// over only from a head commit automator made (trust) and only after the
+// Verifier accepted them again; a head it did not make is never written
+// over (stop).
 func (w *writeBack) pullRequest(ctx context.Context) (*Result, error) {
 	req := w.req
 	res := w.result("pull-request")
@@ -183,11 +219,30 @@ func (w *writeBack) pullRequest(ctx context.Context) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		merged := mergeUpdates(st.pending, req.Updates)
 		snap, err := w.b.read(ctx, st.baseHead)
 		if err != nil {
 			return nil, err
 		}
+		var head *headCommit
+		var record pendingBlock
+		var pending []Update
+		provisional := false
+		w.dropped = w.dropped[:0]
+		if st.branchHead != "" && !st.stale {
+			if head, err = w.b.headCommit(ctx, st.branchHead); err != nil {
+				return nil, err
+			}
+			var why string
+			if record, why, provisional, err = w.trust(ctx, head, snap); err != nil {
+				return nil, err
+			} else if why != "" {
+				return nil, w.stop(ctx, st, branch, head, why)
+			}
+			if pending, err = w.reverify(ctx, record.Updates); err != nil {
+				return nil, err
+			}
+		}
+		merged := carry(pending, req.Updates)
 		eds, err := rewriteFiles(req, snap.files, merged)
 		if err != nil {
 			return nil, err
@@ -201,29 +256,25 @@ func (w *writeBack) pullRequest(ctx context.Context) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		res.Files, res.Updates = filesOf(eds), updates
+		res.Files, res.Updates, res.Dropped = filesOf(eds), updates, append([]Dropped(nil), w.dropped...)
 
-		// Is the branch already what we would write?
-		same := false
-		if st.branchHead != "" && !st.stale {
-			if same, err = w.b.upToDate(ctx, st, wantBlobs(snap, eds), updates); err != nil {
-				return nil, err
-			}
-		}
-		head, forced := st.branchHead, false
+		// Is the branch already what we would write, record included? (A
+		// moved base alone does not regenerate it.)
+		same := head != nil && holdsAll(head.blobs, wantBlobs(snap, eds)) && sameUpdates(record.Updates, updates)
+		at := st.branchHead
 		if !same {
 			msg := commitMessage(subject, req, updates, w.o.links, st.baseHead, true)
 			res.Message = msg
-			// Regenerate from the current base (replacing a branch that
-			// exists), or stack on our own head: a fast-forward, so a racing
-			// writer is detected.
-			parent, force := st.baseHead, st.branchHead != ""
-			if st.branchHead != "" && !st.stale && st.blockBase == st.baseHead {
-				parent, force = st.branchHead, false
-			}
-			sha, err := w.b.commit(ctx, snap, eds, msg, parent)
+			parents, force := w.parents(st, record)
+			sha, err := w.b.commit(ctx, snap, eds, msg, parents...)
 			if err != nil {
 				return nil, err
+			}
+			if provisional {
+				// The commit just made tells the backend who automator is.
+				if mine, known := w.b.mine(head.who); known && !mine {
+					return nil, w.stop(ctx, st, branch, head, "made by "+head.who.author.String()+", not by automator's identity")
+				}
 			}
 			if err := w.b.moveRef(ctx, branch, sha, st.branchHead, force); err != nil {
 				if err := w.moved(ctx, err, doing, attempt); err != nil {
@@ -231,13 +282,14 @@ func (w *writeBack) pullRequest(ctx context.Context) (*Result, error) {
 				}
 				continue
 			}
-			head, forced = sha, force
+			at = sha
 			res.Commit, res.CommitURL = sha, w.b.commitURL(sha)
 		}
 
-		pr := &PullRequest{Branch: branch, Title: subject, Body: body(req, branch, st.baseHead, updates, eds, w.o.links)}
+		pr := &PullRequest{Branch: branch, Title: subject, Body: body(req, bodyText{branch: branch, base: st.baseHead, updates: updates, eds: eds,
+			dropped: w.dropped, links: w.o.links, compare: w.b.compareURL(w.base, branch)})}
 		res.PR = pr
-		if err := w.b.publish(ctx, st, pr, merged, head, forced); err != nil {
+		if err := w.b.publish(ctx, st, pr, at); err != nil {
 			if !errors.Is(err, ErrRejected) {
 				return nil, err
 			}
@@ -252,11 +304,28 @@ func (w *writeBack) pullRequest(ctx context.Context) (*Result, error) {
 			return res, nil
 		}
 		if res.Commit == "" {
-			res.Commit = head
+			res.Commit = at
 		}
-		w.log.Info("pull request ready", zap.String("branch", branch), zap.Int("pr", pr.Number), zap.Bool("created", pr.Created), zap.Bool("updated", pr.Updated), zap.String("head", head), zap.Int("attempt", attempt))
+		w.log.Info("pull request ready", zap.String("branch", branch), zap.Int("pr", pr.Number), zap.Bool("created", pr.Created), zap.Bool("updated", pr.Updated), zap.String("head", at), zap.Int("attempt", attempt))
 		return res, nil
 	}
+}
+
+// parents chooses the new pull request commit's parents: stacked on
+// automator's own head while the base has not moved (a fast-forward, so a
+// racing writer is detected); otherwise regenerated from the current base,
+// replacing the old head by a leased force where the backend has one, or
+// keeping it as second parent (still a fast-forward) where it has not.
+func (w *writeBack) parents(st *prState, record pendingBlock) (parents []string, force bool) {
+	switch {
+	case st.branchHead == "":
+		return []string{st.baseHead}, false
+	case !st.stale && record.Base == st.baseHead:
+		return []string{st.branchHead}, false
+	case w.b.leasedForce():
+		return []string{st.baseHead}, true
+	}
+	return []string{st.baseHead, st.branchHead}, false
 }
 
 // imagesAt reads the images env's files pin at commit (Writer.Current).
@@ -301,3 +370,20 @@ func filesOf(eds []edited) []FileChange {
 
 // lostRace marks a publish step that lost to a racing writer.
 func lostRace(reason string) error { return fmt.Errorf("%s: %w", reason, ErrRejected) }
+
+// sameUpdates reports whether two pending sets ask for the same images.
+func sameUpdates(a, b []Update) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	by := map[string]Update{}
+	for _, u := range a {
+		by[u.Service] = u
+	}
+	for _, u := range b {
+		if o, ok := by[u.Service]; !ok || !o.sameTarget(u) {
+			return false
+		}
+	}
+	return true
+}

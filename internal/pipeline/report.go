@@ -171,7 +171,7 @@ func SummaryMarkdown(images []*Image, envs []EnvOutcome) string {
 			break
 		}
 	}
-	return b.String()
+	return gitops.CapMarkdown(b.String(), gitops.MaxJobSummary, "…cut to GitHub's 1 MiB job summary limit; the run's log has every image and finding.\n")
 }
 
 // imageCell is REPOSITORY:TAG with the last (semver) tag, or the bare
