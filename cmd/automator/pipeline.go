@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/deployment-automator/automator/internal/transport"
 )
 
 type options struct {
@@ -77,24 +79,13 @@ func WithWorkDir(dir string) Option {
 }
 
 func buildOptions(opts []Option) (options, error) {
-	o := options{links: Links{ServerURL: "https://github.com"}, log: zap.NewNop(), maxAttempts: 6, now: time.Now, sleep: sleepCtx}
+	o := options{links: Links{ServerURL: "https://github.com"}, log: zap.NewNop(), maxAttempts: 6, now: time.Now, sleep: transport.Sleep}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return o, err
 		}
 	}
 	return o, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // jitter is the wait before retry attempt n after losing a race: growing,

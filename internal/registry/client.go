@@ -51,7 +51,7 @@ type Client struct {
 
 	rt     http.RoundTripper // the transport stack, built once by New
 	limits *transport.Limits
-	puller *remote.Puller    // shared by reads, so each repository authenticates once per process
+	puller *remote.Puller // shared by reads, so each repository authenticates once per process
 }
 
 // Option configures a Client.
