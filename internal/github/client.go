@@ -175,12 +175,6 @@ func WithNetwork(n config.Network) Option {
 	}
 }
 
-// WithTimeouts sets the deadlines of every GitHub request (config's
-// network section); zero fields keep transport.DefaultTimeouts.
-func WithTimeouts(t transport.Timeouts) Option {
-	return func(o *options) error { o.base = transport.Base(t); return nil }
-}
-
 // WithClock sets the clock used to date App JWTs (tests; skewed hosts).
 func WithClock(now func() time.Time) Option {
 	return func(o *options) error { o.now = now; return nil }

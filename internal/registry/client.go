@@ -169,11 +169,6 @@ func WithTransport(t http.RoundTripper) Option {
 	}
 }
 
-// WithTimeouts sets the deadlines of every registry request (config's network section).
-func WithTimeouts(t transport.Timeouts) Option {
-	return func(c *Client) error { c.base = transport.Base(t); return nil }
-}
-
 // WithRetry configures the retry decorator.
 func WithRetry(opts ...transport.RetryOption) Option {
 	return func(c *Client) error {
