@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,10 +12,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
 
 	"github.com/deployment-automator/automator/e2e/harness"
 	"github.com/deployment-automator/automator/internal/config"
+	"github.com/deployment-automator/automator/internal/registry"
 	"github.com/deployment-automator/automator/internal/watch"
 )
 
@@ -74,7 +73,7 @@ func BenchmarkWatchCycle1000x200(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	rr, err := watch.NewRemoteRegistry(watch.WithTransport(watch.NewTransport(http.DefaultTransport, watch.NewHostLimits(nil, 100000), m, zap.NewNop())))
+	rr, err := registry.New(registry.WithRequestObserver(m.ObserveRegistryRequest), registry.WithDefaultRPS(100000))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/deployment-automator/automator/e2e/harness"
 	"github.com/deployment-automator/automator/internal/config"
+	"github.com/deployment-automator/automator/internal/registry"
 	"github.com/deployment-automator/automator/internal/watch"
 	"github.com/deployment-automator/automator/internal/webhook"
 )
@@ -107,9 +108,8 @@ func newWatchWorld(t testing.TB, interval string, rules ...config.WatchRule) *wa
 	if err != nil {
 		t.Fatal(err)
 	}
-	rr, err := watch.NewRemoteRegistry(
-		watch.WithKeychain(hostKeychain{reg.Host: reg.Authenticator()}),
-		watch.WithTransport(watch.NewTransport(http.DefaultTransport, watch.NewHostLimits(nil, 2000), m, log)))
+	rr, err := registry.New(registry.WithKeychain(hostKeychain{reg.Host: reg.Authenticator()}), registry.WithLogger(log),
+		registry.WithRequestObserver(m.ObserveRegistryRequest), registry.WithDefaultRPS(2000))
 	if err != nil {
 		t.Fatal(err)
 	}

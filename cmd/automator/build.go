@@ -228,7 +228,7 @@ func (a *app) buildImages(ctx context.Context, cfg *config.Config, g *pipeline.G
 		stage.Parallelism = o.parallelism
 	}
 	if o.push {
-		if stage.Pusher, err = a.registryClient(cfg, cfg.Registries); err != nil {
+		if stage.Pusher, err = a.registryClient(cfg); err != nil {
 			return nil, err
 		}
 	}

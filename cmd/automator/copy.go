@@ -17,7 +17,8 @@ func newCopyCmd(a *app) *cobra.Command {
 		Short: "Copy or re-tag an image (or index) by digest, without rebuilding",
 		Long: `Copies the image or image index SRC (a tag or @sha256 digest) to DST, keeping its digest. Within one
 repository this is a re-tag that uploads nothing; within one registry blobs are mounted; across
-registries only missing blobs are transferred. When DST names no tag, SRC's tag is used.
+registries only missing blobs are transferred. When DST names no tag, SRC's tag is used. A DST of
+the form repo:tag@sha256:… creates the tag only after checking that SRC has that digest.
 
 An existing DST tag that points to a different digest is never moved unless --force is given.
 Registry credentials and insecure (plain HTTP) registries come from the config's registries section
@@ -34,15 +35,11 @@ Prints DST as repo:tag@sha256:….`,
   # Move an existing tag deliberately
   automator copy ghcr.io/acme/cart:2.1.2 ghcr.io/acme/cart:stable --force`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var regs []config.Registry
 			cfg, err := a.config()
-			switch {
-			case err == nil:
-				regs = cfg.Registries
-			case !errors.Is(err, config.ErrNotFound):
+			if err != nil && !errors.Is(err, config.ErrNotFound) {
 				return err
 			}
-			c, err := a.registryClient(cfg, regs)
+			c, err := a.registryClient(cfg)
 			if err != nil {
 				return err
 			}
@@ -58,16 +55,12 @@ Prints DST as repo:tag@sha256:….`,
 	return cmd
 }
 
-// registryClient builds the registry client from config registries (may be nil) and the environment.
-func (a *app) registryClient(cfg *config.Config, regs []config.Registry) (*registry.Client, error) {
-	tokenEnv := "GITHUB_TOKEN"
-	if cfg != nil && cfg.GitHub.TokenEnv != "" {
-		tokenEnv = cfg.GitHub.TokenEnv
-	}
-	return registry.New(
+// registryClient builds the registry client from the config (nil when there is none) and the
+// environment; every registry path (push, copy, watch, scan) goes through it.
+func (a *app) registryClient(cfg *config.Config, extra ...registry.Option) (*registry.Client, error) {
+	return registry.New(append([]registry.Option{
 		registry.WithLogger(a.logger),
-		registry.WithRegistries(regs, a.getenv),
-		registry.WithGitHubToken(a.getenv("GITHUB_ACTOR"), a.getenv(tokenEnv)),
-		registry.WithUserAgent("automator/"+version),
-	)
+		registry.WithConfig(cfg, a.getenv),
+		registry.WithUserAgent("automator/" + version),
+	}, extra...)...)
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -37,7 +36,11 @@ func (a *app) newGate(ctx context.Context, cfg *config.Config) (*pipeline.Gate, 
 		return nil, nil, err
 	}
 	g.Scanner = scan.NewRefreshing(scan.NewCaching(trivy), trivy)
-	g.Open = func(ctx context.Context, ref string) (v1.Image, error) { return openRemoteForScan(ctx, a, cfg, ref) }
+	rc, err := a.registryClient(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	g.Open = rc.Image
 	return g, func() {
 		if err := trivy.Close(); err != nil {
 			a.logger.Warn("closing the scanner", zap.Error(err))
@@ -60,7 +63,7 @@ func (a *app) promoter(ctx context.Context, cfg *config.Config, g *pipeline.Gate
 	if dryRun {
 		p.Copier = gitops.DryRunCopier{}
 	} else {
-		c, err := a.registryClient(cfg, cfg.Registries)
+		c, err := a.registryClient(cfg)
 		if err != nil {
 			return nil, err
 		}

@@ -231,7 +231,7 @@ func (a *app) githubWriter(cfg *config.Config, dryRun bool, opts []gitops.Option
 	if err := a.announceTokenFallback(cfg.GitHub); err != nil {
 		return nil, err
 	}
-	ghOpts = append(ghOpts, ghclient.WithLogger(a.logger.Named("github")), ghclient.WithUserAgent("automator/"+version),
+	ghOpts = append(ghOpts, ghclient.WithNetwork(cfg.Network), ghclient.WithLogger(a.logger.Named("github")), ghclient.WithUserAgent("automator/"+version),
 		ghclient.WithTokenObserver(func(tok string) { a.redactor.Add(tok) }))
 	f, err := ghclient.New(ghOpts...)
 	if err != nil {

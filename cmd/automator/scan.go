@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,14 +10,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/gate"
+	"github.com/deployment-automator/automator/internal/registry"
 	"github.com/deployment-automator/automator/internal/scan"
 )
 
@@ -154,7 +152,14 @@ func runScan(cmd *cobra.Command, a *app, o scanOptions, ref string) error {
 	if o.layout != "" {
 		img, err = scan.OpenLayout(o.layout)
 	} else {
-		img, err = openRemoteForScan(ctx, a, cfg, ref)
+		var rc *registry.Client
+		if rc, err = a.registryClient(cfg); err != nil {
+			return err
+		}
+		if _, err := rc.ParseReference(ref); err != nil {
+			return &usageError{err: err}
+		}
+		img, err = rc.Image(ctx, ref)
 	}
 	if err != nil {
 		return err
@@ -246,25 +251,6 @@ func scanIgnores(cfg *config.Config, flagPath string) (*gate.IgnoreList, error) 
 		return nil, fmt.Errorf("scan.ignoreFile: reading %q: %w", p, err)
 	}
 	return gate.ParseIgnore(p, data)
-}
-
-// openRemoteForScan opens ref with the config's registry settings: the
-// registry client parses it (plain HTTP for insecure registries) and the
-// config's credentials come first, then the Docker config.
-func openRemoteForScan(ctx context.Context, a *app, cfg *config.Config, ref string) (v1.Image, error) {
-	var regs []config.Registry
-	if cfg != nil {
-		regs = cfg.Registries
-	}
-	rc, err := a.registryClient(cfg, regs)
-	if err != nil {
-		return nil, err
-	}
-	r, err := rc.ParseReference(ref)
-	if err != nil {
-		return nil, &usageError{err: err}
-	}
-	return scan.OpenRemote(ctx, r, remote.WithAuthFromKeychain(authn.NewMultiKeychain(configKeychain(regs, a.getenv), authn.DefaultKeychain)), remote.WithUserAgent("automator/"+version))
 }
 
 // writeReportFile writes (or, with appendTo, appends) one report to path;

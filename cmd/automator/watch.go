@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
@@ -18,6 +16,8 @@ import (
 
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/gitops"
+	"github.com/deployment-automator/automator/internal/registry"
+	"github.com/deployment-automator/automator/internal/transport"
 	"github.com/deployment-automator/automator/internal/watch"
 	"github.com/deployment-automator/automator/internal/webhook"
 )
@@ -111,18 +111,8 @@ func (a *app) runWatch(ctx context.Context, cfg *config.Config, f watchFlags) er
 	if err != nil {
 		return err
 	}
-	rps := map[string]float64{}
-	var insecure []string
-	for _, r := range cfg.Registries {
-		rps[r.Host] = r.RPS
-		if r.Insecure {
-			insecure = append(insecure, r.Host)
-		}
-	}
-	rr, err := watch.NewRemoteRegistry(
-		watch.WithKeychain(authn.NewMultiKeychain(configKeychain(cfg.Registries, a.getenv), authn.DefaultKeychain)),
-		watch.WithTransport(watch.NewTransport(remote.DefaultTransport, watch.NewHostLimits(rps, 0), m, log.Named("registry"))),
-		watch.WithUserAgent("automator/"+version))
+	rr, err := a.registryClient(cfg, registry.WithLogger(log.Named("registry")),
+		registry.WithRequestObserver(m.ObserveRegistryRequest), registry.WithDefaultRPS(transport.DefaultRPS))
 	if err != nil {
 		return err
 	}
@@ -143,7 +133,7 @@ func (a *app) runWatch(ctx context.Context, cfg *config.Config, f watchFlags) er
 		return err
 	}
 	w, err := watch.New(cfg.Watch, rr, wb, wb, watch.WithLogger(log), watch.WithMetrics(m),
-		watch.WithShard(f.shard), watch.WithGrace(f.grace), watch.WithInsecureHosts(insecure...))
+		watch.WithShard(f.shard), watch.WithGrace(f.grace))
 	if err != nil {
 		return &usageError{err: err}
 	}
@@ -198,31 +188,6 @@ func (a *app) runWatch(ctx context.Context, cfg *config.Config, f watchFlags) er
 	}
 	log.Info("watcher stopped")
 	return runErr
-}
-
-// configKeychain serves the username/password (or token) of config
-// registries from their environment variables; other hosts fall through.
-func configKeychain(regs []config.Registry, getenv func(string) string) authn.Keychain {
-	m := staticCreds{}
-	for _, r := range regs {
-		user := r.Username
-		if r.UsernameEnv != "" {
-			user = getenv(r.UsernameEnv)
-		}
-		if r.PasswordEnv != "" && getenv(r.PasswordEnv) != "" {
-			m[r.Host] = authn.AuthConfig{Username: user, Password: getenv(r.PasswordEnv)}
-		}
-	}
-	return m
-}
-
-type staticCreds map[string]authn.AuthConfig
-
-func (s staticCreds) Resolve(r authn.Resource) (authn.Authenticator, error) {
-	if c, ok := s[r.RegistryStr()]; ok {
-		return authn.FromConfig(c), nil
-	}
-	return authn.Anonymous, nil
 }
 
 // watchWriteBack adapts the GitHub write-back to the watcher: it is the

@@ -17,6 +17,7 @@ import (
 
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/gitops"
+	imgregistry "github.com/deployment-automator/automator/internal/registry"
 	"github.com/deployment-automator/automator/internal/watch"
 )
 
@@ -126,9 +127,9 @@ func TestWatchReadsEachEnvironmentOncePerCycle(t *testing.T) {
 	}
 }
 
-func mustRemoteRegistry(t *testing.T) *watch.RemoteRegistry {
+func mustRemoteRegistry(t *testing.T) *imgregistry.Client {
 	t.Helper()
-	rr, err := watch.NewRemoteRegistry()
+	rr, err := imgregistry.New()
 	if err != nil {
 		t.Fatal(err)
 	}

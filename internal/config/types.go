@@ -27,6 +27,7 @@ type Config struct {
 	Registries   []Registry    `yaml:"registries,omitempty" doc:"Credentials and transport settings per registry host."`
 	Scan         Scan          `yaml:"scan,omitempty" doc:"Trivy vulnerability gate settings."`
 	GitHub       GitHub        `yaml:"github,omitempty" doc:"How to reach and authenticate to GitHub (or GitHub Enterprise Server)."`
+	Network      Network       `yaml:"network,omitempty" doc:"Deadlines of every outbound HTTP call, to registries and GitHub alike."`
 	Environments []Environment `yaml:"environments,omitempty" doc:"Targets in the manifests repository, each with its own write mode and gate."`
 	Watch        *Watch        `yaml:"watch,omitempty" doc:"Registry watcher rules for automator watch."`
 
@@ -77,14 +78,22 @@ type Build struct {
 	Labels      map[string]string `yaml:"labels,omitempty" doc:"Extra labels set on every image."`
 }
 
+// Network bounds outbound HTTP calls, so that a peer that accepts a connection and never answers
+// cannot hold the tool up. Each value is a Go duration.
+type Network struct {
+	ConnectTimeout        string `yaml:"connectTimeout,omitempty" doc:"Longest wait for a TCP connection, and separately for a TLS handshake." default:"10s"`
+	ResponseHeaderTimeout string `yaml:"responseHeaderTimeout,omitempty" doc:"Longest wait for response headers once a request is sent." default:"30s"`
+	RequestTimeout        string `yaml:"requestTimeout,omitempty" doc:"Longest time for one whole HTTP exchange, response body included (each retry gets its own)." default:"5m"`
+}
+
 // Registry holds credentials and transport settings for one registry host.
 type Registry struct {
 	Host        string  `yaml:"host" doc:"Registry host[:port], e.g. ghcr.io." required:"true"`
 	Username    string  `yaml:"username,omitempty" doc:"User name for basic auth."`
 	UsernameEnv string  `yaml:"usernameEnv,omitempty" doc:"Environment variable holding the user name."`
 	PasswordEnv string  `yaml:"passwordEnv,omitempty" doc:"Environment variable holding the password or token (never put secrets in the file)."`
-	Insecure    bool    `yaml:"insecure,omitempty" doc:"Talk plain HTTP to this registry (local registries only)."`
-	RPS         float64 `yaml:"rps,omitempty" doc:"Request rate limit for this registry (requests per second); 0 means the default." minimum:"0"`
+	Insecure    bool    `yaml:"insecure,omitempty" doc:"Allow plain HTTP to this registry (local registries only); without it plain HTTP is refused, loopback addresses excepted."`
+	RPS         float64 `yaml:"rps,omitempty" doc:"Request rate limit for this registry (requests per second); 0 means no limit, except in automator watch (10)." minimum:"0"`
 }
 
 // Scan configures the Trivy gate.
@@ -168,11 +177,13 @@ type ImagePath struct {
 
 // Watch configures the registry watcher.
 type Watch struct {
-	Interval         string      `yaml:"interval,omitempty" doc:"Poll interval (Go duration)." default:"5m"`
-	Concurrency      int         `yaml:"concurrency,omitempty" doc:"Repositories checked at once." default:"4" minimum:"1"`
-	MaxTags          int         `yaml:"maxTags,omitempty" doc:"Cap on tags listed per repository." default:"10000" minimum:"1"`
-	WebhookSecretEnv string      `yaml:"webhookSecretEnv,omitempty" doc:"Environment variable holding the shared secret for webhook receivers."`
-	Rules            []WatchRule `yaml:"rules,omitempty" doc:"One rule per watched image repository."`
+	Interval          string      `yaml:"interval,omitempty" doc:"Poll interval (Go duration)." default:"5m"`
+	Concurrency       int         `yaml:"concurrency,omitempty" doc:"Repositories checked at once." default:"4" minimum:"1"`
+	MaxTags           int         `yaml:"maxTags,omitempty" doc:"Cap on tags listed per repository." default:"10000" minimum:"1"`
+	MaxTagPages       int         `yaml:"maxTagPages,omitempty" doc:"Cap on tag-list pages fetched per repository, empty pages included." default:"200" minimum:"1"`
+	RepositoryTimeout string      `yaml:"repositoryTimeout,omitempty" doc:"Longest time one repository's registry requests may take in a poll cycle (Go duration); a hung registry delays only its own repositories." default:"1m"`
+	WebhookSecretEnv  string      `yaml:"webhookSecretEnv,omitempty" doc:"Environment variable holding the shared secret for webhook receivers."`
+	Rules             []WatchRule `yaml:"rules,omitempty" doc:"One rule per watched image repository."`
 }
 
 // WatchRule watches one image repository and promotes eligible tags.

@@ -182,9 +182,18 @@ func (c *Config) validate() []Problem {
 		}
 	}
 
+	for key, v := range map[string]string{"network.connectTimeout": c.Network.ConnectTimeout,
+		"network.responseHeaderTimeout": c.Network.ResponseHeaderTimeout, "network.requestTimeout": c.Network.RequestTimeout} {
+		if d, err := time.ParseDuration(v); v != "" && (err != nil || d <= 0) {
+			add(key, "invalid duration %q (e.g. 30s)", v)
+		}
+	}
 	if c.Watch != nil {
 		if _, err := time.ParseDuration(c.Watch.Interval); err != nil {
 			add("watch.interval", "invalid duration %q (e.g. 5m)", c.Watch.Interval)
+		}
+		if d, err := time.ParseDuration(c.Watch.RepositoryTimeout); c.Watch.RepositoryTimeout != "" && (err != nil || d <= 0) {
+			add("watch.repositoryTimeout", "invalid duration %q (e.g. 1m)", c.Watch.RepositoryTimeout)
 		}
 		for i, r := range c.Watch.Rules {
 			p := fmt.Sprintf("watch.rules[%d]", i)

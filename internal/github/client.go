@@ -22,6 +22,9 @@ import (
 	jwt "github.com/golang-jwt/jwt/v4"
 	gh "github.com/google/go-github/v60/github"
 	"go.uber.org/zap"
+
+	"github.com/deployment-automator/automator/internal/config"
+	"github.com/deployment-automator/automator/internal/transport"
 )
 
 // DefaultAPIURL is the REST API of github.com.
@@ -146,9 +149,30 @@ func WithRetryPolicy(p RetryPolicy) Option {
 }
 
 // WithBaseTransport sets the transport under all decorators (default
-// http.DefaultTransport).
+// transport.Base(transport.DefaultTimeouts)). The security guards (no
+// credentials on a redirect to another host, no plain HTTP except to
+// loopback) are layered on it either way.
 func WithBaseTransport(rt http.RoundTripper) Option {
-	return func(o *options) error { o.base = rt; return nil }
+	return func(o *options) error {
+		if rt == nil {
+			return errors.New("nil base transport")
+		}
+		o.base = rt
+		return nil
+	}
+}
+
+// WithNetwork sets the deadlines of every GitHub request from config's
+// network section.
+func WithNetwork(n config.Network) Option {
+	return func(o *options) error {
+		t, err := transport.ConfigTimeouts(n)
+		if err != nil {
+			return err
+		}
+		o.base = transport.Base(t)
+		return nil
+	}
 }
 
 // WithClock sets the clock used to date App JWTs (tests; skewed hosts).
@@ -174,7 +198,7 @@ type Factory struct {
 // New validates the options and builds a Factory. Exactly one of WithToken
 // and WithApp must be given.
 func New(opts ...Option) (*Factory, error) {
-	o := options{userAgent: "automator", log: zap.NewNop(), retry: DefaultRetryPolicy, base: http.DefaultTransport, now: time.Now}
+	o := options{userAgent: "automator", log: zap.NewNop(), retry: DefaultRetryPolicy, base: transport.Base(transport.DefaultTimeouts), now: time.Now}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
@@ -187,7 +211,14 @@ func New(opts ...Option) (*Factory, error) {
 		return nil, ErrNoCredentials
 	}
 	f := &Factory{o: o, byOwner: map[string]int64{}, clients: map[int64]*gh.Client{}}
-	f.inner = NewRetryTransport(&userAgentTransport{next: &loggingTransport{next: o.base, log: o.log}, ua: o.userAgent}, o.retry, o.log)
+	// Guards sit under every transport that adds credentials (go-github's
+	// token, installation tokens), so that they see each redirect hop.
+	guarded := transport.NoForeignCredentials(transport.RequireTLS(o.base, nil))
+	inner, err := newRetryTransport(&userAgentTransport{next: &loggingTransport{next: guarded, log: o.log}, ua: o.userAgent}, o.retry, o.log)
+	if err != nil {
+		return nil, err
+	}
+	f.inner = inner
 	probe, err := f.newClient(&http.Client{Transport: f.inner})
 	if err != nil {
 		return nil, err

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/deployment-automator/automator/internal/transport"
 )
 
 // scripted answers with the given responses in order, recording bodies.
@@ -76,8 +78,11 @@ func TestRetryTransport(t *testing.T) {
 			ts := httptest.NewServer(srv)
 			defer ts.Close()
 			var waits []time.Duration
-			rt := &retryTransport{next: http.DefaultTransport, policy: policy, now: func() time.Time { return now },
-				sleep: func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }, log: nopLogger()}
+			rt, err := newRetryTransport(http.DefaultTransport, policy, nopLogger(), transport.WithClock(func() time.Time { return now }),
+				transport.WithSleep(func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }))
+			if err != nil {
+				t.Fatal(err)
+			}
 			req, _ := http.NewRequest(http.MethodPost, ts.URL+"/repos/o/r/git/trees", strings.NewReader(`{"tree":[]}`))
 			resp, err := rt.RoundTrip(req)
 			if err != nil {
@@ -117,8 +122,11 @@ func TestRetryTransportStopsOnCancel(t *testing.T) {
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	rt := &retryTransport{next: http.DefaultTransport, policy: DefaultRetryPolicy, now: time.Now, log: nopLogger(),
-		sleep: func(ctx context.Context, d time.Duration) error { cancel(); return sleepCtx(ctx, d) }}
+	rt, err := newRetryTransport(http.DefaultTransport, DefaultRetryPolicy, nopLogger(),
+		transport.WithSleep(func(ctx context.Context, d time.Duration) error { cancel(); return transport.Sleep(ctx, d) }))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL, nil)
 	if _, err := rt.RoundTrip(req); err == nil {
 		t.Fatal("want an error after cancellation")

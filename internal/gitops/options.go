@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/deployment-automator/automator/internal/transport"
 )
 
 type options struct {
@@ -112,7 +114,7 @@ func WithWorkDir(dir string) Option {
 }
 
 func buildOptions(opts []Option) (options, error) {
-	o := options{links: Links{ServerURL: "https://github.com"}, log: zap.NewNop(), retryFor: DefaultRetryFor, now: time.Now, sleep: sleepCtx, verifier: refuseCarried{},
+	o := options{links: Links{ServerURL: "https://github.com"}, log: zap.NewNop(), retryFor: DefaultRetryFor, now: time.Now, sleep: transport.Sleep, verifier: refuseCarried{},
 		jitter: func(n time.Duration) time.Duration { return time.Duration(rand.Int64N(int64(n))) }}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
@@ -120,17 +122,6 @@ func buildOptions(opts []Option) (options, error) {
 		}
 	}
 	return o, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // backoff is the wait before the attempt after attempt n (1-based) lost a

@@ -33,8 +33,9 @@ type Copied struct {
 	Changed bool
 }
 
-// Copy copies the image or index src (a tag or digest reference) to dst (a tag or digest reference;
-// a bare repository takes src's tag). Within one repository it only writes the manifest under the new
+// Copy copies the image or index src (a tag or digest reference) to dst (a tag, a digest or
+// "tag@digest" reference; a bare repository takes src's tag). A "tag@digest" destination creates the
+// tag once src is checked to have that digest, and refuses otherwise. Within one repository it only writes the manifest under the new
 // tag (a re-tag uploads nothing); within one registry blobs are mounted from the source repository;
 // across registries only blobs the destination lacks are transferred. If dst is a tag that already
 // points to a different digest, Copy returns *TagConflictError unless force is set.
@@ -43,7 +44,7 @@ func (c *Client) Copy(ctx context.Context, src, dst string, force bool) (*Copied
 	if err != nil {
 		return nil, err
 	}
-	dstRef, err := c.destination(srcRef, dst)
+	dstRef, wantDigest, err := c.destination(srcRef, dst)
 	if err != nil {
 		return nil, err
 	}
@@ -56,8 +57,11 @@ func (c *Client) Copy(ctx context.Context, src, dst string, force bool) (*Copied
 		return nil, fmt.Errorf("fetching %s: %w", srcRef, err)
 	}
 	out := &Copied{Digest: desc.Digest, Reference: pinned(dstRef, desc.Digest)}
-	if d, ok := dstRef.(name.Digest); ok && d.DigestStr() != desc.Digest.String() {
-		return nil, fmt.Errorf("copying %s to %s: source has digest %s", srcRef, dstRef, desc.Digest)
+	if d, ok := dstRef.(name.Digest); ok && wantDigest == "" {
+		wantDigest = d.DigestStr()
+	}
+	if wantDigest != "" && wantDigest != desc.Digest.String() {
+		return nil, fmt.Errorf("copying %s to %s: source has digest %s, not %s", srcRef, dst, desc.Digest, wantDigest)
 	}
 	existing, err := puller.Head(ctx, dstRef)
 	switch {
@@ -89,18 +93,31 @@ func (c *Client) Copy(ctx context.Context, src, dst string, force bool) (*Copied
 }
 
 // destination parses dst; a reference without tag or digest takes src's tag (a digest source needs an
-// explicit destination tag or digest, since "latest" is never what a promotion means).
-func (c *Client) destination(src name.Reference, dst string) (name.Reference, error) {
+// explicit destination tag or digest, since "latest" is never what a promotion means). For
+// "repo:tag@digest" it returns the tag and the digest the tag must get.
+func (c *Client) destination(src name.Reference, dst string) (name.Reference, string, error) {
 	last := dst[strings.LastIndex(dst, "/")+1:]
+	if at := strings.LastIndex(dst, "@"); at >= 0 && strings.Contains(last[:strings.Index(last, "@")], ":") {
+		tag, err := c.ParseReference(dst[:at])
+		if err != nil {
+			return nil, "", err
+		}
+		d, err := name.NewDigest(tag.Context().String() + dst[at:])
+		if err != nil {
+			return nil, "", fmt.Errorf("parsing reference %q: %w", dst, err)
+		}
+		return tag, d.DigestStr(), nil
+	}
 	if strings.ContainsAny(last, ":@") {
-		return c.ParseReference(dst)
+		ref, err := c.ParseReference(dst)
+		return ref, "", err
 	}
 	repo, err := c.ParseRepository(dst)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if t, ok := src.(name.Tag); ok {
-		return repo.Tag(t.TagStr()), nil
+		return repo.Tag(t.TagStr()), "", nil
 	}
-	return repo.Digest(src.Identifier()), nil
+	return repo.Digest(src.Identifier()), "", nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/deployment-automator/automator/internal/config"
+	"github.com/deployment-automator/automator/internal/transport"
 )
 
 // counter is an http.Handler decorator that records "METHOD path" of every request and can answer the
@@ -108,7 +109,7 @@ func noSleep(context.Context, time.Duration) error { return nil }
 
 func newClient(t *testing.T, opts ...Option) *Client {
 	t.Helper()
-	c, err := New(append([]Option{WithKeychain(authn.NewMultiKeychain()), WithRetry(withSleep(noSleep))}, opts...)...)
+	c, err := New(append([]Option{WithKeychain(authn.NewMultiKeychain()), WithRetry(transport.WithSleep(noSleep))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +233,7 @@ func TestPushRetriesTooManyRequests(t *testing.T) {
 	dir, digest := writeLayout(t, img)
 	var waits []time.Duration
 	var mu sync.Mutex
-	c := newClient(t, WithRetry(withSleep(func(_ context.Context, d time.Duration) error {
+	c := newClient(t, WithRetry(transport.WithSleep(func(_ context.Context, d time.Duration) error {
 		mu.Lock()
 		defer mu.Unlock()
 		waits = append(waits, d)
@@ -260,14 +261,14 @@ func TestPushWithConfigCredentials(t *testing.T) {
 	env := map[string]string{"REG_USER": "ci", "REG_PASS": "s3cret"}
 	regs := []config.Registry{{Host: host, UsernameEnv: "REG_USER", PasswordEnv: "REG_PASS"}}
 
-	withCreds, err := New(WithRegistries(regs, func(k string) string { return env[k] }), WithRetry(withSleep(noSleep)))
+	withCreds, err := New(WithRegistries(regs, func(k string) string { return env[k] }), WithRetry(transport.WithSleep(noSleep)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := withCreds.Push(context.Background(), dir, digest, []string{host + "/app"}, []string{"v1"}); err != nil {
 		t.Fatalf("push with credentials: %v", err)
 	}
-	without, err := New(WithRegistries(regs, func(string) string { return "" }), WithRetry(withSleep(noSleep)))
+	without, err := New(WithRegistries(regs, func(string) string { return "" }), WithRetry(transport.WithSleep(noSleep)))
 	if err != nil {
 		t.Fatal(err)
 	}

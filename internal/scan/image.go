@@ -1,15 +1,12 @@
 package scan
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 const refNameAnnotation = "org.opencontainers.image.ref.name"
@@ -62,19 +59,4 @@ func pickImage(idx v1.ImageIndex, sel string) (v1.Image, error) {
 		return nil, fmt.Errorf("no manifest with digest or ref.name %q", sel)
 	}
 	return nil, errors.New("no manifest in index")
-}
-
-// OpenRemote opens a remote image by reference, with the caller's remote
-// options (keychain, transport, platform). Only the manifest and config are
-// fetched here; layers are fetched during the scan, and only those the layer
-// cache has not seen. Prefer a digest reference: a tag is resolved once,
-// here, and the returned image's Digest is what the report names. Parse ref
-// with the registry client (registry.Client.ParseReference) so insecure
-// registries from the config are honoured.
-func OpenRemote(ctx context.Context, ref name.Reference, opts ...remote.Option) (v1.Image, error) {
-	img, err := remote.Image(ref, append([]remote.Option{remote.WithContext(ctx)}, opts...)...)
-	if err != nil {
-		return nil, fmt.Errorf("fetching image %q: %w", ref, err)
-	}
-	return img, nil
 }

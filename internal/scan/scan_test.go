@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/deployment-automator/automator/internal/gate"
+	imgregistry "github.com/deployment-automator/automator/internal/registry"
 	"github.com/deployment-automator/automator/internal/scan/scantest"
 )
 
@@ -208,7 +209,11 @@ func TestScanRemoteImageByDigest(t *testing.T) {
 	}
 	d, _ := img.Digest()
 	ref := host + "/acme/cart@" + d.String()
-	rimg, err := OpenRemote(context.Background(), mustRef(t, ref))
+	rc, err := imgregistry.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rimg, err := rc.Image(context.Background(), ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,18 +225,9 @@ func TestScanRemoteImageByDigest(t *testing.T) {
 	if r.Image.Digest != d.String() || !slices.Equal(summary(r.Findings), summary(local.Findings)) || len(r.Findings) == 0 {
 		t.Errorf("remote scan = %v (%s), layout scan = %v", summary(r.Findings), r.Image.Digest, summary(local.Findings))
 	}
-	if _, err := OpenRemote(context.Background(), mustRef(t, host+"/acme/missing@"+d.String())); err == nil || !strings.Contains(err.Error(), "acme/missing") {
+	if _, err := rc.Image(context.Background(), host+"/acme/missing@"+d.String()); err == nil || !strings.Contains(err.Error(), "acme/missing") {
 		t.Errorf("missing image error = %v", err)
 	}
-}
-
-func mustRef(t *testing.T, s string) name.Reference {
-	t.Helper()
-	r, err := name.ParseReference(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
 }
 
 func TestOpenLayoutSelectors(t *testing.T) {

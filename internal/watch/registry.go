@@ -5,16 +5,22 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/deployment-automator/automator/internal/registry"
 )
 
-// Registry is the watcher's narrow view of image registries: list tags,
+// Registry is the watcher's narrow view of image registries: parse a
+// repository name with the registry settings (insecure hosts), list tags,
 // resolve one tag. Implementations must not fetch manifests while listing.
+// *registry.Client implements it.
 type Registry interface {
+	// ParseRepository parses a repository name, applying the registries'
+	// settings (plain HTTP for insecure hosts).
+	ParseRepository(s string) (name.Repository, error)
 	// Tags lists the tags of repo following pagination, stopping after max
 	// tags; truncated is true when more tags existed.
 	Tags(ctx context.Context, repo name.Repository, max int) (tags []string, truncated bool, err error)
@@ -26,143 +32,75 @@ type Registry interface {
 }
 
 // Image is what the watcher learns about the one candidate it promotes.
-type Image struct {
-	Digest  string
-	Created time.Time
+type Image = registry.ImageInfo
+
+var _ Registry = (*registry.Client)(nil)
+
+// ObserveRegistryRequest counts one HTTP exchange with a registry in
+// registry_requests_total (by host, method and status, "error" for transport
+// failures); pass it to registry.WithRequestObserver so every attempt,
+// each 429 included, is counted once.
+func (m *Metrics) ObserveRegistryRequest(req *http.Request, resp *http.Response, err error) {
+	code := "error"
+	if err == nil {
+		code = strconv.Itoa(resp.StatusCode)
+	}
+	m.registryRequests.WithLabelValues(req.URL.Host, req.Method, code).Inc()
 }
 
-// RemoteRegistry implements Registry with go-containerregistry. One Puller
-// is shared by all calls so each repository authenticates (and pings /v2/)
-// once per process, not once per request.
-type RemoteRegistry struct {
-	puller   *remote.Puller
-	pageSize int
+// budgetKey carries the deadline of one repository's registry work in a
+// context (see withBudget).
+type budgetKey struct{}
+
+// withBudget marks ctx with the time by which the current repository check
+// must be done with the registry.
+func withBudget(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, budgetKey{}, time.Now().Add(d))
 }
 
-type registryOptions struct {
-	keychain  authn.Keychain
-	transport http.RoundTripper
-	pageSize  int
-	userAgent string
+// budgeted bounds every registry call of a repository check by the check's
+// budget, so that one hung registry holds up only its own repositories: the
+// check fails when the budget runs out, the cycle ends, and the others have
+// been polled meanwhile. Promotions are not bounded by it (they have the
+// grace period).
+type budgeted struct{ Registry }
+
+func (b budgeted) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if at, ok := ctx.Value(budgetKey{}).(time.Time); ok {
+		return context.WithDeadlineCause(ctx, at, ErrBudgetExceeded)
+	}
+	return ctx, func() {}
 }
 
-// RegistryOption configures NewRemoteRegistry.
-type RegistryOption func(*registryOptions) error
+// ErrBudgetExceeded is the cause of a registry call cut short by
+// watch.repositoryTimeout.
+var ErrBudgetExceeded = errors.New("repository check exceeded watch.repositoryTimeout")
 
-// WithKeychain sets where registry credentials come from (default: anonymous).
-func WithKeychain(k authn.Keychain) RegistryOption {
-	return func(o *registryOptions) error {
-		if k == nil {
-			return errors.New("nil keychain")
-		}
-		o.keychain = k
-		return nil
-	}
+func (b budgeted) Tags(ctx context.Context, repo name.Repository, max int) ([]string, bool, error) {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	tags, trunc, err := b.Registry.Tags(ctx, repo, max)
+	return tags, trunc, budgetErr(ctx, err)
 }
 
-// WithTransport sets the HTTP transport under go-containerregistry's auth;
-// the watcher passes the polite (rate-limited, back-off) and counting stack.
-func WithTransport(rt http.RoundTripper) RegistryOption {
-	return func(o *registryOptions) error {
-		if rt == nil {
-			return errors.New("nil transport")
-		}
-		o.transport = rt
-		return nil
-	}
+func (b budgeted) Head(ctx context.Context, tag name.Tag) (string, error) {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	d, err := b.Registry.Head(ctx, tag)
+	return d, budgetErr(ctx, err)
 }
 
-// WithPageSize sets the n= page size of tag-list requests (default 1000).
-func WithPageSize(n int) RegistryOption {
-	return func(o *registryOptions) error {
-		if n < 1 {
-			return fmt.Errorf("page size %d: must be at least 1", n)
-		}
-		o.pageSize = n
-		return nil
-	}
+func (b budgeted) Describe(ctx context.Context, tag name.Tag) (Image, error) {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	img, err := b.Registry.Describe(ctx, tag)
+	return img, budgetErr(ctx, err)
 }
 
-// WithUserAgent sets the User-Agent sent to registries.
-func WithUserAgent(ua string) RegistryOption {
-	return func(o *registryOptions) error { o.userAgent = ua; return nil }
+// budgetErr names the budget when it is why err happened.
+func budgetErr(ctx context.Context, err error) error {
+	if err != nil && errors.Is(context.Cause(ctx), ErrBudgetExceeded) {
+		return fmt.Errorf("%w: %w", ErrBudgetExceeded, err)
+	}
+	return err
 }
-
-// NewRemoteRegistry returns a Registry talking to real registries.
-func NewRemoteRegistry(opts ...RegistryOption) (*RemoteRegistry, error) {
-	o := registryOptions{keychain: authn.NewMultiKeychain(), transport: remote.DefaultTransport, pageSize: 1000}
-	for _, opt := range opts {
-		if err := opt(&o); err != nil {
-			return nil, err
-		}
-	}
-	ropts := []remote.Option{
-		remote.WithAuthFromKeychain(o.keychain),
-		remote.WithTransport(o.transport),
-		remote.WithPageSize(o.pageSize),
-		// Status codes are retried (with Retry-After) by the polite transport
-		// underneath; retrying them again here would multiply requests.
-		remote.WithRetryStatusCodes(),
-	}
-	if o.userAgent != "" {
-		ropts = append(ropts, remote.WithUserAgent(o.userAgent))
-	}
-	p, err := remote.NewPuller(ropts...)
-	if err != nil {
-		return nil, fmt.Errorf("creating registry client: %w", err)
-	}
-	return &RemoteRegistry{puller: p, pageSize: o.pageSize}, nil
-}
-
-// Tags implements Registry.
-func (r *RemoteRegistry) Tags(ctx context.Context, repo name.Repository, max int) ([]string, bool, error) {
-	l, err := r.puller.Lister(ctx, repo)
-	if err != nil {
-		return nil, false, fmt.Errorf("listing tags of %s: %w", repo, err)
-	}
-	var tags []string
-	for l.HasNext() {
-		page, err := l.Next(ctx)
-		if err != nil {
-			return nil, false, fmt.Errorf("listing tags of %s: %w", repo, err)
-		}
-		tags = append(tags, page.Tags...)
-		if max > 0 && len(tags) >= max {
-			truncated := len(tags) > max || l.HasNext()
-			return tags[:max], truncated, nil
-		}
-	}
-	return tags, false, nil
-}
-
-// Head implements Registry.
-func (r *RemoteRegistry) Head(ctx context.Context, tag name.Tag) (string, error) {
-	d, err := r.puller.Head(ctx, tag)
-	if err != nil {
-		return "", fmt.Errorf("resolving %s: %w", tag, err)
-	}
-	return d.Digest.String(), nil
-}
-
-// Describe implements Registry.
-func (r *RemoteRegistry) Describe(ctx context.Context, tag name.Tag) (Image, error) {
-	d, err := r.puller.Get(ctx, tag)
-	if err != nil {
-		return Image{}, fmt.Errorf("fetching manifest of %s: %w", tag, err)
-	}
-	out := Image{Digest: d.Digest.String()}
-	if d.MediaType.IsImage() {
-		img, err := d.Image()
-		if err != nil {
-			return Image{}, fmt.Errorf("reading image %s: %w", tag, err)
-		}
-		cf, err := img.ConfigFile()
-		if err != nil {
-			return Image{}, fmt.Errorf("reading config of %s: %w", tag, err)
-		}
-		out.Created = cf.Created.Time
-	}
-	return out, nil
-}
-
-var _ Registry = (*RemoteRegistry)(nil)

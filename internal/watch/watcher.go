@@ -30,6 +30,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/deployment-automator/automator/internal/config"
+	"github.com/deployment-automator/automator/internal/registry"
+	"github.com/deployment-automator/automator/internal/transport"
 	"github.com/deployment-automator/automator/internal/webhook"
 )
 
@@ -140,6 +142,7 @@ type Watcher struct {
 	log         *zap.Logger
 	concurrency int
 	maxTags     int
+	budget      time.Duration // watch.repositoryTimeout
 	grace       time.Duration
 	jitter      float64
 	sem         chan struct{}
@@ -152,12 +155,11 @@ type Watcher struct {
 }
 
 type options struct {
-	log      *zap.Logger
-	metrics  *Metrics
-	shard    Shard
-	grace    time.Duration
-	jitter   float64
-	insecure map[string]bool
+	log     *zap.Logger
+	metrics *Metrics
+	shard   Shard
+	grace   time.Duration
+	jitter  float64
 }
 
 // Option configures New.
@@ -222,17 +224,6 @@ func WithJitter(f float64) Option {
 	}
 }
 
-// WithInsecureHosts lets the watcher talk plain HTTP to these registry hosts
-// (registries[].insecure); loopback hosts always may.
-func WithInsecureHosts(hosts ...string) Option {
-	return func(o *options) error {
-		for _, h := range hosts {
-			o.insecure[h] = true
-		}
-		return nil
-	}
-}
-
 // New compiles cfg's rules (keeping those of this shard) into a Watcher.
 func New(cfg *config.Watch, reg Registry, cur CurrentReader, prom Promoter, opts ...Option) (*Watcher, error) {
 	if cfg == nil {
@@ -241,7 +232,7 @@ func New(cfg *config.Watch, reg Registry, cur CurrentReader, prom Promoter, opts
 	if reg == nil || cur == nil || prom == nil {
 		return nil, errors.New("watch: registry, current reader and promoter are required")
 	}
-	o := options{log: zap.NewNop(), grace: 30 * time.Second, jitter: 0.1, insecure: map[string]bool{}}
+	o := options{log: zap.NewNop(), grace: 30 * time.Second, jitter: 0.1}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
@@ -262,16 +253,16 @@ func New(cfg *config.Watch, reg Registry, cur CurrentReader, prom Promoter, opts
 	if conc < 1 {
 		conc = 4
 	}
-	w := &Watcher{reg: reg, cur: cur, prom: prom, m: o.metrics, log: o.log, concurrency: conc,
+	budget, err := parseInterval(cfg.RepositoryTimeout, time.Minute)
+	if err != nil {
+		return nil, fmt.Errorf("watch.repositoryTimeout: %w", err)
+	}
+	w := &Watcher{reg: budgeted{reg}, budget: budget, cur: cur, prom: prom, m: o.metrics, log: o.log, concurrency: conc,
 		maxTags: cfg.MaxTags, grace: o.grace, jitter: o.jitter, sem: make(chan struct{}, conc)}
 	byKey := map[string]*target{}
 	for i, rc := range cfg.Rules {
 		path := fmt.Sprintf("watch.rules[%d]", i)
-		var nopts []name.Option
-		if host, _, _ := strings.Cut(rc.Image, "/"); o.insecure[host] {
-			nopts = append(nopts, name.Insecure)
-		}
-		repo, err := name.NewRepository(rc.Image, nopts...)
+		repo, err := reg.ParseRepository(rc.Image)
 		if err != nil {
 			return nil, fmt.Errorf("%s.image %q: %w", path, rc.Image, err)
 		}
@@ -402,7 +393,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			return nil
 		}
 		next := w.nextWake()
-		if err := sleep(ctx, time.Until(next)); err != nil {
+		if err := transport.Sleep(ctx, time.Until(next)); err != nil {
 			return nil
 		}
 		due = w.dueTargets(time.Now())
@@ -579,15 +570,14 @@ func matches(repo name.Repository, ev webhook.Event) bool {
 	if ev.Host == "" {
 		return true
 	}
-	reg, err := name.NewRegistry(ev.Host, name.WeakValidation)
-	if err != nil {
+	if _, err := name.NewRegistry(ev.Host, name.WeakValidation); err != nil {
 		return false
 	}
 	// Registries behind proxies are often reached under another name than
 	// the one in the payload; a path match on another host only costs one
 	// extra check, so only Docker Hub vs. elsewhere is told apart.
-	hub := func(s string) bool { return s == name.DefaultRegistry }
-	return hub(reg.RegistryStr()) == hub(repo.RegistryStr())
+	hub := func(s string) bool { return registry.NormalizeHost(s) == name.DefaultRegistry }
+	return hub(ev.Host) == hub(repo.RegistryStr())
 }
 
 // saw records that key was seen (or announced) at at, unless it was seen
@@ -626,6 +616,7 @@ type checkReport struct {
 // check is one unit of work: look at one repository, decide, promote.
 func (w *Watcher) check(ctx context.Context, t *target, trigger string) checkReport {
 	log := w.log.With(zap.String("repository", t.key), zap.String("trigger", trigger))
+	ctx = withBudget(ctx, w.budget)
 	var rep checkReport
 	fail := func(err error) checkReport {
 		rep.errs = append(rep.errs, err)

@@ -29,6 +29,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/deployment-automator/automator/internal/config"
+	regclient "github.com/deployment-automator/automator/internal/registry"
 	"github.com/deployment-automator/automator/internal/webhook"
 )
 
@@ -274,7 +275,7 @@ func newFixture(t *testing.T, cfg *config.Watch, opts ...Option) *fixture {
 	core, logs := observer.New(zapcore.DebugLevel)
 	f.logs = logs
 	log := zap.New(core)
-	rr, err := NewRemoteRegistry(WithTransport(NewTransport(http.DefaultTransport, NewHostLimits(nil, 1000), m, log)))
+	rr, err := regclient.New(regclient.WithLogger(log), regclient.WithRequestObserver(m.ObserveRegistryRequest), regclient.WithDefaultRPS(1000))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -470,7 +471,7 @@ func TestTagListPaginationAndCap(t *testing.T) {
 	}
 	f.reg.pushImage(img, "acme/cart", tags...)
 	f.reg.pageSize = 10
-	rr, err := NewRemoteRegistry(WithPageSize(10))
+	rr, err := regclient.New(regclient.WithPageSize(10))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -603,7 +604,7 @@ func TestShardingSplitsRepositories(t *testing.T) {
 	}
 	seen := map[string]int{}
 	for i := range 4 {
-		w, err := New(&config.Watch{Rules: rules}, &RemoteRegistry{}, &fakeManifests{}, &fakePromoter{}, WithShard(Shard{Index: i, Count: 4}))
+		w, err := New(&config.Watch{Rules: rules}, &regclient.Client{}, &fakeManifests{}, &fakePromoter{}, WithShard(Shard{Index: i, Count: 4}))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -11,10 +12,12 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/deployment-automator/automator/internal/registry"
 )
 
 // PushDB publishes dbDir (trivy.db and metadata.json) to ref the way the
@@ -52,9 +55,32 @@ func PushDB(ref, dbDir string) error {
 		return err
 	}
 	img = mutate.ConfigMediaType(img, types.MediaType("application/vnd.aquasec.trivy.config.v1+json"))
-	r, err := name.ParseReference(ref)
+	tag, err := name.NewTag(ref)
 	if err != nil {
 		return fmt.Errorf("parsing %q: %w", ref, err)
 	}
-	return remote.Write(r, img)
+	// Through the project's registry client, the only user of go-containerregistry's remote: stage
+	// the artifact in an OCI layout and push that, as the build does.
+	dir, err := os.MkdirTemp("", "trivy-db-layout-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		return err
+	}
+	if err := p.AppendImage(img); err != nil {
+		return err
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return err
+	}
+	c, err := registry.New()
+	if err != nil {
+		return err
+	}
+	_, err = c.Push(context.Background(), dir, d, []string{tag.Context().String()}, []string{tag.TagStr()})
+	return err
 }

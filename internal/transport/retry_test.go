@@ -1,4 +1,4 @@
-package registry
+package transport
 
 import (
 	"context"
@@ -62,10 +62,13 @@ func TestRetryTransport(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &scripted{responses: tc.responses}
 			var waits []time.Duration
-			rt := NewRetryTransport(s, WithBackoff(time.Second, 10*time.Second), withSleep(func(_ context.Context, d time.Duration) error {
+			rt, err := NewRetry(s, WithBackoff(time.Second, 10*time.Second), WithoutJitter(), WithCapLongWaits(), WithSleep(func(_ context.Context, d time.Duration) error {
 				waits = append(waits, d)
 				return nil
 			}))
+			if err != nil {
+				t.Fatal(err)
+			}
 			req, _ := http.NewRequest(http.MethodGet, "http://r.example/v2/", nil)
 			if tc.body != nil {
 				req = tc.body()
@@ -104,7 +107,11 @@ func TestRetryStopsOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://r.example/v2/", nil)
-	if _, err := NewRetryTransport(s).RoundTrip(req); err == nil {
+	rt, err := NewRetry(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.RoundTrip(req); err == nil {
 		t.Fatal("retry ignored a cancelled context")
 	}
 	if len(s.bodies) != 1 {
