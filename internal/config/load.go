@@ -196,5 +196,3 @@ func setDefault(v reflect.Value, def string) {
 	}
 }
 
-// ExitCode makes configuration errors end the process with status 2.
-func (e *Error) ExitCode() int { return 2 }

@@ -166,8 +166,8 @@ func TestCheckAndAllowed(t *testing.T) {
 	if !errors.As(err, &be) {
 		t.Fatalf("Check = %v, want *BlockedError", err)
 	}
-	if be.ExitCode() != 3 || !slices.Equal(be.Envs(), []string{"prod"}) {
-		t.Errorf("exit %d envs %v", be.ExitCode(), be.Envs())
+	if !errors.Is(err, ErrBlocked) || !slices.Equal(be.Envs(), []string{"prod"}) {
+		t.Errorf("blocked %v envs %v", errors.Is(err, ErrBlocked), be.Envs())
 	}
 	if !strings.Contains(err.Error(), "prod (1 CRITICAL finding, 0 allowed)") || !strings.Contains(err.Error(), r.Image.Digest) {
 		t.Errorf("error text %q lacks the env, reason or digest", err)

