@@ -13,6 +13,7 @@ import (
 
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/logging"
+	"github.com/deployment-automator/automator/internal/pipeline"
 )
 
 func runCLI(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, code int) {
@@ -161,9 +162,10 @@ func TestActionInputsDocumented(t *testing.T) {
 // fail for want of a copier, and must not copy: it gets a copier that
 // answers with the source digest without touching a registry.
 func TestDryRunPromoterCopiesNothing(t *testing.T) {
-	a := &app{getenv: func(string) string { return "" }, logger: zap.NewNop(), redactor: logging.NewRedactor(nil)}
 	cfg := &config.Config{Environments: []config.Environment{{Name: "prod", Repo: t.TempDir(), Registry: "prod.invalid/acme"}}}
-	p, err := a.promoter(context.Background(), cfg, nil, true)
+	a := &app{getenv: func(string) string { return "" }, logger: zap.NewNop(), redactor: logging.NewRedactor(nil),
+		cfg: cfg, scanGate: &pipeline.Gate{}}
+	p, err := a.promoter(context.Background(), true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,11 +12,16 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/deployment-automator/automator/internal/config"
+	ghclient "github.com/deployment-automator/automator/internal/github"
 	"github.com/deployment-automator/automator/internal/logging"
+	"github.com/deployment-automator/automator/internal/pipeline"
+	"github.com/deployment-automator/automator/internal/promote"
+	"github.com/deployment-automator/automator/internal/registry"
 )
 
 // app carries what every subcommand shares: streams, environment, the logger
-// (built once flags are parsed), the redactor and the lazily loaded config.
+// (built once flags are parsed), the redactor, and the factory's lazily built
+// dependencies (factory.go): config, targets, gate, registry, GitHub.
 type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -28,8 +33,14 @@ type app struct {
 
 	logger   *zap.Logger
 	redactor *logging.Redactor
-	cfg      *config.Config
 	started  bool
+
+	cfg      *config.Config
+	resolved promote.Targets
+	scanGate *pipeline.Gate
+	reg      *registry.Client
+	gh       *ghclient.Factory
+	closers  []func() // run at exit, e.g. closing the scanner
 }
 
 // secretEnvVars are always treated as secrets when set, whatever the config says.
@@ -62,6 +73,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetOut(a.redactor.Writer(stdout))
 	root.SetErr(a.redactor.Writer(stderr))
 	err := root.ExecuteContext(ctx)
+	for _, c := range a.closers {
+		c()
+	}
 	if err == nil {
 		return exitOK
 	}

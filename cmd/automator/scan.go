@@ -36,12 +36,7 @@ type scanOptions struct {
 	skipDBUpdate  bool
 }
 
-func newScanCmd(a *app) *cobra.Command {
-	var o scanOptions
-	cmd := &cobra.Command{
-		Use:   "scan (IMAGE_REF | --oci-layout DIR) [--env NAME | --fail-on CRITICAL,HIGH --ignore-unfixed] [--format table|json|sarif]",
-		Short: "Scan an image with the built-in Trivy and apply the vulnerability gate",
-		Long: `scan finds vulnerabilities in OS and language packages of one image, with Trivy linked into
+const scanLong = `scan finds vulnerabilities in OS and language packages of one image, with Trivy linked into
 automator (no trivy binary needed), and applies a gate policy to the findings.
 
 The image is an OCI image layout directory (--oci-layout, e.g. from a build before push) or a
@@ -57,8 +52,9 @@ The vulnerability DB comes from scan.cacheDir, updated from scan.dbRepositories 
 order) unless --offline or --skip-db-update. A missing DB, or one older than scan.maxDBAge, is
 an error (exit 1), never a pass. Every report shows the DB's age.
 
-Exit code 0 when every policy passes or only warns, 3 when one blocks, 1 when the scan fails.`,
-		Example: `  # Gate a freshly built OCI layout against prod's policy, before pushing it
+Exit code 0 when every policy passes or only warns, 3 when one blocks, 1 when the scan fails.`
+
+const scanExample = `  # Gate a freshly built OCI layout against prod's policy, before pushing it
   automator scan --oci-layout build/cart --env prod
 
   # Check a pushed image against every listed environment, markdown for the job summary
@@ -69,7 +65,15 @@ Exit code 0 when every policy passes or only warns, 3 when one blocks, 1 when th
     --sarif trivy.sarif --offline --cache-dir /var/cache/trivy
 
   # Machine-readable verdicts
-  automator scan --oci-layout build/cart --env prod --format json > scan.json`,
+  automator scan --oci-layout build/cart --env prod --format json > scan.json`
+
+func newScanCmd(a *app) *cobra.Command {
+	var o scanOptions
+	cmd := &cobra.Command{
+		Use:     "scan (IMAGE_REF | --oci-layout DIR) [--env NAME | --fail-on CRITICAL,HIGH --ignore-unfixed] [--format table|json|sarif]",
+		Short:   "Scan an image with the built-in Trivy and apply the vulnerability gate",
+		Long:    scanLong,
+		Example: scanExample,
 		Args: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case o.layout == "" && len(args) != 1:
@@ -119,36 +123,19 @@ func runScan(cmd *cobra.Command, a *app, o scanOptions, ref string) error {
 	if err != nil {
 		return err
 	}
-
-	policies, err := scanPolicies(cfg, o, adHoc)
+	policies, err := scanPolicies(a, cfg, o, adHoc)
 	if err != nil {
-		return &usageError{err: err}
+		return err
 	}
 	ignores, err := scanIgnores(cfg, o.ignoreFile)
 	if err != nil {
 		return &usageError{err: err}
 	}
-
-	var sc config.Scan
-	if cfg != nil {
-		sc = cfg.Scan
-	}
-	opts := []scan.Option{scan.WithConfig(sc), scan.WithLogger(a.logger)}
-	if o.cacheDir != "" {
-		opts = append(opts, scan.WithCacheDir(o.cacheDir))
-	}
-	if o.offline {
-		opts = append(opts, scan.WithOffline(true))
-	}
-	if o.skipDBUpdate {
-		opts = append(opts, scan.WithSkipDBUpdate(true))
-	}
-	scanner, err := scan.New(ctx, opts...)
+	scanner, err := newScanner(ctx, a, cfg, o)
 	if err != nil {
 		return err
 	}
 	defer scanner.Close()
-
 	var img v1.Image
 	if o.layout != "" {
 		img, err = scan.OpenLayout(o.layout)
@@ -164,10 +151,33 @@ func runScan(cmd *cobra.Command, a *app, o scanOptions, ref string) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	verdicts := gate.EvaluateAll(report, policies, ignores, now)
+	return gateReport(cmd.OutOrStdout(), log, o, report, gate.EvaluateAll(report, policies, ignores, time.Now()))
+}
 
-	out := cmd.OutOrStdout()
+// newScanner opens Trivy with the config's scan settings and the flags.
+func newScanner(ctx context.Context, a *app, cfg *config.Config, o scanOptions) (*scan.Trivy, error) {
+	var sc config.Scan
+	if cfg != nil {
+		sc = cfg.Scan
+	}
+	opts := []scan.Option{scan.WithConfig(sc), scan.WithLogger(a.logger)}
+	if o.cacheDir != "" {
+		opts = append(opts, scan.WithCacheDir(o.cacheDir))
+	}
+	if o.offline {
+		opts = append(opts, scan.WithOffline(true))
+	}
+	if o.skipDBUpdate {
+		opts = append(opts, scan.WithSkipDBUpdate(true))
+	}
+	return scan.New(ctx, opts...)
+}
+
+// gateReport writes the reports the flags ask for and applies the verdicts:
+// a *gate.BlockedError when one blocks.
+func gateReport(out io.Writer, log *zap.Logger, o scanOptions, report *gate.Report, verdicts []gate.Verdict) error {
+	now := time.Now()
+	var err error
 	switch o.format {
 	case "json":
 		err = gate.WriteJSON(out, report, verdicts, now)
@@ -200,9 +210,21 @@ func runScan(cmd *cobra.Command, a *app, o scanOptions, ref string) error {
 
 // scanPolicies picks the policies to apply: the named environments', an
 // ad-hoc one from flags, or scan.policy (the config default when no config).
-func scanPolicies(cfg *config.Config, o scanOptions, adHoc bool) ([]gate.EnvPolicy, error) {
+func scanPolicies(a *app, cfg *config.Config, o scanOptions, adHoc bool) ([]gate.EnvPolicy, error) {
 	if len(o.envs) > 0 {
-		return gate.PoliciesFor(cfg, o.envs...)
+		all, err := a.targets()
+		if err != nil {
+			return nil, err
+		}
+		ts, err := all.Lookup(o.envs...)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]gate.EnvPolicy, len(ts))
+		for i, t := range ts {
+			out[i] = t.EnvPolicy()
+		}
+		return out, nil
 	}
 	base := config.Policy{FailOn: []string{"CRITICAL"}, Mode: "block"}
 	if cfg != nil {
@@ -213,7 +235,7 @@ func scanPolicies(cfg *config.Config, o scanOptions, adHoc bool) ([]gate.EnvPoli
 	}
 	p, err := gate.PolicyFromConfig("policy", base)
 	if err != nil {
-		return nil, err
+		return nil, &usageError{err: err}
 	}
 	return []gate.EnvPolicy{{Policy: p}}, nil
 }

@@ -195,4 +195,3 @@ func setDefault(v reflect.Value, def string) {
 		panic("config: unsupported default on " + v.Kind().String())
 	}
 }
-

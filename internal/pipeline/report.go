@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/deployment-automator/automator/internal/actions"
 	"github.com/deployment-automator/automator/internal/gate"
+	"github.com/deployment-automator/automator/internal/gitops"
 )
 
 // ImageOutput is one entry of the `images` step output of build and run,
@@ -283,4 +285,30 @@ func ReadResults(dir string) ([]*Image, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Service < out[j].Service })
 	return out, nil
+}
+
+// PrintResult prints what a write-back did, or with dryRun what it would do:
+// the diff, then the commit or pull request.
+func PrintResult(w io.Writer, res *gitops.Result, dryRun bool) {
+	verb := map[bool]string{true: "would ", false: ""}[dryRun]
+	if len(res.Files) == 0 {
+		fmt.Fprintf(w, "%s: nothing to change (%s@%s already runs these images)\n", res.Env, res.Repo, res.Branch)
+		return
+	}
+	fmt.Fprint(w, res.Diff())
+	switch {
+	case res.PR != nil && res.PR.Created:
+		fmt.Fprintf(w, "%s: %sopen pull request %q (%s → %s) %s\n", res.Env, verb, res.PR.Title, res.PR.Branch, res.Branch, res.PR.URL)
+	case res.PR != nil && res.PR.Updated:
+		fmt.Fprintf(w, "%s: %supdate pull request #%d %s\n", res.Env, verb, res.PR.Number, res.PR.URL)
+	case res.PR != nil:
+		fmt.Fprintf(w, "%s: pull request #%d is up to date %s\n", res.Env, res.PR.Number, res.PR.URL)
+	case res.Commit != "":
+		fmt.Fprintf(w, "%s: %scommit to %s@%s %s\n", res.Env, verb, res.Repo, res.Branch, map[bool]string{true: "", false: res.CommitURL}[dryRun])
+	}
+	// A local git remote has no pull request API: the pushed branch plus
+	// this text is the pull request.
+	if res.PR != nil && (dryRun || res.PR.URL == "") {
+		fmt.Fprintf(w, "\n--- pull request: %s ---\n%s\n", res.PR.Title, res.PR.Body)
+	}
 }

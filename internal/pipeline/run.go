@@ -249,10 +249,11 @@ type Delivered struct {
 
 // Run builds plan's services (when any target is fed by a build, or as a
 // check when nothing is targeted) and writes back into targets. With dryRun
-// nothing is pushed or written. Its error follows the exit precedence:
+// nothing is pushed or written. An error that stops the run early comes
+// with no Delivered; otherwise the error follows the exit precedence —
 // failures first (exit 1), then gate blocks (exit 3); see RunErr.
-func (d *Delivery) Run(ctx context.Context, plan *detect.Result, targets []*promote.Target, req BuildRequest, dryRun bool) (Delivered, error) {
-	var out Delivered
+func (d *Delivery) Run(ctx context.Context, plan *detect.Result, targets []*promote.Target, req BuildRequest, dryRun bool) (*Delivered, error) {
+	out := &Delivered{}
 	var buildErr error
 	req.Targets = BuildTargets(targets)
 	if len(plan.Services) > 0 && (len(req.Targets) > 0 || len(targets) == 0) {
@@ -263,17 +264,20 @@ func (d *Delivery) Run(ctx context.Context, plan *detect.Result, targets []*prom
 		if len(targets) == 0 {
 			d.Logger.Info("no environment targeted: building and scanning only, nothing is pushed")
 		}
-		req.Services, req.SHA, req.Base = plan.Names(), plan.Head, plan.Base
+		req.Services, req.Base = plan.Names(), plan.Base
+		if plan.Head != "" {
+			req.SHA = plan.Head
+		}
 		out.Images, buildErr = d.Builds.Run(ctx, req)
 		var fe *build.FailedError
 		if out.Images == nil && buildErr != nil && !errors.As(buildErr, &fe) {
-			return out, buildErr
+			return nil, buildErr
 		}
 	}
 	if len(targets) > 0 {
 		p, err := d.Promoter()
 		if err != nil {
-			return out, err
+			return nil, err
 		}
 		w := &WriteStage{Promoter: p, Logger: d.Logger.Named("writeback")}
 		out.Envs = w.Run(ctx, targets, Updates(out.Images, !dryRun))
