@@ -29,39 +29,14 @@ type buildOptions struct {
 	results     string
 }
 
-const buildLong = `Builds each selected service (all services when --service is not given) once with buildah or
-docker buildx (build.builder), into an OCI image layout, tagged from build.tags (default
-sha-<12 hex of the commit>, plus the semantic version on a tag push) and labelled with the
-org.opencontainers.image.* labels. Invalid tags are rejected before anything is built.
-
-Each image is scanned (unless scan.enabled is false) and gated by the policies of the --env
-environments, or by scan.policy when none is given: an image blocked for every one of them is not
-pushed (exit 3).
-
-With --push the images are pushed to service.image and its mirrors, with the same digest everywhere.
-Services build concurrently (--parallelism); a failing service does not affect the others, and the
-command exits 1 naming the services that failed and those that succeeded.
-
-Prints a JSON list [{"service","image","tags","digest","pushed"}] and, in GitHub Actions, writes it to
-GITHUB_OUTPUT as "images".`
-
-const buildExample = `  # Build and push two services of the monorepo
-  automator build --service cart --service checkout --push
-
-  # Build everything locally and keep the OCI layouts for inspection
-  automator build --output-dir ./out
-
-  # Outside Actions, say which commit and ref the build is for
-  automator build --service cart --sha "$(git rev-parse HEAD)" --ref refs/tags/v2.1.1 --push`
-
 func newBuildCmd(a *app) *cobra.Command {
 	var o buildOptions
 	cmd := &cobra.Command{
 		Use:     "build",
 		Short:   "Build service images into OCI layouts and optionally push them",
-		Long:    buildLong,
+		Long:    help("build.long"),
 		Args:    cobra.NoArgs,
-		Example: buildExample,
+		Example: help("build.example"),
 		RunE:    func(cmd *cobra.Command, _ []string) error { return buildRun(cmd.Context(), a, &o, cmd.OutOrStdout()) },
 	}
 	f := cmd.Flags()

@@ -75,8 +75,4 @@ func isUsage(err error) bool {
 		errors.As(err, &pe) || errors.As(err, &te) || errors.As(err, &re)
 }
 
-const exitCodesHelp = `Exit codes:
-  0  success (including "nothing to do")
-  1  failure (a build, push, scan or write-back failed)
-  2  usage or configuration error
-  3  blocked by a vulnerability gate`
+var exitCodesHelp = help("exit.codes.help")

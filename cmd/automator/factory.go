@@ -2,14 +2,9 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"strings"
-	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/deployment-automator/automator/internal/actions"
 	"github.com/deployment-automator/automator/internal/build"
@@ -59,7 +54,7 @@ func (a *app) gate(ctx context.Context) (*pipeline.Gate, error) {
 	if err != nil {
 		return nil, err
 	}
-	ignores, err := scanIgnores(cfg, "")
+	ignores, err := gate.LoadIgnores(cfg, "")
 	if err != nil {
 		return nil, &usageError{err: err}
 	}
@@ -251,41 +246,13 @@ func (a *app) publish(outs []actions.Output, summary string) error {
 	return nil
 }
 
-// groupedLogs returns, in GitHub Actions, a Builds.Group that collects each
-// service's log lines and prints them inside ::group::/::endgroup:: when the
-// service is done, so parallel builds do not interleave; outside Actions it
-// returns nil and lines stream as they come.
+// groupedLogs groups each service's build log in GitHub Actions; outside
+// Actions lines stream as they come.
 func (a *app) groupedLogs() func(string, func(*zap.Logger) error) error {
 	if a.getenv("GITHUB_ACTIONS") != "true" {
 		return nil
 	}
-	var mu sync.Mutex
-	return func(service string, work func(*zap.Logger) error) error {
-		var buf strings.Builder
-		enc := zapcore.NewConsoleEncoder(zapcore.EncoderConfig{MessageKey: "msg", LevelKey: "level", EncodeLevel: zapcore.CapitalLevelEncoder, LineEnding: "\n"})
-		core := zapcore.NewCore(enc, zapcore.AddSync(&lockedWriter{w: &buf}), a.logger.Level())
-		// Warnings and errors also reach the main logger (and become annotations).
-		main, err := zapcore.NewIncreaseLevelCore(a.logger.Core(), zapcore.WarnLevel)
-		if err != nil {
-			main = a.logger.Core() // already at warn or above
-		}
-		err = work(zap.New(zapcore.NewTee(core, main)).With(zap.String("service", service)))
-		mu.Lock()
-		defer mu.Unlock()
-		fmt.Fprintf(a.redactor.Writer(a.stdout), "::group::%s\n%s::endgroup::\n", service, buf.String())
-		return err
-	}
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+	return pipeline.GroupedLogs(a.logger, a.redactor.Writer(a.stdout))
 }
 
 // gatePolicy is scan.policy, compiled once.

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 	"gopkg.in/yaml.v3"
 
+	"github.com/deployment-automator/automator/internal/actions"
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/logging"
 	"github.com/deployment-automator/automator/internal/pipeline"
@@ -94,7 +95,7 @@ func TestActionInputsBecomeArgs(t *testing.T) {
 	if got != want {
 		t.Errorf("actionArgs = %q, want %q", got, want)
 	}
-	getenv := actionEnv(func(k string) string { return map[string]string{"INPUT_GITHUB-TOKEN": "tok-from-input"}[k] })
+	getenv := actions.Env(func(k string) string { return map[string]string{"INPUT_GITHUB-TOKEN": "tok-from-input"}[k] })
 	if getenv("GITHUB_TOKEN") != "tok-from-input" {
 		t.Error("github-token input does not stand in for GITHUB_TOKEN")
 	}

@@ -42,35 +42,14 @@ type planOptions struct {
 	format string
 }
 
-const planLong = `Works out the commit range from the GitHub event (or --base/--head outside Actions), lists the
-changed files with git — deepening a shallow clone as needed, or asking the GitHub compare API
-when there is no history to fetch — and selects every service whose build context, Dockerfile
-sources, paths, dependencies or automator.yaml entry changed.
-
-In GitHub Actions it also writes the step outputs services (JSON array), matrix (fan-out job
-matrix; batched into at most 256 groups) and any (true/false), and a job summary.`
-
-const planExample = `  # What changed between two commits
-  automator plan --base main --head HEAD
-
-  # The same as JSON, for scripts
-  automator plan --base 3f2a9c1 --head 8d01e4b --format json
-
-  # Everything, or a chosen few
-  automator plan --all
-  automator plan --services cart,checkout
-
-  # In a workflow step (reads GITHUB_EVENT_NAME / GITHUB_EVENT_PATH, writes GITHUB_OUTPUT)
-  automator plan`
-
 func newPlanCmd(a *app) *cobra.Command {
 	var o planOptions
 	cmd := &cobra.Command{
 		Use:     "plan",
 		Short:   "Decide which services changed and must be rebuilt",
-		Long:    planLong,
+		Long:    help("plan.long"),
 		Args:    cobra.NoArgs,
-		Example: planExample,
+		Example: help("plan.example"),
 		PreRunE: func(*cobra.Command, []string) error {
 			if o.format != "text" && o.format != "json" {
 				return usageErrorf("--format must be text or json, not %q", o.format)

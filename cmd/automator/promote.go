@@ -3,16 +3,12 @@ package main
 import (
 	"context"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/deployment-automator/automator/internal/actions"
-	"github.com/deployment-automator/automator/internal/config"
-	"github.com/deployment-automator/automator/internal/gitops"
 	"github.com/deployment-automator/automator/internal/pipeline"
 	"github.com/deployment-automator/automator/internal/promote"
-	"github.com/deployment-automator/automator/internal/rewrite"
 )
 
 type promoteOptions struct {
@@ -22,31 +18,14 @@ type promoteOptions struct {
 	results string
 }
 
-const promoteLong = `Reads the images that the environment's promoteFrom environment pins now (from its files in the
-manifests repository), copies them into the environment's registry when it differs, and writes
-them back by commit or pull request as the environment's mode says. --set promotes explicit
-images instead. A re-run updates the same pull request; nothing new changes nothing.`
-
-const promoteExample = `  # Propose for prod what staging runs now
-  automator promote --env prod
-
-  # Show the diff and the pull request it would open, writing nothing
-  automator promote --env prod --dry-run
-
-  # Fan-out: write back the results of the matrix build jobs, once per environment
-  automator promote --results results/
-
-  # Promote an explicit image
-  automator promote --env staging --set cart=ghcr.io/acme/cart:1.4.0@sha256:4f1c...`
-
 func newPromoteCmd(a *app) *cobra.Command {
 	var o promoteOptions
 	cmd := &cobra.Command{
 		Use:     "promote --env ENV [--set SERVICE=REF@DIGEST]...",
 		Short:   "Propose for an environment the digests its promoteFrom environment runs",
-		Long:    promoteLong,
+		Long:    help("promote.long"),
 		Args:    cobra.NoArgs,
-		Example: promoteExample,
+		Example: help("promote.example"),
 		PreRunE: func(*cobra.Command, []string) error {
 			switch {
 			case o.results != "" && len(o.sets) > 0:
@@ -79,9 +58,9 @@ func promoteRun(ctx context.Context, a *app, o *promoteOptions, out io.Writer) e
 	if err != nil {
 		return err
 	}
-	explicit, err := parseSets(cfg, o.sets)
+	explicit, err := promote.ParseSets(promote.ImagesFromConfig(cfg), o.sets)
 	if err != nil {
-		return err
+		return &usageError{err: err}
 	}
 	if len(explicit) == 0 && t.From == nil {
 		return usageErrorf("environment %q has no promoteFrom: pass --set SERVICE=REF@DIGEST", t.Name())
@@ -159,38 +138,4 @@ func (a *app) reportRun(out io.Writer, done *pipeline.Delivered, dryRun bool, ex
 		return err
 	}
 	return a.publish(append(extra, outs...), pipeline.SummaryMarkdown(done.Images, done.Envs))
-}
-
-// parseSets parses --set SERVICE=REPOSITORY[:TAG]@DIGEST; a bare
-// SERVICE=[TAG]@DIGEST takes the service's configured image.
-func parseSets(cfg *config.Config, sets []string) ([]gitops.Update, error) {
-	images := promote.ImagesFromConfig(cfg)
-	var out []gitops.Update
-	for _, s := range sets {
-		svc, ref, ok := strings.Cut(s, "=")
-		if !ok || svc == "" || ref == "" {
-			return nil, usageErrorf("--set %q: want SERVICE=REPOSITORY[:TAG]@DIGEST", s)
-		}
-		repo := images[svc]
-		if strings.Contains(ref, "/") {
-			name, rest, _ := strings.Cut(ref, "@")
-			if i := strings.LastIndexByte(name, ':'); i > strings.LastIndexByte(name, '/') {
-				repo, ref = name[:i], name[i+1:]+"@"+rest
-			} else {
-				repo, ref = name, "@"+rest
-			}
-		}
-		if repo == "" {
-			return nil, usageErrorf("--set %q: unknown service %q; name the repository: %s=REPOSITORY:TAG@DIGEST", s, svc, svc)
-		}
-		tag, digest, err := rewrite.ParseRef(ref)
-		if err != nil {
-			return nil, usageErrorf("--set %q: %v", s, err)
-		}
-		if digest == "" {
-			return nil, usageErrorf("--set %q: promotion pins digests: add @sha256:…", s)
-		}
-		out = append(out, gitops.Update{Service: svc, Repository: repo, Tag: tag, Digest: digest})
-	}
-	return out, nil
 }

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -23,32 +20,11 @@ type rewriteOptions struct {
 func newRewriteCmd(a *app) *cobra.Command {
 	var o rewriteOptions
 	cmd := &cobra.Command{
-		Use:   "rewrite FILE... --set REPOSITORY=NEWREF [--set ...]",
-		Short: "Set image tags and digests in Helm values, kustomizations and manifests, byte-exact",
-		Long: `rewrite changes the image references that point at the given repositories and nothing else:
-comments, blank lines, indentation, quoting and key order stay as they were, so the diff shows
-only the changed values. NEWREF is TAG, @sha256:DIGEST or TAG@sha256:DIGEST.
-
-Helm values (image.repository/tag/digest, Bitnami registry/repository, registry/name, version),
-image strings (repo:tag@digest), Flux HelmRelease spec.values, kustomize images entries (added
-when missing) and '# {"$imagepolicy": ...}' / '# automator: SERVICE[:tag|:digest]' markers are
-understood. Files under a Helm templates/ directory are skipped.
-
-Files are rewritten in place atomically. With --dry-run a unified diff goes to stdout and the
-summary to stderr, and nothing is written. The exit code is 0 whether or not anything changed;
-1 when a file cannot be rewritten (invalid YAML, ambiguous match, missing field), in which case
-that file is left untouched.`,
-		Example: `  # Pin a tag and digest in a values file
-  automator rewrite envs/dev/values.yaml --set ghcr.io/acme/cart=1.4.0@sha256:4b6f...e1
-
-  # Preview the change to two overlays as a patch
-  automator rewrite overlays/staging/kustomization.yaml overlays/prod/kustomization.yaml \
-    --set ghcr.io/acme/cart=@sha256:4b6f...e1 --dry-run > promote.patch
-
-  # Allow a tag shared by every image under images.repository to move
-  automator rewrite helm-chart/values.yaml --shared-tag images.tag \
-    --set us-central1-docker.pkg.dev/acme/boutique/frontend=v0.10.7`,
-		Args: cobra.MinimumNArgs(1),
+		Use:     "rewrite FILE... --set REPOSITORY=NEWREF [--set ...]",
+		Short:   "Set image tags and digests in Helm values, kustomizations and manifests, byte-exact",
+		Long:    help("rewrite.long"),
+		Example: help("rewrite.example"),
+		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			ups, opts, err := o.parse()
 			if err != nil {
@@ -94,73 +70,15 @@ func (o rewriteOptions) parse() ([]rewrite.Update, []rewrite.Option, error) {
 }
 
 func runRewrite(cmd *cobra.Command, a *app, files []string, ups []rewrite.Update, opts []rewrite.Option, dryRun bool) error {
-	out := cmd.OutOrStdout()
-	summary := out
+	summary := cmd.OutOrStdout()
 	if dryRun {
 		summary = cmd.ErrOrStderr()
 	}
-	var errs []error
-	changed := 0
-	for _, file := range files {
-		var res rewrite.Result
-		var err error
-		if dryRun {
-			var in, next []byte
-			in, err = os.ReadFile(file)
-			if err == nil {
-				next, res, err = rewrite.Rewrite(file, in, ups, opts...)
-				if err == nil {
-					_, err = io.WriteString(out, rewrite.UnifiedDiff("a/"+file, "b/"+file, in, next))
-				}
-			}
-		} else {
-			res, err = rewrite.RewriteFile(cmd.Context(), file, ups, opts...)
-		}
-		if err != nil {
-			errs = append(errs, err)
-			fmt.Fprintf(summary, "%s: error, left untouched: %v\n", file, err)
-			continue
-		}
-		if res.Changed() {
-			changed++
-		}
-		printRewriteSummary(summary, res, dryRun)
+	results, err := rewrite.RewriteFiles(cmd.Context(), files, ups, dryRun, cmd.OutOrStdout(), summary, opts...)
+	for _, res := range results {
 		if a.logger != nil {
-			a.logger.Debug("rewrote manifest", zap.String("file", file), zap.Int("changes", len(res.Changes)), zap.Bool("dry_run", dryRun))
+			a.logger.Debug("rewrote manifest", zap.String("file", res.File), zap.Int("changes", len(res.Changes)), zap.Bool("dry_run", dryRun))
 		}
 	}
-	verb := "changed"
-	if dryRun {
-		verb = "would change"
-	}
-	fmt.Fprintf(summary, "%d of %d files %s\n", changed, len(files), verb)
-	return errors.Join(errs...)
-}
-
-func printRewriteSummary(w io.Writer, res rewrite.Result, dryRun bool) {
-	switch {
-	case res.SkipReason != "":
-		fmt.Fprintf(w, "%s: skipped: %s\n", res.File, res.SkipReason)
-	case !res.Changed():
-		fmt.Fprintf(w, "%s: no change\n", res.File)
-	default:
-		n := "changes"
-		if len(res.Changes) == 1 {
-			n = "change"
-		}
-		if dryRun {
-			n += " (dry run, not written)"
-		}
-		fmt.Fprintf(w, "%s: %d %s\n", res.File, len(res.Changes), n)
-		for _, c := range res.Changes {
-			old := c.Old
-			if old == "" {
-				old = `""`
-			}
-			fmt.Fprintf(w, "  line %d %s: %s → %s (%s)\n", c.Line, c.Path, old, c.New, c.Repository)
-		}
-	}
-	for _, s := range res.Skipped {
-		fmt.Fprintf(w, "  left alone: line %d %s: %s\n", s.Line, s.Path, s.Reason)
-	}
+	return err
 }

@@ -12,25 +12,14 @@ type rollbackOptions struct {
 	dryRun  bool
 }
 
-const rollbackExample = `  # Undo the latest promotion of prod
-  automator rollback --env prod
-
-  # Restore what prod ran at a given commit of the manifests repository
-  automator rollback --env prod --to 4f1c2ab
-
-  # Preview
-  automator rollback --env prod --dry-run`
-
 func newRollbackCmd(a *app) *cobra.Command {
 	var o rollbackOptions
 	cmd := &cobra.Command{
-		Use:   "rollback --env ENV [--to COMMIT]",
-		Short: "Open a pull request restoring the images an environment ran at an earlier commit",
-		Long: `Reads the image values of the environment's files at COMMIT (default: the commit before the latest
-change to those files) and opens a pull request on automator/rollback-ENV that restores them.
-Always a pull request, whatever the environment's mode.`,
+		Use:     "rollback --env ENV [--to COMMIT]",
+		Short:   "Open a pull request restoring the images an environment ran at an earlier commit",
+		Long:    help("rollback.long"),
 		Args:    cobra.NoArgs,
-		Example: rollbackExample,
+		Example: help("rollback.example"),
 		RunE:    func(cmd *cobra.Command, _ []string) error { return rollbackRun(cmd, a, &o) },
 	}
 	cmd.Flags().StringVar(&o.env, "env", "", "environment to roll back (required)")

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/deployment-automator/automator/internal/actions"
 	"github.com/deployment-automator/automator/internal/config"
 	ghclient "github.com/deployment-automator/automator/internal/github"
 	"github.com/deployment-automator/automator/internal/logging"
@@ -52,7 +53,7 @@ var secretEnvVars = []string{
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	inActions := getenv("GITHUB_ACTIONS") == "true"
 	if inActions {
-		getenv = actionEnv(getenv)
+		getenv = actions.Env(getenv)
 	}
 	var mask io.Writer
 	if inActions {
@@ -116,21 +117,10 @@ func (a *app) reportError(err error) {
 
 func newRootCmd(a *app) *cobra.Command {
 	root := &cobra.Command{
-		Use:   "automator",
-		Short: "Carry container images from an app monorepo into a GitOps manifests repository",
-		Long: `automator detects which services of a monorepo changed, builds their images, gates them on a
-Trivy scan, pushes them, and pins the new digests in the Helm values or kustomizations of a
-GitOps manifests repository, by direct commit or pull request per environment.
-
-It runs as a GitHub Action step or as a long-running registry watcher.
-
-` + exitCodesHelp,
-		Example: `  # Check a config file and show the effective configuration
-  automator config validate --config automator.yaml
-  automator config print
-
-  # Pin a new tag and digest in a values file, showing the diff only
-  automator rewrite envs/dev/values.yaml --set ghcr.io/acme/cart=1.4.0@sha256:... --dry-run`,
+		Use:           "automator",
+		Short:         "Carry container images from an app monorepo into a GitOps manifests repository",
+		Long:          help("root.long") + exitCodesHelp,
+		Example:       help("root.example"),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -190,24 +180,7 @@ func (a *app) config() (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range cfg.Registries {
-		if r.PasswordEnv != "" {
-			a.redactor.AddKnown(a.getenv(r.PasswordEnv))
-		}
-	}
-	if cfg.GitHub.TokenEnv != "" {
-		a.redactor.AddKnown(a.getenv(cfg.GitHub.TokenEnv))
-	}
-	if app := cfg.GitHub.App; app != nil {
-		if app.PrivateKeyEnv != "" {
-			a.redactor.AddKnown(a.getenv(app.PrivateKeyEnv))
-		}
-		if app.PrivateKeyFile != "" {
-			if b, err := os.ReadFile(app.PrivateKeyFile); err == nil {
-				a.redactor.AddKnown(string(b))
-			}
-		}
-	}
+	a.redactor.AddKnown(cfg.Secrets(a.getenv)...)
 	a.cfg = cfg
 	return cfg, nil
 }

@@ -18,39 +18,14 @@ type runOptions struct {
 	parallelism int
 }
 
-const runLong = `Composes the stages for the current GitHub event (or the flags outside Actions):
-
-  plan        which services changed (see automator plan)
-  build       each selected service once, in parallel, into an OCI layout
-  scan        each image with Trivy before it is pushed, gated per target environment
-  push        images allowed into at least one target environment
-  write-back  one commit or one pull request per target environment
-
-Target environments are those whose triggers match the event (e.g. dev on pushes to main,
-staging on tags v*-rc*), or --env. When none is targeted (a pull request no trigger names), the
-changed services are built and scanned as a check, and nothing is pushed or written. An environment with promoteFrom receives exactly what its
-upstream environment runs now, after its own gate. Partial failures are reported per service and
-per environment.
-
-` + exitCodesHelp
-
-const runExample = `  # In a workflow step: everything comes from the event
-  automator run
-
-  # Locally: what would a push of these commits do to dev? Writes nothing.
-  automator run --base origin/main --head HEAD --env dev --dry-run
-
-  # Rebuild everything and promote to dev
-  automator run --all --env dev`
-
 func newRunCmd(a *app) *cobra.Command {
 	var o runOptions
 	cmd := &cobra.Command{
 		Use:     "run",
 		Short:   "Plan, build, scan, push and write back: the whole job in one step",
-		Long:    runLong,
+		Long:    help("run.long") + exitCodesHelp,
 		Args:    cobra.NoArgs,
-		Example: runExample,
+		Example: help("run.example"),
 		PreRunE: func(*cobra.Command, []string) error { return o.plan.validate() },
 		RunE:    func(cmd *cobra.Command, _ []string) error { return runRun(cmd.Context(), a, &o, cmd.OutOrStdout()) },
 	}

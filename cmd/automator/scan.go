@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -36,44 +33,13 @@ type scanOptions struct {
 	skipDBUpdate  bool
 }
 
-const scanLong = `scan finds vulnerabilities in OS and language packages of one image, with Trivy linked into
-automator (no trivy binary needed), and applies a gate policy to the findings.
-
-The image is an OCI image layout directory (--oci-layout, e.g. from a build before push) or a
-remote image reference, preferably by digest; registry credentials come from the config's
-registries and the Docker config.
-
-The policy is that of each --env (its gate, or scan.policy), or an ad-hoc one from --fail-on,
---ignore-unfixed and --mode, or else scan.policy. The ignore file (--ignore-file or
-scan.ignoreFile, .trivyignore or .trivyignore.yaml) suppresses accepted risks until their
-expired_at; expired entries are reported and no longer apply.
-
-The vulnerability DB comes from scan.cacheDir, updated from scan.dbRepositories (tried in
-order) unless --offline or --skip-db-update. A missing DB, or one older than scan.maxDBAge, is
-an error (exit 1), never a pass. Every report shows the DB's age.
-
-Exit code 0 when every policy passes or only warns, 3 when one blocks, 1 when the scan fails.`
-
-const scanExample = `  # Gate a freshly built OCI layout against prod's policy, before pushing it
-  automator scan --oci-layout build/cart --env prod
-
-  # Check a pushed image against every listed environment, markdown for the job summary
-  automator scan ghcr.io/acme/cart@sha256:4b6f...e1 --env dev,staging,prod --markdown "$GITHUB_STEP_SUMMARY"
-
-  # Ad-hoc policy, SARIF for code scanning, air-gapped with a pre-seeded DB
-  automator scan ghcr.io/acme/cart:1.4.0 --fail-on CRITICAL,HIGH --ignore-unfixed \
-    --sarif trivy.sarif --offline --cache-dir /var/cache/trivy
-
-  # Machine-readable verdicts
-  automator scan --oci-layout build/cart --env prod --format json > scan.json`
-
 func newScanCmd(a *app) *cobra.Command {
 	var o scanOptions
 	cmd := &cobra.Command{
 		Use:     "scan (IMAGE_REF | --oci-layout DIR) [--env NAME | --fail-on CRITICAL,HIGH --ignore-unfixed] [--format table|json|sarif]",
 		Short:   "Scan an image with the built-in Trivy and apply the vulnerability gate",
-		Long:    scanLong,
-		Example: scanExample,
+		Long:    help("scan.long"),
+		Example: help("scan.example"),
 		Args: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case o.layout == "" && len(args) != 1:
@@ -127,7 +93,7 @@ func runScan(cmd *cobra.Command, a *app, o scanOptions, ref string) error {
 	if err != nil {
 		return err
 	}
-	ignores, err := scanIgnores(cfg, o.ignoreFile)
+	ignores, err := gate.LoadIgnores(cfg, o.ignoreFile)
 	if err != nil {
 		return &usageError{err: err}
 	}
@@ -176,23 +142,7 @@ func newScanner(ctx context.Context, a *app, cfg *config.Config, o scanOptions) 
 // gateReport writes the reports the flags ask for and applies the verdicts:
 // a *gate.BlockedError when one blocks.
 func gateReport(out io.Writer, log *zap.Logger, o scanOptions, report *gate.Report, verdicts []gate.Verdict) error {
-	now := time.Now()
-	var err error
-	switch o.format {
-	case "json":
-		err = gate.WriteJSON(out, report, verdicts, now)
-	case "sarif":
-		err = gate.WriteSARIF(out, report, verdicts, now)
-	default:
-		err = gate.WriteTable(out, report, verdicts, now)
-	}
-	if err != nil {
-		return fmt.Errorf("writing the %s report: %w", o.format, err)
-	}
-	if err := writeReportFile(o.sarif, false, func(w io.Writer) error { return gate.WriteSARIF(w, report, verdicts, now) }); err != nil {
-		return err
-	}
-	if err := writeReportFile(o.markdown, true, func(w io.Writer) error { return gate.WriteMarkdown(w, report, verdicts, now) }); err != nil {
+	if err := (gate.Reports{Format: o.format, SARIF: o.sarif, Markdown: o.markdown}).Write(out, report, verdicts, time.Now()); err != nil {
 		return err
 	}
 	for _, v := range verdicts {
@@ -240,26 +190,6 @@ func scanPolicies(a *app, cfg *config.Config, o scanOptions, adHoc bool) ([]gate
 	return []gate.EnvPolicy{{Policy: p}}, nil
 }
 
-// scanIgnores loads --ignore-file, else scan.ignoreFile relative to the
-// repository root of the config.
-func scanIgnores(cfg *config.Config, flagPath string) (*gate.IgnoreList, error) {
-	if flagPath != "" {
-		return gate.LoadIgnoreFile(flagPath)
-	}
-	if cfg == nil || cfg.Scan.IgnoreFile == "" {
-		return nil, nil
-	}
-	p := cfg.Scan.IgnoreFile
-	if filepath.IsAbs(p) || cfg.Repo() == nil {
-		return gate.LoadIgnoreFile(p)
-	}
-	data, err := fs.ReadFile(cfg.Repo(), filepath.ToSlash(filepath.Clean(p)))
-	if err != nil {
-		return nil, fmt.Errorf("scan.ignoreFile: reading %q: %w", p, err)
-	}
-	return gate.ParseIgnore(p, data)
-}
-
 // openRemoteForScan opens ref with the config's registry settings: the
 // registry client parses it (plain HTTP for insecure registries) and the
 // config's credentials come first, then the Docker config.
@@ -277,28 +207,4 @@ func openRemoteForScan(ctx context.Context, a *app, cfg *config.Config, ref stri
 		return nil, &usageError{err: err}
 	}
 	return scan.OpenRemote(ctx, r, remote.WithAuthFromKeychain(authn.NewMultiKeychain(configKeychain(regs, a.getenv), authn.DefaultKeychain)), remote.WithUserAgent("automator/"+version))
-}
-
-// writeReportFile writes (or, with appendTo, appends) one report to path;
-// an empty path writes nothing.
-func writeReportFile(path string, appendTo bool, write func(io.Writer) error) error {
-	if path == "" {
-		return nil
-	}
-	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
-	if appendTo {
-		flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
-	}
-	f, err := os.OpenFile(path, flags, 0o644)
-	if err != nil {
-		return fmt.Errorf("opening report file %q: %w", path, err)
-	}
-	if err := write(f); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("writing report file %q: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing report file %q: %w", path, err)
-	}
-	return nil
 }

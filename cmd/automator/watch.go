@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"time"
 
@@ -32,40 +29,14 @@ type watchOptions struct {
 	secret            []byte
 }
 
-const watchLong = `Polls the image repositories of watch.rules (one tag list per repository per cycle; a manifest is
-fetched only for the one tag a policy selects), compares with what each environment of the manifests
-repository runs now, and promotes newer images through the same gate and write-back as run/promote.
-
-With --listen, webhook receivers for CNCF distribution, Docker Hub, Harbor, GitHub (GHCR) and a generic
-sender are served under /webhooks/<source>; a valid event checks that one repository at once. They need
-the shared secret named by watch.webhookSecretEnv. /healthz, /readyz and /metrics are served on
---ops-listen (or on --listen when --ops-listen is empty).
-
-The manifests repository is the only state: a restart re-derives everything, SIGTERM stops taking work
-and lets in-flight promotions finish within --grace, and --shard I/N splits repositories across replicas.
-
-` + exitCodesHelp
-
-const watchExample = `  # One cycle, cron-style; exit 3 if a gate blocked a promotion
-  automator watch --once
-
-  # Long-running, with webhooks on :8080 and health/metrics on :9090
-  WEBHOOK_SECRET=... automator watch --listen :8080 --ops-listen :9090
-
-  # Replica 1 of 3 (e.g. the StatefulSet ordinal)
-  automator watch --listen :8080 --ops-listen :9090 --shard 1/3
-
-  # Show what would be promoted, writing nothing
-  automator watch --once --dry-run`
-
 func newWatchCmd(a *app) *cobra.Command {
 	var o watchOptions
 	cmd := &cobra.Command{
 		Use:     "watch [--once] [--listen ADDR] [--shard I/N]",
 		Short:   "Watch registries and promote new tags that match the watch rules",
-		Long:    watchLong,
+		Long:    help("watch.long") + exitCodesHelp,
 		Args:    cobra.NoArgs,
-		Example: watchExample,
+		Example: help("watch.example"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := a.config()
 			if err != nil {
@@ -191,21 +162,6 @@ func watchRegistry(a *app, cfg *config.Config, m *watch.Metrics, log *zap.Logger
 func serveWatch(w *watch.Watcher, o *watchOptions, m *watch.Metrics, promReg *prometheus.Registry, log *zap.Logger) ([]*http.Server, error) {
 	ops := watch.OpsHandler(w.Ready, promReg)
 	var servers []*http.Server
-	serve := func(addr string, h http.Handler) error {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return fmt.Errorf("listening on %s: %w", addr, err)
-		}
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
-		servers = append(servers, srv)
-		log.Info("serving", zap.String("addr", ln.Addr().String()))
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error("http server stopped", zap.String("addr", addr), zap.Error(err))
-			}
-		}()
-		return nil
-	}
 	if o.listen != "" {
 		hooks, err := webhook.NewHandler(o.secret, w, webhook.WithLogger(log.Named("webhook")), webhook.WithObserver(m.ObserveWebhook))
 		if err != nil {
@@ -216,14 +172,18 @@ func serveWatch(w *watch.Watcher, o *watchOptions, m *watch.Metrics, promReg *pr
 		if o.opsListen == "" {
 			mux.Handle("/", ops)
 		}
-		if err := serve(o.listen, mux); err != nil {
+		srv, err := watch.Listen(o.listen, mux, log)
+		if err != nil {
 			return servers, err
 		}
+		servers = append(servers, srv)
 	}
 	if o.opsListen != "" {
-		if err := serve(o.opsListen, ops); err != nil {
+		srv, err := watch.Listen(o.opsListen, ops, log)
+		if err != nil {
 			return servers, err
 		}
+		servers = append(servers, srv)
 	}
 	return servers, nil
 }

@@ -1,8 +1,10 @@
 // Package pipeline composes the stages of a delivery run — build, scan, push,
 // write-back — for `automator run`, `automator build` and `automator promote
-// --results`. It owns no stage logic: each stage is a small interface declared
-// here and satisfied by internal/build, internal/scan, internal/registry and
-// internal/gitops, wired together in cmd.
+// --results`: which targets an event names, which services and commit to
+// build (Builds), and in what order a run builds, pushes and writes back
+// (Delivery, with its exit precedence). It owns no stage logic: each stage
+// is a small interface declared here and satisfied by internal/build,
+// internal/scan, internal/registry and internal/promote, wired in cmd.
 package pipeline
 
 import (
