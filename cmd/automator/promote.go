@@ -120,7 +120,7 @@ func (a *app) target(name string) (*promote.Target, error) {
 	}
 	ts, err := all.Lookup(name)
 	if err != nil {
-		return nil, err
+		return nil, &usageError{err: err}
 	}
 	return ts[0], nil
 }

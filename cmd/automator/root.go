@@ -102,8 +102,11 @@ func (a *app) reportError(err error) {
 		fmt.Fprintln(stderr, "Error:", err)
 		return
 	}
-	var ue *usageError
-	isUsage := errors.As(err, &ue)
+	var (
+		ue *usageError
+		pe *pipeline.UsageError // what cmd's own usage errors were before moving to pipeline
+	)
+	isUsage := errors.As(err, &ue) || errors.As(err, &pe)
 	if a.logger != nil && !isUsage {
 		a.logger.Error("command failed", zap.Error(err))
 		_ = a.logger.Sync()

@@ -167,7 +167,7 @@ func scanPolicies(a *app, cfg *config.Config, o scanOptions, adHoc bool) ([]gate
 		}
 		ts, err := all.Lookup(o.envs...)
 		if err != nil {
-			return nil, err
+			return nil, &usageError{err: err}
 		}
 		out := make([]gate.EnvPolicy, len(ts))
 		for i, t := range ts {
