@@ -119,7 +119,7 @@ type Builds struct {
 	NewBuilder func(ctx context.Context, backend string) (build.Builder, error)
 	// Pusher is asked for only when a request pushes.
 	Pusher func() (Pusher, error)
-	Logger *zap.Logger
+	Logger *zap.Logger // required
 	// Group wraps each service's work (see BuildStage.Group).
 	Group func(service string, work func(log *zap.Logger) error) error
 }
@@ -238,7 +238,7 @@ type Delivery struct {
 	Builds *Builds
 	// Promoter is asked for only when some environment is targeted.
 	Promoter func() (Lander, error)
-	Logger   *zap.Logger
+	Logger   *zap.Logger // required
 }
 
 // Delivered is what a run built and wrote.
