@@ -11,7 +11,7 @@ import (
 
 // countingWriter counts Current calls; fail makes the next one fail.
 type countingWriter struct {
-	gitops.Writer // Previous is not used
+	gitops.Writer  // Previous is not used
 	reads, applies int
 	fail           error
 }
@@ -32,7 +32,9 @@ func (w *countingWriter) Apply(context.Context, gitops.Request) (*gitops.Result,
 
 type cycleKey struct{}
 
-func inCycle(id uint64) context.Context { return context.WithValue(context.Background(), cycleKey{}, id) }
+func inCycle(id uint64) context.Context {
+	return context.WithValue(context.Background(), cycleKey{}, id)
+}
 
 func cycleOf(ctx context.Context) (uint64, bool) {
 	id, ok := ctx.Value(cycleKey{}).(uint64)
