@@ -15,6 +15,7 @@ import (
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/git"
 	"github.com/deployment-automator/automator/internal/gitops"
+	"github.com/deployment-automator/automator/internal/promote"
 )
 
 // bareManifests is a bare manifests repository on disk, seeded like the
@@ -247,9 +248,9 @@ func TestLocalWriterPullRequest(t *testing.T) {
 	if out, err := b.git("update-ref", "refs/heads/main", b.rev("automator/staging")); err != nil {
 		t.Fatal(err, out)
 	}
-	p := &gitops.Promoter{Writer: w, Images: images}
+	p := &promote.Promoter{Writer: w, Images: images}
 	stagingLocal := localEnv(stagingEnv, b.dir)
-	res, err = p.Promote(ctx, localEnv(prodEnv, b.dir), &stagingLocal, nil)
+	res, err = p.Promote(ctx, &promote.Target{Env: localEnv(prodEnv, b.dir), From: &promote.Target{Env: stagingLocal}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +290,7 @@ func TestLocalWriterPullRequest(t *testing.T) {
 	if len(imgs) != 2 || imgs[0].Service != "cart" || imgs[0].Tag != "1.0.0" || imgs[0].Digest != "sha256:0000000000000000000000000000000000000000000000000000000000000001" {
 		t.Errorf("Current at the seed commit: %+v", imgs)
 	}
-	if _, err := p.Rollback(ctx, devLocal, ""); err != nil {
+	if _, err := p.Rollback(ctx, &promote.Target{Env: devLocal}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if got := b.file("automator/rollback-dev", "envs/dev/values.yaml"); got != devValues {

@@ -30,8 +30,9 @@ import (
 )
 
 // The promotion side of these tests is a hand-written manifests repository:
-// the GitHub write-back adapter lives in cmd/automator (watchWriteBack) and
-// is exercised by the write-back e2e tests; here the registry side is real.
+// the write-back adapter (watch.WriteBack over promote.Promoter) is exercised
+// by the write-back e2e tests and watch's unit tests; here the registry side
+// is real.
 
 type manifestsRepo struct {
 	mu      sync.Mutex

@@ -17,6 +17,7 @@ import (
 	"github.com/deployment-automator/automator/internal/config"
 	ghclient "github.com/deployment-automator/automator/internal/github"
 	"github.com/deployment-automator/automator/internal/gitops"
+	"github.com/deployment-automator/automator/internal/promote"
 )
 
 const manifests = "acme/manifests"
@@ -301,8 +302,8 @@ func TestWriteBackEnvironments(t *testing.T) {
 
 	// Merge staging, then promote prod from what staging runs now.
 	w.g.MergePull(manifests, prs[0].Number)
-	p := &gitops.Promoter{Writer: wr, Images: images}
-	res, err = p.Promote(ctx, prodEnv, &stagingEnv, nil)
+	p := &promote.Promoter{Writer: wr, Images: images}
+	res, err = p.Promote(ctx, &promote.Target{Env: prodEnv, From: &promote.Target{Env: stagingEnv}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +319,7 @@ func TestWriteBackEnvironments(t *testing.T) {
 	}
 
 	// Rollback dev to before the promotion.
-	res, err = p.Rollback(ctx, devEnv, "")
+	res, err = p.Rollback(ctx, &promote.Target{Env: devEnv}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,72 +1,19 @@
 package main
 
 import (
-	"strings"
-
 	"github.com/spf13/cobra"
+
+	"github.com/deployment-automator/automator/internal/actions"
 )
 
-// The container action (action.yml) runs the image's entrypoint with no
-// arguments; the runner passes the step's inputs as INPUT_<NAME> variables.
-// actionArgs turns them into the command line the CLI would take, so the
-// action and the CLI are one code path.
+// actionArgs is the command line of the action's inputs (actions.Args),
+// with root's subcommands and their flags.
 func actionArgs(root *cobra.Command, getenv func(string) string) []string {
-	input := func(name string) string {
-		return strings.TrimSpace(getenv("INPUT_" + strings.ToUpper(name)))
-	}
-	command := input("command")
-	if command == "" {
-		command = "run"
-	}
-	args := strings.Fields(command)
-	sub, _, err := root.Find(args)
-	if err != nil || sub == root {
-		// Let cobra report the unknown command as a usage error.
-		return append(args, strings.Fields(input("args"))...)
-	}
-	has := func(flag string) bool { return sub.Flags().Lookup(flag) != nil }
-	if v := input("config"); v != "" {
-		args = append(args, "--config", v)
-	}
-	if v := input("log-level"); v != "" {
-		args = append(args, "--log-level", v)
-	}
-	for _, m := range []struct{ input, flag string }{
-		{"environments", "env"},
-		{"services", "service"},
-	} {
-		if v := input(m.input); v != "" && has(m.flag) {
-			for _, item := range strings.Split(v, ",") {
-				if item = strings.TrimSpace(item); item != "" {
-					args = append(args, "--"+m.flag, item)
-				}
-			}
+	return actions.Args(getenv, func(args []string) (func(string) bool, bool) {
+		sub, _, err := root.Find(args)
+		if err != nil || sub == root {
+			return nil, false
 		}
-	}
-	if v := input("results"); v != "" && has("results") {
-		args = append(args, "--results", v)
-	}
-	if input("dry-run") == "true" && has("dry-run") {
-		args = append(args, "--dry-run")
-	}
-	return append(args, strings.Fields(input("args"))...)
-}
-
-// actionEnv lets the action's inputs stand in for the environment variables
-// the CLI reads, without touching the process environment.
-func actionEnv(getenv func(string) string) func(string) string {
-	aliases := map[string]string{
-		"GITHUB_TOKEN":              "INPUT_GITHUB-TOKEN",
-		"AUTOMATOR_APP_ID":          "INPUT_APP-ID",
-		"AUTOMATOR_APP_PRIVATE_KEY": "INPUT_APP-PRIVATE-KEY",
-	}
-	return func(key string) string {
-		if v := getenv(key); v != "" {
-			return v
-		}
-		if alias, ok := aliases[key]; ok {
-			return getenv(alias)
-		}
-		return ""
-	}
+		return func(flag string) bool { return sub.Flags().Lookup(flag) != nil }, true
+	})
 }

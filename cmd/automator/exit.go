@@ -3,6 +3,17 @@ package main
 import (
 	"errors"
 	"fmt"
+
+	"github.com/deployment-automator/automator/internal/build"
+	"github.com/deployment-automator/automator/internal/config"
+	"github.com/deployment-automator/automator/internal/detect"
+	"github.com/deployment-automator/automator/internal/event"
+	"github.com/deployment-automator/automator/internal/gate"
+	"github.com/deployment-automator/automator/internal/git"
+	"github.com/deployment-automator/automator/internal/gitops"
+	"github.com/deployment-automator/automator/internal/pipeline"
+	"github.com/deployment-automator/automator/internal/promote"
+	"github.com/deployment-automator/automator/internal/rewrite"
 )
 
 // Exit codes, documented in README and --help.
@@ -13,40 +24,59 @@ const (
 	exitBlocked = 3
 )
 
-// exitCoder is implemented by typed errors that decide the process exit code
-// (config.Error → 2, a gate's blocked error → 3), so that this package needs
-// no knowledge of each stage's error types.
-type exitCoder interface{ ExitCode() int }
-
 // usageError marks bad command-line usage.
 type usageError struct{ err error }
 
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
-func (e *usageError) ExitCode() int { return exitUsage }
 
 func usageErrorf(format string, args ...any) error {
 	return &usageError{err: fmt.Errorf(format, args...)}
 }
 
+// exitCode is the one place exit codes are decided. A partly failed build
+// and a write-back that failed for more than the gate are failures whatever
+// they wrap; then usage and configuration errors; then gate blocks.
 func exitCode(err error) int {
-	if err == nil {
+	var (
+		fe *build.FailedError
+		ee *pipeline.EnvError
+	)
+	switch {
+	case err == nil:
 		return exitOK
-	}
-	var ec exitCoder
-	if errors.As(err, &ec) {
-		// Only documented codes leave the process: a child's status that
-		// slipped into the chain (*exec.ExitError has ExitCode too: git's
-		// 128) is a failure like any other.
-		if c := ec.ExitCode(); c >= exitFailure && c <= exitBlocked {
-			return c
+	case errors.As(err, &fe):
+		return exitFailure
+	case errors.As(err, &ee):
+		if ee.OnlyBlocked() {
+			return exitBlocked
 		}
+		return exitFailure
+	case isUsage(err):
+		return exitUsage
+	case errors.Is(err, gate.ErrBlocked):
+		return exitBlocked
 	}
 	return exitFailure
 }
 
-const exitCodesHelp = `Exit codes:
-  0  success (including "nothing to do")
-  1  failure (a build, push, scan or write-back failed)
-  2  usage or configuration error
-  3  blocked by a vulnerability gate`
+// isUsage reports whether err is bad usage or configuration: a flag, the
+// config file, the event payload, an unknown revision, service or
+// environment.
+func isUsage(err error) bool {
+	var (
+		ue *usageError
+		ce *config.Error
+		de *detect.UsageError
+		ev *event.Error
+		pe *pipeline.UsageError
+		te *promote.TargetError
+		re *git.UnknownRevisionError
+		rh *rewrite.UnheldError
+		ui *gitops.UnknownImageError
+	)
+	return errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &de) || errors.As(err, &ev) ||
+		errors.As(err, &pe) || errors.As(err, &te) || errors.As(err, &re) || errors.As(err, &rh) || errors.As(err, &ui)
+}
+
+var exitCodesHelp = help("exit.codes.help")

@@ -11,8 +11,10 @@ import (
 	"go.uber.org/zap"
 	"gopkg.in/yaml.v3"
 
+	"github.com/deployment-automator/automator/internal/actions"
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/logging"
+	"github.com/deployment-automator/automator/internal/pipeline"
 )
 
 func runCLI(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, code int) {
@@ -93,7 +95,7 @@ func TestActionInputsBecomeArgs(t *testing.T) {
 	if got != want {
 		t.Errorf("actionArgs = %q, want %q", got, want)
 	}
-	getenv := actionEnv(func(k string) string { return map[string]string{"INPUT_GITHUB-TOKEN": "tok-from-input"}[k] })
+	getenv := actions.Env(func(k string) string { return map[string]string{"INPUT_GITHUB-TOKEN": "tok-from-input"}[k] })
 	if getenv("GITHUB_TOKEN") != "tok-from-input" {
 		t.Error("github-token input does not stand in for GITHUB_TOKEN")
 	}
@@ -161,9 +163,10 @@ func TestActionInputsDocumented(t *testing.T) {
 // fail for want of a copier, and must not copy: it gets a copier that
 // answers with the source digest without touching a registry.
 func TestDryRunPromoterCopiesNothing(t *testing.T) {
-	a := &app{getenv: func(string) string { return "" }, logger: zap.NewNop(), redactor: logging.NewRedactor(nil)}
 	cfg := &config.Config{Environments: []config.Environment{{Name: "prod", Repo: t.TempDir(), Registry: "prod.invalid/acme"}}}
-	p, err := a.promoter(context.Background(), cfg, nil, true)
+	a := &app{getenv: func(string) string { return "" }, logger: zap.NewNop(), redactor: logging.NewRedactor(nil),
+		cfg: cfg, scanGate: &pipeline.Gate{}}
+	p, err := a.promoter(context.Background(), true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,12 +11,18 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/deployment-automator/automator/internal/actions"
 	"github.com/deployment-automator/automator/internal/config"
+	ghclient "github.com/deployment-automator/automator/internal/github"
 	"github.com/deployment-automator/automator/internal/logging"
+	"github.com/deployment-automator/automator/internal/pipeline"
+	"github.com/deployment-automator/automator/internal/promote"
+	"github.com/deployment-automator/automator/internal/registry"
 )
 
 // app carries what every subcommand shares: streams, environment, the logger
-// (built once flags are parsed), the redactor and the lazily loaded config.
+// (built once flags are parsed), the redactor, and the factory's lazily built
+// dependencies (factory.go): config, targets, gate, registry, GitHub.
 type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -28,8 +34,14 @@ type app struct {
 
 	logger   *zap.Logger
 	redactor *logging.Redactor
-	cfg      *config.Config
 	started  bool
+
+	cfg      *config.Config
+	resolved promote.Targets
+	scanGate *pipeline.Gate
+	reg      *registry.Client
+	gh       *ghclient.Factory
+	closers  []func() // run at exit, e.g. closing the scanner
 }
 
 // secretEnvVars are always treated as secrets when set, whatever the config says.
@@ -41,7 +53,7 @@ var secretEnvVars = []string{
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	inActions := getenv("GITHUB_ACTIONS") == "true"
 	if inActions {
-		getenv = actionEnv(getenv)
+		getenv = actions.Env(getenv)
 	}
 	var mask io.Writer
 	if inActions {
@@ -62,6 +74,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetOut(a.redactor.Writer(stdout))
 	root.SetErr(a.redactor.Writer(stderr))
 	err := root.ExecuteContext(ctx)
+	for _, c := range a.closers {
+		c()
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -87,8 +102,11 @@ func (a *app) reportError(err error) {
 		fmt.Fprintln(stderr, "Error:", err)
 		return
 	}
-	var ue *usageError
-	isUsage := errors.As(err, &ue)
+	var (
+		ue *usageError
+		pe *pipeline.UsageError // what cmd's own usage errors were before moving to pipeline
+	)
+	isUsage := errors.As(err, &ue) || errors.As(err, &pe)
 	if a.logger != nil && !isUsage {
 		a.logger.Error("command failed", zap.Error(err))
 		_ = a.logger.Sync()
@@ -102,21 +120,10 @@ func (a *app) reportError(err error) {
 
 func newRootCmd(a *app) *cobra.Command {
 	root := &cobra.Command{
-		Use:   "automator",
-		Short: "Carry container images from an app monorepo into a GitOps manifests repository",
-		Long: `automator detects which services of a monorepo changed, builds their images, gates them on a
-Trivy scan, pushes them, and pins the new digests in the Helm values or kustomizations of a
-GitOps manifests repository, by direct commit or pull request per environment.
-
-It runs as a GitHub Action step or as a long-running registry watcher.
-
-` + exitCodesHelp,
-		Example: `  # Check a config file and show the effective configuration
-  automator config validate --config automator.yaml
-  automator config print
-
-  # Pin a new tag and digest in a values file, showing the diff only
-  automator rewrite envs/dev/values.yaml --set ghcr.io/acme/cart=1.4.0@sha256:... --dry-run`,
+		Use:           "automator",
+		Short:         "Carry container images from an app monorepo into a GitOps manifests repository",
+		Long:          help("root.long") + exitCodesHelp,
+		Example:       help("root.example"),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {

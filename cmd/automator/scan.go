@@ -2,12 +2,7 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -38,37 +33,10 @@ type scanOptions struct {
 func newScanCmd(a *app) *cobra.Command {
 	var o scanOptions
 	cmd := &cobra.Command{
-		Use:   "scan (IMAGE_REF | --oci-layout DIR) [--env NAME | --fail-on CRITICAL,HIGH --ignore-unfixed] [--format table|json|sarif]",
-		Short: "Scan an image with the built-in Trivy and apply the vulnerability gate",
-		Long: `scan finds vulnerabilities in OS and language packages of one image, with Trivy linked into
-automator (no trivy binary needed), and applies a gate policy to the findings.
-
-The image is an OCI image layout directory (--oci-layout, e.g. from a build before push) or a
-remote image reference, preferably by digest; registry credentials come from the config's
-registries and the Docker config.
-
-The policy is that of each --env (its gate, or scan.policy), or an ad-hoc one from --fail-on,
---ignore-unfixed and --mode, or else scan.policy. The ignore file (--ignore-file or
-scan.ignoreFile, .trivyignore or .trivyignore.yaml) suppresses accepted risks until their
-expired_at; expired entries are reported and no longer apply.
-
-The vulnerability DB comes from scan.cacheDir, updated from scan.dbRepositories (tried in
-order) unless --offline or --skip-db-update. A missing DB, or one older than scan.maxDBAge, is
-an error (exit 1), never a pass. Every report shows the DB's age.
-
-Exit code 0 when every policy passes or only warns, 3 when one blocks, 1 when the scan fails.`,
-		Example: `  # Gate a freshly built OCI layout against prod's policy, before pushing it
-  automator scan --oci-layout build/cart --env prod
-
-  # Check a pushed image against every listed environment, markdown for the job summary
-  automator scan ghcr.io/acme/cart@sha256:4b6f...e1 --env dev,staging,prod --markdown "$GITHUB_STEP_SUMMARY"
-
-  # Ad-hoc policy, SARIF for code scanning, air-gapped with a pre-seeded DB
-  automator scan ghcr.io/acme/cart:1.4.0 --fail-on CRITICAL,HIGH --ignore-unfixed \
-    --sarif trivy.sarif --offline --cache-dir /var/cache/trivy
-
-  # Machine-readable verdicts
-  automator scan --oci-layout build/cart --env prod --format json > scan.json`,
+		Use:     "scan (IMAGE_REF | --oci-layout DIR) [--env NAME | --fail-on CRITICAL,HIGH --ignore-unfixed] [--format table|json|sarif]",
+		Short:   "Scan an image with the built-in Trivy and apply the vulnerability gate",
+		Long:    help("scan.long"),
+		Example: help("scan.example"),
 		Args: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case o.layout == "" && len(args) != 1:
@@ -118,36 +86,19 @@ func runScan(cmd *cobra.Command, a *app, o scanOptions, ref string) error {
 	if err != nil {
 		return err
 	}
-
-	policies, err := scanPolicies(cfg, o, adHoc)
+	policies, err := scanPolicies(a, cfg, o, adHoc)
+	if err != nil {
+		return err
+	}
+	ignores, err := gate.LoadIgnores(cfg, o.ignoreFile)
 	if err != nil {
 		return &usageError{err: err}
 	}
-	ignores, err := scanIgnores(cfg, o.ignoreFile)
-	if err != nil {
-		return &usageError{err: err}
-	}
-
-	var sc config.Scan
-	if cfg != nil {
-		sc = cfg.Scan
-	}
-	opts := []scan.Option{scan.WithConfig(sc), scan.WithLogger(a.logger)}
-	if o.cacheDir != "" {
-		opts = append(opts, scan.WithCacheDir(o.cacheDir))
-	}
-	if o.offline {
-		opts = append(opts, scan.WithOffline(true))
-	}
-	if o.skipDBUpdate {
-		opts = append(opts, scan.WithSkipDBUpdate(true))
-	}
-	scanner, err := scan.New(ctx, opts...)
+	scanner, err := newScanner(ctx, a, cfg, o)
 	if err != nil {
 		return err
 	}
 	defer scanner.Close()
-
 	var img v1.Image
 	if o.layout != "" {
 		img, err = scan.OpenLayout(o.layout)
@@ -170,34 +121,32 @@ func runScan(cmd *cobra.Command, a *app, o scanOptions, ref string) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	verdicts := gate.EvaluateAll(report, policies, ignores, now)
+	return gateReport(cmd.OutOrStdout(), log, a.redactor.Redact, o, report, gate.EvaluateAll(report, policies, ignores, time.Now()))
+}
 
-	out := cmd.OutOrStdout()
-	switch o.format {
-	case "json":
-		err = gate.WriteJSON(out, report, verdicts, now)
-	case "sarif":
-		err = gate.WriteSARIF(out, report, verdicts, now)
-	default:
-		err = gate.WriteTable(out, report, verdicts, now)
+// newScanner opens Trivy with the config's scan settings and the flags.
+func newScanner(ctx context.Context, a *app, cfg *config.Config, o scanOptions) (*scan.Trivy, error) {
+	var sc config.Scan
+	if cfg != nil {
+		sc = cfg.Scan
 	}
-	if err != nil {
-		return fmt.Errorf("writing the %s report: %w", o.format, err)
+	opts := []scan.Option{scan.WithConfig(sc), scan.WithLogger(a.logger)}
+	if o.cacheDir != "" {
+		opts = append(opts, scan.WithCacheDir(o.cacheDir))
 	}
-	if err := writeReportFile(o.sarif, false, func(w io.Writer) error { return gate.WriteSARIF(w, report, verdicts, now) }); err != nil {
-		return err
+	if o.offline {
+		opts = append(opts, scan.WithOffline(true))
 	}
-	// The markdown report usually goes to the job summary: scrubbed whole,
-	// like everything else this process writes.
-	if err := writeReportFile(o.markdown, true, func(w io.Writer) error {
-		var b strings.Builder
-		if err := gate.WriteMarkdown(&b, report, verdicts, now); err != nil {
-			return err
-		}
-		_, err := io.WriteString(w, a.redactor.Redact(b.String()))
-		return err
-	}); err != nil {
+	if o.skipDBUpdate {
+		opts = append(opts, scan.WithSkipDBUpdate(true))
+	}
+	return scan.New(ctx, opts...)
+}
+
+// gateReport writes the reports the flags ask for and applies the verdicts:
+// a *gate.BlockedError when one blocks.
+func gateReport(out io.Writer, log *zap.Logger, scrub func(string) string, o scanOptions, report *gate.Report, verdicts []gate.Verdict) error {
+	if err := (gate.Reports{Format: o.format, SARIF: o.sarif, Markdown: o.markdown, Scrub: scrub}).Write(out, report, verdicts, time.Now()); err != nil {
 		return err
 	}
 	for _, v := range verdicts {
@@ -215,9 +164,21 @@ func runScan(cmd *cobra.Command, a *app, o scanOptions, ref string) error {
 
 // scanPolicies picks the policies to apply: the named environments', an
 // ad-hoc one from flags, or scan.policy (the config default when no config).
-func scanPolicies(cfg *config.Config, o scanOptions, adHoc bool) ([]gate.EnvPolicy, error) {
+func scanPolicies(a *app, cfg *config.Config, o scanOptions, adHoc bool) ([]gate.EnvPolicy, error) {
 	if len(o.envs) > 0 {
-		return gate.PoliciesFor(cfg, o.envs...)
+		all, err := a.targets()
+		if err != nil {
+			return nil, err
+		}
+		ts, err := all.Lookup(o.envs...)
+		if err != nil {
+			return nil, &usageError{err: err}
+		}
+		out := make([]gate.EnvPolicy, len(ts))
+		for i, t := range ts {
+			out[i] = t.EnvPolicy()
+		}
+		return out, nil
 	}
 	base := config.Policy{FailOn: []string{"CRITICAL"}, Mode: "block"}
 	if cfg != nil {
@@ -228,51 +189,20 @@ func scanPolicies(cfg *config.Config, o scanOptions, adHoc bool) ([]gate.EnvPoli
 	}
 	p, err := gate.PolicyFromConfig("policy", base)
 	if err != nil {
-		return nil, err
+		return nil, &usageError{err: err}
 	}
 	return []gate.EnvPolicy{{Policy: p}}, nil
 }
 
-// scanIgnores loads --ignore-file, else scan.ignoreFile relative to the
-// repository root of the config.
-func scanIgnores(cfg *config.Config, flagPath string) (*gate.IgnoreList, error) {
-	if flagPath != "" {
-		return gate.LoadIgnoreFile(flagPath)
-	}
-	if cfg == nil || cfg.Scan.IgnoreFile == "" {
-		return nil, nil
-	}
-	p := cfg.Scan.IgnoreFile
-	if filepath.IsAbs(p) || cfg.Repo() == nil {
-		return gate.LoadIgnoreFile(p)
-	}
-	data, err := fs.ReadFile(cfg.Repo(), filepath.ToSlash(filepath.Clean(p)))
+// openRemoteForScan opens ref through the one registry client (config
+// credentials, Docker config, GITHUB_TOKEN for ghcr.io, insecure hosts).
+func openRemoteForScan(ctx context.Context, a *app, cfg *config.Config, ref string) (v1.Image, error) {
+	rc, err := a.registryClient(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("scan.ignoreFile: reading %q: %w", p, err)
+		return nil, err
 	}
-	return gate.ParseIgnore(p, data)
-}
-
-// writeReportFile writes (or, with appendTo, appends) one report to path;
-// an empty path writes nothing.
-func writeReportFile(path string, appendTo bool, write func(io.Writer) error) error {
-	if path == "" {
-		return nil
+	if _, err := rc.ParseReference(ref); err != nil {
+		return nil, &usageError{err: err}
 	}
-	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
-	if appendTo {
-		flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
-	}
-	f, err := os.OpenFile(path, flags, 0o644)
-	if err != nil {
-		return fmt.Errorf("opening report file %q: %w", path, err)
-	}
-	if err := write(f); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("writing report file %q: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing report file %q: %w", path, err)
-	}
-	return nil
+	return rc.Image(ctx, ref)
 }

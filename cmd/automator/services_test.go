@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/deployment-automator/automator/internal/config"
+	"github.com/deployment-automator/automator/internal/pipeline"
 )
 
 // TestSelectServicesIncludesDiscovered: build and run see the services that
@@ -28,7 +29,7 @@ func TestSelectServicesIncludesDiscovered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all, err := selectServices(cfg, nil)
+	all, err := pipeline.SelectServices(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,11 +43,11 @@ func TestSelectServicesIncludesDiscovered(t *testing.T) {
 	if all[1].Image != "r.example/acme/a" || all[1].Context != "src/a" {
 		t.Errorf("discovered service = %+v", all[1])
 	}
-	one, err := selectServices(cfg, []string{"b"})
+	one, err := pipeline.SelectServices(cfg, []string{"b"})
 	if err != nil || len(one) != 1 || one[0].Name != "b" {
-		t.Errorf("selectServices(b) = %v, %v", one, err)
+		t.Errorf("pipeline.SelectServices(b) = %v, %v", one, err)
 	}
-	if _, err := selectServices(cfg, []string{"zzz"}); exitCode(err) != exitUsage {
+	if _, err := pipeline.SelectServices(cfg, []string{"zzz"}); exitCode(err) != exitUsage {
 		t.Errorf("unknown service: err %v, exit %d, want 2", err, exitCode(err))
 	}
 }

@@ -83,9 +83,6 @@ func (e *FailedError) Error() string {
 	return b.String()
 }
 
-// ExitCode makes a partly failed run exit 1, whatever exit codes the individual errors suggest.
-func (e *FailedError) ExitCode() int { return 1 }
-
 // Unwrap exposes the individual failures to errors.Is/As.
 func (e *FailedError) Unwrap() []error {
 	errs := make([]error, 0, len(e.order))

@@ -195,6 +195,3 @@ func setDefault(v reflect.Value, def string) {
 		panic("config: unsupported default on " + v.Kind().String())
 	}
 }
-
-// ExitCode makes configuration errors end the process with status 2.
-func (e *Error) ExitCode() int { return 2 }

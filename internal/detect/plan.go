@@ -77,9 +77,6 @@ type UsageError struct{ Msg string }
 
 func (e *UsageError) Error() string { return e.Msg }
 
-// ExitCode makes a bad planning request end the process with status 2.
-func (e *UsageError) ExitCode() int { return 2 }
-
 func usagef(format string, args ...any) error { return &UsageError{Msg: fmt.Sprintf(format, args...)} }
 
 type options struct {
@@ -175,7 +172,8 @@ type selection struct {
 // Plan decides which services of cfg to rebuild. See the package comment for
 // the trigger rules and rangeFor for the commit range of each event. Bad
 // input (unknown revision or service, config mistakes found in the tree)
-// returns an error whose ExitCode is 2.
+// returns a *UsageError (or the config, event or git error at fault), which
+// the CLI maps to exit code 2.
 func Plan(ctx context.Context, cfg *config.Config, opts ...Option) (*Result, error) {
 	o := options{remote: "origin", log: zap.NewNop()}
 	for _, opt := range opts {

@@ -129,9 +129,6 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// ExitCode makes a bad event payload end the process with status 2.
-func (e *Error) ExitCode() int { return 2 }
-
 type payload struct {
 	Ref        string `json:"ref"`
 	Before     string `json:"before"`

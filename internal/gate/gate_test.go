@@ -166,54 +166,14 @@ func TestCheckAndAllowed(t *testing.T) {
 	if !errors.As(err, &be) {
 		t.Fatalf("Check = %v, want *BlockedError", err)
 	}
-	if be.ExitCode() != 3 || !slices.Equal(be.Envs(), []string{"prod"}) {
-		t.Errorf("exit %d envs %v", be.ExitCode(), be.Envs())
+	if !errors.Is(err, ErrBlocked) || !slices.Equal(be.Envs(), []string{"prod"}) {
+		t.Errorf("blocked %v envs %v", errors.Is(err, ErrBlocked), be.Envs())
 	}
 	if !strings.Contains(err.Error(), "prod (1 CRITICAL finding, 0 allowed)") || !strings.Contains(err.Error(), r.Image.Digest) {
 		t.Errorf("error text %q lacks the env, reason or digest", err)
 	}
 	if err := Check(r.Image, verdicts[:2]); err != nil {
 		t.Errorf("Check without a blocking verdict = %v", err)
-	}
-}
-
-func TestPoliciesFor(t *testing.T) {
-	cfg, err := config.Parse("automator.yaml", []byte(`version: 1
-scan:
-  policy:
-    failOn: [CRITICAL]
-    mode: warn
-environments:
-  - name: dev
-    repo: acme/manifests
-    files: [dev.yaml]
-  - name: prod
-    repo: acme/manifests
-    files: [prod.yaml]
-    gate:
-      failOn: [CRITICAL, HIGH]
-      ignoreUnfixed: true
-      maxCount: {MEDIUM: 3}
-`), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := PoliciesFor(cfg, "prod", "dev")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got[0].Env != "prod" || got[0].Policy.String() != "failOn CRITICAL,HIGH · max MEDIUM 3 · ignoreUnfixed · mode block" {
-		t.Errorf("prod = %+v (%s)", got[0], got[0].Policy)
-	}
-	if got[1].Env != "dev" || got[1].Policy.String() != "failOn CRITICAL · mode warn" {
-		t.Errorf("dev = %+v (%s)", got[1], got[1].Policy)
-	}
-	if _, err := PoliciesFor(cfg, "qa"); err == nil || !strings.Contains(err.Error(), `"qa"`) {
-		t.Errorf("unknown env error = %v", err)
-	}
-	all, err := PoliciesFor(cfg)
-	if err != nil || len(all) != 2 || all[0].Env != "dev" {
-		t.Errorf("all = %+v, %v", all, err)
 	}
 }
 

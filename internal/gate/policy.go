@@ -78,34 +78,6 @@ type EnvPolicy struct {
 	Policy Policy
 }
 
-// PoliciesFor resolves the gate policy of each named environment: its own
-// gate, or scan.policy when it sets none. An unknown name is an error naming
-// it. With no names, it returns every environment of the config in order.
-func PoliciesFor(cfg *config.Config, envs ...string) ([]EnvPolicy, error) {
-	if len(envs) == 0 {
-		for _, e := range cfg.Environments {
-			envs = append(envs, e.Name)
-		}
-	}
-	out := make([]EnvPolicy, 0, len(envs))
-	for _, name := range envs {
-		env, ok := cfg.Environment(name)
-		if !ok {
-			return nil, fmt.Errorf("environment %q is not defined in %s", name, cfg.Source())
-		}
-		key := "scan.policy"
-		if env.Gate != nil {
-			key = fmt.Sprintf("environments[%d].gate", slices.IndexFunc(cfg.Environments, func(e config.Environment) bool { return e.Name == name }))
-		}
-		p, err := PolicyFromConfig(key, cfg.GatePolicy(env))
-		if err != nil {
-			return nil, fmt.Errorf("environment %q: %w", name, err)
-		}
-		out = append(out, EnvPolicy{Env: name, Policy: p})
-	}
-	return out, nil
-}
-
 // limit is how many findings of sev the policy allows; -1 means unlimited.
 func (p Policy) limit(sev Severity) int {
 	if n, ok := p.MaxCount[sev]; ok {

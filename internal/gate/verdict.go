@@ -1,7 +1,9 @@
 package gate
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -167,37 +169,108 @@ func Check(img Image, verdicts []Verdict) error {
 	if len(blocked) == 0 {
 		return nil
 	}
-	return &BlockedError{Image: img, Verdicts: blocked}
+	return &BlockedError{Images: []Blocked{{Image: img, Verdicts: blocked}}}
 }
 
-// BlockedError reports that the gate blocked an image for one or more
-// environments. Callers branch on it with errors.As; the CLI maps it to exit
-// code 3.
+// ErrBlocked is what every *BlockedError is (errors.Is): callers that only
+// need to know "the gate said no" (the CLI's exit code 3, a watcher cycle
+// that blocked a promotion) test for it without caring about the details.
+var ErrBlocked = errors.New("blocked by a vulnerability gate")
+
+// BlockedError reports that the gate kept images out of environments. It is
+// the one "blocked" error of the module: the build (images blocked for every
+// target), promotion (one environment's images) and the scan command all
+// return it, wrapped with their context, and callers branch on it with
+// errors.As or errors.Is(err, ErrBlocked).
 type BlockedError struct {
-	Image    Image
+	// Env is the environment whose promotion was blocked; empty when images
+	// were gated for several environments at once (a build, a scan).
+	Env string
+	// Images are the blocked images, each with its blocking verdicts.
+	Images []Blocked
+}
+
+// Blocked is one image the gate kept out, with the verdicts that did it.
+type Blocked struct {
+	// Service names the service or watch rule, when known.
+	Service string
+	Image   Image
+	// Verdicts are the blocking verdicts, one per environment.
 	Verdicts []Verdict
 }
 
+// Is makes every *BlockedError match ErrBlocked.
+func (e *BlockedError) Is(target error) bool { return target == ErrBlocked }
+
+// Error names each blocked image. For one environment's promotion it names
+// each service with the findings that blocked it, so an operator reading a
+// log line (the watcher, promote) learns why without the pull request or job
+// summary; otherwise it names each image with the environments and reasons.
 func (e *BlockedError) Error() string {
-	var parts []string
-	for _, v := range e.Verdicts {
-		name := v.Env
-		if name == "" {
-			name = "policy"
+	if e.Env != "" {
+		names := make([]string, len(e.Images))
+		for i, b := range e.Images {
+			names[i] = b.Service
+			if ids := b.findingIDs(5); len(ids) > 0 {
+				names[i] += " (" + strings.Join(ids, ", ") + ")"
+			}
 		}
-		parts = append(parts, fmt.Sprintf("%s (%s)", name, strings.Join(v.Reasons, "; ")))
+		return fmt.Sprintf("environment %q: the gate blocked %s", e.Env, strings.Join(names, "; "))
 	}
-	return fmt.Sprintf("vulnerability gate blocked %s for %s", e.Image, strings.Join(parts, ", "))
+	items := make([]string, len(e.Images))
+	for i, b := range e.Images {
+		var parts []string
+		for _, v := range b.Verdicts {
+			name := v.Env
+			if name == "" {
+				name = "policy"
+			}
+			parts = append(parts, fmt.Sprintf("%s (%s)", name, strings.Join(v.Reasons, "; ")))
+		}
+		items[i] = b.label() + " blocked for " + strings.Join(parts, ", ")
+	}
+	return "vulnerability gate: " + strings.Join(items, "; ")
 }
 
-// ExitCode is 3: blocked by a gate.
-func (e *BlockedError) ExitCode() int { return 3 }
+// label is SERVICE@DIGEST (short) when the service is known, else the image.
+func (b Blocked) label() string {
+	if b.Service == "" {
+		return b.Image.String()
+	}
+	d := b.Image.Digest
+	if len(d) > 19 {
+		d = d[:19]
+	}
+	return b.Service + "@" + d
+}
 
-// Envs lists the environments the image is blocked for.
+// findingIDs lists "ID SEVERITY" of the deciding findings, at most max and
+// then "and N more".
+func (b Blocked) findingIDs(max int) []string {
+	var fs []Finding
+	for _, v := range b.Verdicts {
+		fs = append(fs, v.Deciding...)
+	}
+	var ids []string
+	for j, f := range fs {
+		if j == max {
+			ids = append(ids, fmt.Sprintf("and %d more", len(fs)-max))
+			break
+		}
+		ids = append(ids, f.ID+" "+string(f.Severity))
+	}
+	return ids
+}
+
+// Envs lists the environments the images are blocked for, in order, once each.
 func (e *BlockedError) Envs() []string {
-	out := make([]string, len(e.Verdicts))
-	for i, v := range e.Verdicts {
-		out[i] = v.Env
+	var out []string
+	for _, b := range e.Images {
+		for _, v := range b.Verdicts {
+			if !slices.Contains(out, v.Env) {
+				out = append(out, v.Env)
+			}
+		}
 	}
 	return out
 }

@@ -22,7 +22,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // ZeroSHA is the all-zeros object name GitHub sends as "before" of a push that
@@ -135,9 +137,6 @@ func (e *UnknownRevisionError) Error() string {
 
 func (e *UnknownRevisionError) Unwrap() error { return e.Err }
 
-// ExitCode makes an unknown revision end the process with status 2.
-func (e *UnknownRevisionError) ExitCode() int { return 2 }
-
 // ErrNoMergeBase is returned by MergeBase when the two commits share no
 // history in the local repository (unrelated, or the clone is too shallow).
 var ErrNoMergeBase = errors.New("no merge base")
@@ -215,6 +214,37 @@ func (r *Repo) ResolveCommit(ctx context.Context, rev string) (string, error) {
 			return "", &UnknownRevisionError{Rev: rev, Err: err}
 		}
 		return "", fmt.Errorf("resolving %q: %w", rev, err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// CommitTime returns the committer time of the commit rev names, in UTC:
+// the timestamp of reproducible builds.
+func (r *Repo) CommitTime(ctx context.Context, rev string) (time.Time, error) {
+	if err := checkRev(rev); err != nil {
+		return time.Time{}, err
+	}
+	out, err := r.run(ctx, nil, "show", "-s", "--format=%ct", "--end-of-options", rev)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reading the time of commit %s: %w", rev, err)
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reading the time of commit %s: %w", rev, err)
+	}
+	return time.Unix(n, 0).UTC(), nil
+}
+
+// CurrentBranch returns the full ref HEAD points to (refs/heads/main), or ""
+// when HEAD is detached.
+func (r *Repo) CurrentBranch(ctx context.Context) (string, error) {
+	out, err := r.run(ctx, nil, "symbolic-ref", "-q", "HEAD")
+	if err != nil {
+		var ge *Error
+		if errors.As(err, &ge) && ge.ExitCode == 1 {
+			return "", nil // detached
+		}
+		return "", err
 	}
 	return strings.TrimSpace(string(out)), nil
 }

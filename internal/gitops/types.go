@@ -200,39 +200,6 @@ var ErrProtectedBranch = errors.New("branch is protected and refuses direct comm
 // until the retry time (retryFor) ran out; nothing was forced or lost.
 var ErrConflict = errors.New("the branch kept moving; gave up when the retry time (retryFor) ran out, without forcing")
 
-// BlockedError reports that the gate blocked every requested image of an
-// environment; its exit code is 3.
-type BlockedError struct {
-	Env     string
-	Blocked []Blocked
-}
-
-// Error names each blocked service with the findings that blocked it, so an
-// operator reading a log line (the watcher, promote) learns why without the
-// pull request or job summary that run writes.
-func (e *BlockedError) Error() string {
-	const maxFindings = 5
-	names := make([]string, len(e.Blocked))
-	for i, b := range e.Blocked {
-		var ids []string
-		for j, f := range b.Scan.Blocking {
-			if j == maxFindings {
-				ids = append(ids, fmt.Sprintf("and %d more", len(b.Scan.Blocking)-maxFindings))
-				break
-			}
-			ids = append(ids, f.ID+" "+f.Severity)
-		}
-		names[i] = b.Service
-		if len(ids) > 0 {
-			names[i] += " (" + strings.Join(ids, ", ") + ")"
-		}
-	}
-	return fmt.Sprintf("environment %q: the gate blocked %s", e.Env, strings.Join(names, "; "))
-}
-
-// ExitCode makes the CLI exit with 3 (blocked by a gate).
-func (e *BlockedError) ExitCode() int { return 3 }
-
 func splitRepo(env config.Environment) (owner, name string, err error) {
 	owner, name, ok := strings.Cut(env.Repo, "/")
 	if !ok || owner == "" || name == "" || strings.Contains(name, "/") {

@@ -18,7 +18,7 @@ func TestReportListsFailedServices(t *testing.T) {
 	f.builder.fail = map[string]error{"api": &build.Error{Service: "api", Builder: "buildah", Err: errors.New("exit status 1"),
 		Output: []string{"STEP 2/3: COPY missing.txt /", "Error: building at STEP \"COPY missing.txt /\": no such file"}}}
 	f.pusher.fail = map[string]error{f.dir("web"): errors.New("401 unauthorized\nfrom the registry")}
-	images, err := f.stage.Run(t.Context(), f.plans, []string{"dev"}, nil)
+	images, err := f.stage.Run(t.Context(), f.plans, targets(t, "dev"), nil)
 	var fe *build.FailedError
 	if !errors.As(err, &fe) {
 		t.Fatalf("Run = %v, want *build.FailedError", err)

@@ -19,6 +19,7 @@ import (
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/gate"
 	"github.com/deployment-automator/automator/internal/gitops"
+	"github.com/deployment-automator/automator/internal/promote"
 	"github.com/deployment-automator/automator/internal/registry"
 )
 
@@ -84,13 +85,38 @@ func parseConfig(t *testing.T, yaml string) *config.Config {
 	return cfg
 }
 
-func env(t *testing.T, cfg *config.Config, name string) config.Environment {
+func env(t *testing.T, cfg *config.Config, name string) *promote.Target {
 	t.Helper()
-	e, ok := cfg.Environment(name)
-	if !ok {
+	all, err := promote.Resolve(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := all.Lookup(name)
+	if err != nil {
 		t.Fatalf("no environment %q in the test config", name)
 	}
-	return *e
+	return ts[0]
+}
+
+// targets are the named environments of testConfig, resolved.
+func targets(t *testing.T, names ...string) []*promote.Target {
+	t.Helper()
+	cfg := parseConfig(t, testConfig)
+	var out []*promote.Target
+	for _, n := range names {
+		out = append(out, env(t, cfg, n))
+	}
+	return out
+}
+
+// scanPolicy is cfg's scan.policy, compiled (the gate's Default).
+func scanPolicy(t *testing.T, cfg *config.Config) gate.Policy {
+	t.Helper()
+	p, err := gate.PolicyFromConfig("scan.policy", cfg.Scan.Policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // digestOfService is a stable sha256 digest per service (and build).
@@ -292,13 +318,13 @@ type fakePromoter struct {
 	calls   []promoteCall
 }
 
-var _ Promoter = (*fakePromoter)(nil)
+var _ Lander = (*fakePromoter)(nil)
 
-func (p *fakePromoter) Promote(ctx context.Context, env config.Environment, from *config.Environment, explicit []gitops.Update) (*gitops.Result, error) {
-	c := promoteCall{Env: env.Name, Explicit: explicit}
-	if from != nil {
-		c.From = from.Name
+func (p *fakePromoter) Promote(ctx context.Context, t *promote.Target, explicit []gitops.Update) (*gitops.Result, error) {
+	c := promoteCall{Env: t.Name(), Explicit: explicit}
+	if t.From != nil && len(explicit) == 0 {
+		c.From = t.From.Name()
 	}
 	p.calls = append(p.calls, c)
-	return p.results[env.Name], p.errs[env.Name]
+	return p.results[t.Name()], p.errs[t.Name()]
 }

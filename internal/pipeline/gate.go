@@ -8,9 +8,9 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/gate"
 	"github.com/deployment-automator/automator/internal/gitops"
+	"github.com/deployment-automator/automator/internal/promote"
 )
 
 // Scanner scans one image; internal/scan's Trivy (behind its per-digest
@@ -25,8 +25,10 @@ type RemoteOpener func(ctx context.Context, ref string) (v1.Image, error)
 // Gate applies environments' scan policies to images. One scan per digest
 // serves every environment: reports are kept by digest, so an image scanned
 // from its OCI layout before push is not scanned again when it is promoted.
-// It satisfies gitops.Gate. A nil Scanner means scanning is disabled: every
-// image passes with the verdict "skipped".
+// It satisfies promote.Gate. A nil Scanner means scanning is disabled: every
+// image passes with the verdict "skipped". Policies come compiled with each
+// promote.Target; Default (scan.policy, compiled once) gates a build that
+// targets no environment.
 //
 // Reports given to Remember (from the build, or from fan-out result files)
 // are reused as they are. Reports the gate obtained from Scanner are reused
@@ -36,7 +38,7 @@ type RemoteOpener func(ctx context.Context, ref string) (v1.Image, error)
 type Gate struct {
 	Scanner  Scanner
 	Open     RemoteOpener
-	Config   *config.Config
+	Default  gate.Policy
 	Ignores  *gate.IgnoreList
 	Now      func() time.Time
 	mu       sync.Mutex
@@ -54,7 +56,7 @@ type dbDescriber interface {
 	DB() gate.DBInfo
 }
 
-var _ gitops.Gate = (*Gate)(nil)
+var _ promote.Gate = (*Gate)(nil)
 
 // Remember records a report so that later checks of its digest reuse it.
 // Extra digests (the index digest of a multi-platform image whose platform
@@ -94,21 +96,22 @@ func (g *Gate) now() time.Time {
 	return time.Now()
 }
 
-// Verdicts evaluates report against the named environments' policies.
-func (g *Gate) Verdicts(r *gate.Report, envs []string) ([]gate.Verdict, error) {
-	if len(envs) == 0 {
-		return nil, nil
+// Verdicts evaluates report against the targets' policies; with no target,
+// against Default (labelled "default").
+func (g *Gate) Verdicts(r *gate.Report, targets []*promote.Target) []gate.Verdict {
+	policies := []gate.EnvPolicy{{Env: "default", Policy: g.Default}}
+	if len(targets) > 0 {
+		policies = make([]gate.EnvPolicy, len(targets))
+		for i, t := range targets {
+			policies[i] = t.EnvPolicy()
+		}
 	}
-	policies, err := gate.PoliciesFor(g.Config, envs...)
-	if err != nil {
-		return nil, err
-	}
-	return gate.EvaluateAll(r, policies, g.Ignores, g.now()), nil
+	return gate.EvaluateAll(r, policies, g.Ignores, g.now())
 }
 
 // Check scans image (REPOSITORY@DIGEST) — or reuses the report of its digest
-// — and applies env's policy.
-func (g *Gate) Check(ctx context.Context, env config.Environment, image string) (gitops.ScanSummary, bool, error) {
+// — and applies t's policy.
+func (g *Gate) Check(ctx context.Context, t *promote.Target, image string) (gitops.ScanSummary, bool, error) {
 	if g.Scanner == nil {
 		return gitops.ScanSummary{Verdict: "skipped"}, true, nil
 	}
@@ -116,10 +119,7 @@ func (g *Gate) Check(ctx context.Context, env config.Environment, image string) 
 	if err != nil {
 		return gitops.ScanSummary{}, false, err
 	}
-	vs, err := g.Verdicts(r, []string{env.Name})
-	if err != nil {
-		return gitops.ScanSummary{}, false, err
-	}
+	vs := g.Verdicts(r, []*promote.Target{t})
 	return Summary(vs[0]), vs[0].Outcome != gate.Block, nil
 }
 

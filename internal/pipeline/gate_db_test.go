@@ -36,7 +36,7 @@ func (s *dbScanner) Scan(ctx context.Context, ref string, img v1.Image) (*gate.R
 func TestGateRescansWhenTheScannersDBChanged(t *testing.T) {
 	cfg := parseConfig(t, testConfig)
 	scanner := &dbScanner{db: gate.DBInfo{SchemaVersion: 2, UpdatedAt: testNow.Add(-30 * time.Hour)}}
-	g := &Gate{Scanner: scanner, Config: cfg, Now: func() time.Time { return testNow }, Open: func(ctx context.Context, ref string) (v1.Image, error) {
+	g := &Gate{Scanner: scanner, Now: func() time.Time { return testNow }, Open: func(ctx context.Context, ref string) (v1.Image, error) {
 		return (&layouts{}).open(ref)
 	}}
 	ref := "ghcr.io/acme/cart@" + digestOfService("cart").String()

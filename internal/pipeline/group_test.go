@@ -24,7 +24,7 @@ func TestBuilderOutputInItsServiceGroup(t *testing.T) {
 		mu.Unlock()
 		return work(zap.New(core).With(zap.String("service", service)))
 	}
-	if _, err := f.stage.Run(t.Context(), f.plans, []string{"dev"}, nil); err != nil {
+	if _, err := f.stage.Run(t.Context(), f.plans, targets(t, "dev"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if n := stageLogs.FilterMessage("builder output").Len(); n != 0 {

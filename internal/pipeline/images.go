@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -13,6 +12,7 @@ import (
 	"github.com/deployment-automator/automator/internal/build"
 	"github.com/deployment-automator/automator/internal/gate"
 	"github.com/deployment-automator/automator/internal/gitops"
+	"github.com/deployment-automator/automator/internal/promote"
 	"github.com/deployment-automator/automator/internal/registry"
 )
 
@@ -90,21 +90,6 @@ type BuildStage struct {
 	Now   func() time.Time
 }
 
-// BlockedError reports images the gate kept out of every environment they
-// were built for. It maps to exit code 3.
-type BlockedError struct{ Images []*Image }
-
-func (e *BlockedError) Error() string {
-	var parts []string
-	for _, im := range e.Images {
-		parts = append(parts, fmt.Sprintf("%s@%s (blocked for %s)", im.Service, shortDigest(im.Digest), strings.Join(im.Blocked, ", ")))
-	}
-	return "vulnerability gate blocked " + strings.Join(parts, "; ") + "; not pushed"
-}
-
-// ExitCode is 3: blocked by a gate.
-func (e *BlockedError) ExitCode() int { return 3 }
-
 func shortDigest(d string) string {
 	if len(d) > 19 {
 		return d[:19]
@@ -115,10 +100,10 @@ func shortDigest(d string) string {
 // Run builds every plan (at most Parallelism at once) and returns the images
 // that were built, in plan order, and an error that names what failed: a
 // *build.FailedError when a build, scan or push failed (exit 1), else a
-// *BlockedError when the gate blocked an image for every target (exit 3).
-// envs are the target environments whose policies decide; with none, the
+// *gate.BlockedError when the gate blocked an image for every target (exit
+// 3). targets are the environments whose policies decide; with none, the
 // default policy (scan.policy) decides whether to push.
-func (s *BuildStage) Run(ctx context.Context, plans []build.Plan, envs []string, source *gitops.Source) ([]*Image, error) {
+func (s *BuildStage) Run(ctx context.Context, plans []build.Plan, targets []*promote.Target, source *gitops.Source) ([]*Image, error) {
 	now := time.Now
 	if s.Now != nil {
 		now = s.Now
@@ -131,7 +116,7 @@ func (s *BuildStage) Run(ctx context.Context, plans []build.Plan, envs []string,
 	outcomes := build.ForEach(ctx, s.Parallelism, plans, func(ctx context.Context, p build.Plan) error {
 		i := indexOf(plans, p.Service)
 		work := func(l *zap.Logger) error {
-			im, err := s.one(ctx, l, p, envs, source, now())
+			im, err := s.one(ctx, l, p, targets, source, now())
 			images[i] = im
 			return err
 		}
@@ -161,9 +146,24 @@ func (s *BuildStage) Run(ctx context.Context, plans []build.Plan, envs []string,
 		return out, err
 	}
 	if len(blocked) > 0 {
-		return out, &BlockedError{Images: blocked}
+		return out, blockedError(blocked)
 	}
 	return out, nil
+}
+
+// blockedError is the gate's blocked error for images blocked everywhere.
+func blockedError(images []*Image) error {
+	e := &gate.BlockedError{}
+	for _, im := range images {
+		b := gate.Blocked{Service: im.Service, Image: gate.Image{Ref: im.Image, Digest: im.Digest}}
+		for _, v := range im.Verdicts {
+			if v.Outcome == gate.Block {
+				b.Verdicts = append(b.Verdicts, v)
+			}
+		}
+		e.Images = append(e.Images, b)
+	}
+	return e
 }
 
 func indexOf(plans []build.Plan, service string) int {
@@ -175,7 +175,7 @@ func indexOf(plans []build.Plan, service string) int {
 	return -1
 }
 
-func (s *BuildStage) one(ctx context.Context, log *zap.Logger, p build.Plan, envs []string, source *gitops.Source, at time.Time) (*Image, error) {
+func (s *BuildStage) one(ctx context.Context, log *zap.Logger, p build.Plan, targets []*promote.Target, source *gitops.Source, at time.Time) (*Image, error) {
 	log.Info("building image", zap.Strings("tags", p.Tags))
 	// The builder's own output lines go to this service's log (its group
 	// in GitHub Actions), never to a log shared with the other builds.
@@ -203,19 +203,8 @@ func (s *BuildStage) one(ctx context.Context, log *zap.Logger, p build.Plan, env
 		}
 		s.Gate.Remember(report, im.Digest)
 		im.Report = report
-		targets := envs
-		var verdicts []gate.Verdict
-		if len(targets) == 0 {
-			pol, err := gate.PolicyFromConfig("scan.policy", s.Gate.Config.Scan.Policy)
-			if err != nil {
-				return im, err
-			}
-			verdicts = gate.EvaluateAll(report, []gate.EnvPolicy{{Env: "default", Policy: pol}}, s.Gate.Ignores, s.Gate.now())
-		} else if verdicts, err = s.Gate.Verdicts(report, targets); err != nil {
-			return im, err
-		}
-		im.Verdicts = verdicts
-		for _, v := range verdicts {
+		im.Verdicts = s.Gate.Verdicts(report, targets)
+		for _, v := range im.Verdicts {
 			switch v.Outcome {
 			case gate.Block:
 				im.Blocked = append(im.Blocked, v.Env)
@@ -233,7 +222,9 @@ func (s *BuildStage) one(ctx context.Context, log *zap.Logger, p build.Plan, env
 			return im, nil
 		}
 	} else {
-		im.Allowed = append(im.Allowed, envs...)
+		for _, t := range targets {
+			im.Allowed = append(im.Allowed, t.Name())
+		}
 	}
 	if s.Pusher == nil {
 		return im, nil

@@ -13,9 +13,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/deployment-automator/automator/internal/build"
-	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/gate"
 	"github.com/deployment-automator/automator/internal/gitops"
+	"github.com/deployment-automator/automator/internal/promote"
 )
 
 // stage wires a BuildStage of fakes; cart is CRITICAL-vulnerable.
@@ -47,7 +47,7 @@ func newStage(t *testing.T, services ...string) *stageFixture {
 	f.stage = &BuildStage{
 		Builder:     f.builder,
 		OpenLayout:  f.layouts.open,
-		Gate:        &Gate{Scanner: f.scanner, Config: parseConfig(t, testConfig), Now: func() time.Time { return testNow }, Open: noRemote(t)},
+		Gate:        &Gate{Scanner: f.scanner, Default: scanPolicy(t, parseConfig(t, testConfig)), Now: func() time.Time { return testNow }, Open: noRemote(t)},
 		Pusher:      f.pusher,
 		Logger:      zap.NewNop(),
 		Parallelism: 2,
@@ -88,7 +88,7 @@ func services(images []*Image) []string {
 
 func TestBuildStageBlockedForSomeTargets(t *testing.T) {
 	f := newStage(t)
-	images, err := f.stage.Run(t.Context(), f.plans, []string{"dev", "prod"}, &gitops.Source{Repo: "acme/app", To: "abc123"})
+	images, err := f.stage.Run(t.Context(), f.plans, targets(t, "dev", "prod"), &gitops.Source{Repo: "acme/app", To: "abc123"})
 	if err != nil {
 		t.Fatalf("Run = %v, want nil: cart is allowed into dev", err)
 	}
@@ -141,13 +141,13 @@ func TestBuildStageBlockedForSomeTargets(t *testing.T) {
 
 func TestBuildStageBlockedForEveryTarget(t *testing.T) {
 	f := newStage(t)
-	images, err := f.stage.Run(t.Context(), f.plans, []string{"prod"}, nil)
-	var be *BlockedError
+	images, err := f.stage.Run(t.Context(), f.plans, targets(t, "prod"), nil)
+	var be *gate.BlockedError
 	if !errors.As(err, &be) {
 		t.Fatalf("Run = %v, want *BlockedError", err)
 	}
-	if be.ExitCode() != 3 || len(be.Images) != 1 || be.Images[0].Service != "cart" {
-		t.Errorf("BlockedError = %v (exit %d), want cart only, exit 3", be, be.ExitCode())
+	if !errors.Is(err, gate.ErrBlocked) || len(be.Images) != 1 || be.Images[0].Service != "cart" {
+		t.Errorf("BlockedError = %v (blocked %v), want cart only, exit 3 (gate.ErrBlocked)", be, errors.Is(err, gate.ErrBlocked))
 	}
 	if !strings.Contains(err.Error(), "cart@sha256:") || !strings.Contains(err.Error(), "blocked for prod") {
 		t.Errorf("error %q should name the service, digest and environment", err)
@@ -168,12 +168,12 @@ func TestBuildStageBuildFailure(t *testing.T) {
 	f := newStage(t)
 	cause := errors.New("exit status 1: COPY failed")
 	f.builder.fail = map[string]error{"api": cause}
-	images, err := f.stage.Run(t.Context(), f.plans, []string{"prod"}, nil)
+	images, err := f.stage.Run(t.Context(), f.plans, targets(t, "prod"), nil)
 	var fe *build.FailedError
 	if !errors.As(err, &fe) {
 		t.Fatalf("Run = %v, want *build.FailedError (exit 1 beats the block of cart)", err)
 	}
-	if fe.ExitCode() != 1 || len(fe.Failed) != 1 || !errors.Is(fe.Failed["api"], cause) {
+	if len(fe.Failed) != 1 || !errors.Is(fe.Failed["api"], cause) {
 		t.Errorf("FailedError = %v, want api failed with its cause", fe)
 	}
 	if !slices.Equal(fe.Succeeded, []string{"cart", "web"}) {
@@ -227,7 +227,7 @@ func TestBuildStageStageFailures(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newStage(t)
 			tt.setup(f)
-			images, err := f.stage.Run(t.Context(), f.plans, []string{"dev"}, nil)
+			images, err := f.stage.Run(t.Context(), f.plans, targets(t, "dev"), nil)
 			var fe *build.FailedError
 			if !errors.As(err, &fe) || len(fe.Failed) != 1 || fe.Failed["web"] == nil {
 				t.Fatalf("Run = %v, want *build.FailedError for web only", err)
@@ -251,7 +251,7 @@ func TestBuildStageStageFailures(t *testing.T) {
 func TestBuildStageScanningDisabled(t *testing.T) {
 	f := newStage(t)
 	f.stage.Gate.Scanner = nil
-	images, err := f.stage.Run(t.Context(), f.plans, []string{"dev", "prod"}, nil)
+	images, err := f.stage.Run(t.Context(), f.plans, targets(t, "dev", "prod"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,9 +286,9 @@ func TestBuildStageDefaultPolicy(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newStage(t)
-			f.stage.Gate.Config = parseConfig(t, "version: 1\nscan:\n  policy:\n    "+tt.policy+"\n")
+			f.stage.Gate.Default = scanPolicy(t, parseConfig(t, "version: 1\nscan:\n  policy:\n    "+tt.policy+"\n"))
 			images, err := f.stage.Run(t.Context(), f.plans, nil, nil)
-			var be *BlockedError
+			var be *gate.BlockedError
 			if errors.As(err, &be) != tt.wantErr || (err != nil && be == nil) {
 				t.Fatalf("Run = %v, want blocked: %v", err, tt.wantErr)
 			}
@@ -305,8 +305,8 @@ func TestBuildStageDefaultPolicy(t *testing.T) {
 
 func TestGateReusesBuildReports(t *testing.T) {
 	f := newStage(t)
-	cfg := f.stage.Gate.Config
-	images, err := f.stage.Run(t.Context(), f.plans, []string{"dev", "prod"}, nil)
+	cfg := parseConfig(t, testConfig)
+	images, err := f.stage.Run(t.Context(), f.plans, targets(t, "dev", "prod"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +336,7 @@ func TestGateScansRemoteOncePerDigest(t *testing.T) {
 	cfg := parseConfig(t, testConfig)
 	scanner := &fakeScanner{findings: map[string][]gate.Finding{"ghcr.io/acme/cart": {criticalFinding}}}
 	var opened []string
-	g := &Gate{Scanner: scanner, Config: cfg, Now: func() time.Time { return testNow }, Open: func(ctx context.Context, ref string) (v1.Image, error) {
+	g := &Gate{Scanner: scanner, Now: func() time.Time { return testNow }, Open: func(ctx context.Context, ref string) (v1.Image, error) {
 		opened = append(opened, ref)
 		return (&layouts{}).open(ref)
 	}}
@@ -367,13 +367,13 @@ func TestGateCheckErrors(t *testing.T) {
 	cfg := parseConfig(t, testConfig)
 	ref := "ghcr.io/acme/web@" + digestOfService("web").String()
 
-	g := &Gate{Config: cfg}
+	g := &Gate{}
 	sum, ok, err := g.Check(t.Context(), env(t, cfg, "prod"), ref)
 	if err != nil || !ok || sum.Verdict != "skipped" {
 		t.Errorf("scanning disabled: %+v %v %v, want skipped and allowed", sum, ok, err)
 	}
 
-	g = &Gate{Scanner: &fakeScanner{}, Config: cfg}
+	g = &Gate{Scanner: &fakeScanner{}}
 	if _, ok, err := g.Check(t.Context(), env(t, cfg, "prod"), ref); err == nil || ok || !strings.Contains(err.Error(), ref) {
 		t.Errorf("no opener: ok=%v err=%v, want an error naming %s", ok, err, ref)
 	}
@@ -383,8 +383,13 @@ func TestGateCheckErrors(t *testing.T) {
 		t.Errorf("open failure: err = %v", err)
 	}
 
-	g.Remember(report(ref))
-	if _, _, err := g.Check(t.Context(), config.Environment{Name: "qa"}, ref); err == nil || !strings.Contains(err.Error(), `"qa"`) {
+	// An unknown environment cannot reach the gate: targets are resolved
+	// once, and resolving an unknown name is the error that names it.
+	all, err := promote.Resolve(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := all.Lookup("qa"); err == nil || !strings.Contains(err.Error(), `"qa"`) {
 		t.Errorf("unknown environment: err = %v, want it named", err)
 	}
 }
@@ -393,7 +398,7 @@ func TestBuildStageWithoutPusher(t *testing.T) {
 	f := newStage(t)
 	f.stage.Pusher = nil
 	f.stage.KeepLayouts = true
-	images, err := f.stage.Run(t.Context(), f.plans, []string{"dev"}, nil)
+	images, err := f.stage.Run(t.Context(), f.plans, targets(t, "dev"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -415,7 +420,7 @@ func TestBuildStageParallelism(t *testing.T) {
 		f := newStage(t, "a", "b", "c", "d", "e", "f", "g")
 		f.stage.Parallelism = n
 		f.builder.barrier, f.builder.total = n, len(f.plans)
-		images, err := f.stage.Run(t.Context(), f.plans, []string{"dev"}, nil)
+		images, err := f.stage.Run(t.Context(), f.plans, targets(t, "dev"), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -436,7 +441,7 @@ func TestBuildStageGroup(t *testing.T) {
 		grouped = append(grouped, service)
 		return work(zap.NewNop())
 	}
-	if _, err := f.stage.Run(t.Context(), f.plans, []string{"dev"}, nil); err != nil {
+	if _, err := f.stage.Run(t.Context(), f.plans, targets(t, "dev"), nil); err != nil {
 		t.Fatal(err)
 	}
 	slices.Sort(grouped)

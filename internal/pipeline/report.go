@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,7 +15,8 @@ import (
 	"github.com/deployment-automator/automator/internal/gitops"
 )
 
-// ImageOutput is one entry of the `images` step output.
+// ImageOutput is one entry of the `images` step output of build and run,
+// and of the JSON list build prints: one schema for both.
 type ImageOutput struct {
 	Service string   `json:"service"`
 	Image   string   `json:"image"`
@@ -25,6 +27,23 @@ type ImageOutput struct {
 	// with Error its one-line reason; empty otherwise.
 	Status string `json:"status,omitempty"`
 	Error  string `json:"error,omitempty"`
+	// References are repo:tag@digest for every repository pushed to (only when pushed).
+	References []string `json:"references,omitempty"`
+	// Layout is the OCI layout directory (only when it is kept).
+	Layout string `json:"layout,omitempty"`
+}
+
+// ImageOutputs renders images in the `images` schema; never nil.
+func ImageOutputs(images []*Image) []ImageOutput {
+	out := make([]ImageOutput, 0, len(images))
+	for _, im := range images {
+		o := ImageOutput{Service: im.Service, Image: im.Image, Tags: im.Tags, Digest: im.Digest, Pushed: im.Pushed, References: im.References, Layout: im.Layout}
+		if im.Error != "" {
+			o.Status, o.Error = "failed", im.Error
+		}
+		out = append(out, o)
+	}
+	return out
 }
 
 type prOutput struct {
@@ -50,24 +69,24 @@ type blockedOutput struct {
 
 // Outputs renders the step outputs images, pull-requests, commits and blocked.
 func Outputs(images []*Image, envs []EnvOutcome) ([]actions.Output, error) {
-	imgs := []ImageOutput{}
+	imgs := ImageOutputs(images)
+	for i := range imgs {
+		// run's step output keeps to the schema's required fields, as it
+		// always has; build's list adds where each image went.
+		imgs[i].References, imgs[i].Layout = nil, ""
+	}
 	blocked := []blockedOutput{}
 	for _, im := range images {
-		io := ImageOutput{Service: im.Service, Image: im.Image, Tags: im.Tags, Digest: im.Digest, Pushed: im.Pushed}
-		if im.Error != "" {
-			io.Status, io.Error = "failed", im.Error
-		}
-		imgs = append(imgs, io)
 		for _, e := range im.Blocked {
 			blocked = append(blocked, blockedOutput{Service: im.Service, Environment: e, Digest: im.Digest})
 		}
 	}
 	prs, commits := []prOutput{}, []commitOutput{}
 	for _, o := range envs {
-		var be *gitops.BlockedError
+		var be *gate.BlockedError
 		if errors.As(o.Err, &be) {
-			for _, b := range be.Blocked {
-				blocked = append(blocked, blockedOutput{Service: b.Service, Environment: o.Env, Digest: digestOf(b.Image)})
+			for _, b := range be.Images {
+				blocked = append(blocked, blockedOutput{Service: b.Service, Environment: o.Env, Digest: b.Image.Digest})
 			}
 		}
 		if o.Result == nil {
@@ -115,11 +134,6 @@ func dedupe(bs []blockedOutput) []blockedOutput {
 		return []blockedOutput{}
 	}
 	return out
-}
-
-func digestOf(ref string) string {
-	_, d, _ := cutDigest(ref)
-	return d
 }
 
 // SummaryMarkdown renders the job summary: one table of images with their
@@ -203,10 +217,10 @@ func verdictCell(im *Image) string {
 }
 
 func envCell(o EnvOutcome) string {
-	var be *gitops.BlockedError
+	var be *gate.BlockedError
 	if errors.As(o.Err, &be) && o.Result != nil {
-		names := make([]string, len(be.Blocked))
-		for i, b := range be.Blocked {
+		names := make([]string, len(be.Images))
+		for i, b := range be.Images {
 			names[i] = b.Service
 		}
 		return envCell(EnvOutcome{Env: o.Env, Result: o.Result}) + "; blocked by the gate: " + strings.Join(names, ", ")
@@ -287,4 +301,30 @@ func ReadResults(dir string) ([]*Image, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Service < out[j].Service })
 	return out, nil
+}
+
+// PrintResult prints what a write-back did, or with dryRun what it would do:
+// the diff, then the commit or pull request.
+func PrintResult(w io.Writer, res *gitops.Result, dryRun bool) {
+	verb := map[bool]string{true: "would ", false: ""}[dryRun]
+	if len(res.Files) == 0 {
+		fmt.Fprintf(w, "%s: nothing to change (%s@%s already runs these images)\n", res.Env, res.Repo, res.Branch)
+		return
+	}
+	fmt.Fprint(w, res.Diff())
+	switch {
+	case res.PR != nil && res.PR.Created:
+		fmt.Fprintf(w, "%s: %sopen pull request %q (%s → %s) %s\n", res.Env, verb, res.PR.Title, res.PR.Branch, res.Branch, res.PR.URL)
+	case res.PR != nil && res.PR.Updated:
+		fmt.Fprintf(w, "%s: %supdate pull request #%d %s\n", res.Env, verb, res.PR.Number, res.PR.URL)
+	case res.PR != nil:
+		fmt.Fprintf(w, "%s: pull request #%d is up to date %s\n", res.Env, res.PR.Number, res.PR.URL)
+	case res.Commit != "":
+		fmt.Fprintf(w, "%s: %scommit to %s@%s %s\n", res.Env, verb, res.Repo, res.Branch, map[bool]string{true: "", false: res.CommitURL}[dryRun])
+	}
+	// A local git remote has no pull request API: the pushed branch plus
+	// this text is the pull request.
+	if res.PR != nil && (dryRun || res.PR.URL == "") {
+		fmt.Fprintf(w, "\n--- pull request: %s ---\n%s\n", res.PR.Title, res.PR.Body)
+	}
 }

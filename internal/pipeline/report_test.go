@@ -23,15 +23,15 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 func runFixture(t *testing.T) ([]*Image, []EnvOutcome) {
 	t.Helper()
 	f := newStage(t)
-	images, err := f.stage.Run(t.Context(), f.plans, []string{"dev", "prod"}, &gitops.Source{Repo: "acme/app", From: "1111111", To: "2222222"})
+	images, err := f.stage.Run(t.Context(), f.plans, targets(t, "dev", "prod"), &gitops.Source{Repo: "acme/app", From: "1111111", To: "2222222"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	images = append(images, &Image{Service: "docs", Image: "ghcr.io/acme/docs", Tags: []string{"sha-0123456"}, Digest: digestOfService("docs").String(), BuiltAt: testNow})
 	cart := imageByService(t, images, "cart")
-	cartRef := cart.Image + "@" + cart.Digest
-	blockedCart := func(env string) *gitops.BlockedError {
-		return &gitops.BlockedError{Env: env, Blocked: []gitops.Blocked{{Service: "cart", Image: cartRef, Scan: gitops.ScanSummary{Verdict: "fail"}}}}
+
+	blockedCart := func(env string) *gate.BlockedError {
+		return &gate.BlockedError{Env: env, Images: []gate.Blocked{{Service: "cart", Image: gate.Image{Ref: cart.Image, Digest: cart.Digest}}}}
 	}
 	envs := []EnvOutcome{
 		{Env: "dev", Result: &gitops.Result{Env: "dev", Commit: "0123456789abcdef0123456789abcdef01234567", CommitURL: "https://github.com/acme/manifests/commit/0123456789abcdef0123456789abcdef01234567"}},
@@ -136,7 +136,7 @@ func TestOutputsBlockedDigests(t *testing.T) {
 		{Service: "cart", Image: "ghcr.io/acme/cart", Digest: d1, Blocked: []string{"prod"}},
 		{Service: "cart", Image: "ghcr.io/acme/cart", Digest: d2, Blocked: []string{"prod"}},
 	}
-	envs := []EnvOutcome{{Env: "prod", Err: &gitops.BlockedError{Env: "prod", Blocked: []gitops.Blocked{{Service: "cart", Image: "ghcr.io/acme/cart:1.4.0@" + d1}}}}}
+	envs := []EnvOutcome{{Env: "prod", Err: &gate.BlockedError{Env: "prod", Images: []gate.Blocked{{Service: "cart", Image: gate.Image{Ref: "ghcr.io/acme/cart:1.4.0", Digest: d1}}}}}}
 	m := outputs(t, images, envs)
 	var got []blockedOutput
 	if err := json.Unmarshal([]byte(m["blocked"]), &got); err != nil {

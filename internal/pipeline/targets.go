@@ -1,56 +1,36 @@
 // Package pipeline composes the stages of a delivery run — build, scan, push,
 // write-back — for `automator run`, `automator build` and `automator promote
-// --results`. It owns no stage logic: each stage is a small interface declared
-// here and satisfied by internal/build, internal/scan, internal/registry and
-// internal/gitops, wired together in cmd.
+// --results`: which targets an event names, which services and commit to
+// build (Builds), and in what order a run builds, pushes and writes back
+// (Delivery, with its exit precedence). It owns no stage logic: each stage
+// is a small interface declared here and satisfied by internal/build,
+// internal/scan, internal/registry and internal/promote, wired in cmd.
 package pipeline
 
 import (
-	"fmt"
 	"path"
-	"strings"
 
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/event"
+	"github.com/deployment-automator/automator/internal/promote"
 )
 
-// TargetError names an environment that was asked for but does not exist.
-type TargetError struct{ Name, Have string }
-
-func (e *TargetError) Error() string {
-	return fmt.Sprintf("unknown environment %q (have: %s)", e.Name, e.Have)
-}
-
-// ExitCode is 2: a usage error.
-func (e *TargetError) ExitCode() int { return 2 }
-
-// Targets returns the environments a run writes to: the named ones when
-// names is not empty, else those whose triggers match the event, in config
-// order. Outside Actions (no event) and with no names, nothing is targeted.
-func Targets(cfg *config.Config, ev *event.Event, names []string) ([]config.Environment, error) {
+// Targets returns the targets a run writes to: the named ones when names is
+// not empty (an unknown name is a *promote.TargetError), else those whose
+// triggers match the event, in config order. Outside Actions (no event) and
+// with no names, nothing is targeted.
+func Targets(all promote.Targets, ev *event.Event, names []string) ([]*promote.Target, error) {
 	if len(names) > 0 {
-		var out []config.Environment
-		for _, n := range names {
-			env, ok := cfg.Environment(n)
-			if !ok {
-				have := make([]string, len(cfg.Environments))
-				for i, e := range cfg.Environments {
-					have[i] = e.Name
-				}
-				return nil, &TargetError{Name: n, Have: strings.Join(have, ", ")}
-			}
-			out = append(out, *env)
-		}
-		return out, nil
+		return all.Lookup(names...)
 	}
-	var out []config.Environment
+	var out []*promote.Target
 	if ev == nil {
 		return nil, nil
 	}
-	for _, env := range cfg.Environments {
-		for _, t := range env.Triggers {
-			if Matches(t, ev) {
-				out = append(out, env)
+	for _, t := range all {
+		for _, tr := range t.Env.Triggers {
+			if Matches(tr, ev) {
+				out = append(out, t)
 				break
 			}
 		}

@@ -8,14 +8,24 @@ import (
 
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/event"
+	"github.com/deployment-automator/automator/internal/promote"
 )
 
-func envNames(envs []config.Environment) []string {
+func envNames(envs []*promote.Target) []string {
 	out := []string{}
 	for _, e := range envs {
-		out = append(out, e.Name)
+		out = append(out, e.Name())
 	}
 	return out
+}
+
+func resolve(t *testing.T, cfg *config.Config) promote.Targets {
+	t.Helper()
+	all, err := promote.Resolve(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return all
 }
 
 func TestTargetsFromEvent(t *testing.T) {
@@ -44,7 +54,7 @@ func TestTargetsFromEvent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Targets(cfg, tt.ev, nil)
+			got, err := Targets(resolve(t, cfg), tt.ev, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -59,32 +69,33 @@ func TestTargetsByName(t *testing.T) {
 	cfg := parseConfig(t, testConfig)
 	push := &event.Event{Kind: event.Push, Ref: "refs/heads/main"}
 
-	got, err := Targets(cfg, push, []string{"prod", "dev"})
+	got, err := Targets(resolve(t, cfg), push, []string{"prod", "dev"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if names := envNames(got); !slices.Equal(names, []string{"prod", "dev"}) {
 		t.Errorf("explicit names = %v, want [prod dev] (given order, event ignored)", names)
 	}
-	if got[0].PromoteFrom != "staging" || got[0].Files[0] != "prod/values.yaml" {
+	if got[0].Env.PromoteFrom != "staging" || got[0].From.Name() != "staging" || got[0].Env.Files[0] != "prod/values.yaml" {
 		t.Errorf("prod = %+v, want the configured environment", got[0])
 	}
 
-	got, err = Targets(cfg, nil, []string{"preview"})
+	got, err = Targets(resolve(t, cfg), nil, []string{"preview"})
 	if err != nil || !slices.Equal(envNames(got), []string{"preview"}) {
 		t.Errorf("explicit name without an event = %v, %v", envNames(got), err)
 	}
 
-	got, err = Targets(cfg, push, []string{"dev", "qa"})
-	var te *TargetError
+	got, err = Targets(resolve(t, cfg), push, []string{"dev", "qa"})
+	var te *promote.TargetError
 	if !errors.As(err, &te) {
 		t.Fatalf("unknown name: err = %v, want *TargetError", err)
 	}
 	if got != nil {
 		t.Errorf("unknown name returned targets %v", envNames(got))
 	}
-	if te.ExitCode() != 2 || te.Name != "qa" {
-		t.Errorf("TargetError = %+v exit %d, want qa and exit 2", te, te.ExitCode())
+	// *promote.TargetError is a usage error: the CLI exits 2 (cmd/automator's TestExitCodeMapping).
+	if te.Name != "qa" {
+		t.Errorf("TargetError = %+v, want qa", te)
 	}
 	if msg := err.Error(); !strings.Contains(msg, `"qa"`) || !strings.Contains(msg, "dev, staging, prod, rc, preview") {
 		t.Errorf("error %q should name the unknown environment and the known ones", msg)

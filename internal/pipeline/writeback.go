@@ -8,13 +8,15 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/deployment-automator/automator/internal/config"
+	"github.com/deployment-automator/automator/internal/gate"
 	"github.com/deployment-automator/automator/internal/gitops"
+	"github.com/deployment-automator/automator/internal/promote"
 )
 
-// Promoter lands updates in one environment; gitops.Promoter satisfies it.
-type Promoter interface {
-	Promote(ctx context.Context, env config.Environment, from *config.Environment, explicit []gitops.Update) (*gitops.Result, error)
+// Lander lands updates in one target — explicit ones, or with none what the
+// target's upstream runs now; promote.Promoter satisfies it.
+type Lander interface {
+	Promote(ctx context.Context, t *promote.Target, explicit []gitops.Update) (*gitops.Result, error)
 }
 
 // EnvOutcome is what happened to one environment.
@@ -28,44 +30,42 @@ type EnvOutcome struct {
 // built images for ordinary environments, and for an environment with
 // promoteFrom exactly what its upstream runs now.
 type WriteStage struct {
-	Promoter Promoter
-	Config   *config.Config
+	Promoter Lander
 	Logger   *zap.Logger
 }
 
 // Run writes back into envs one at a time (API calls grow with the number of
 // environments, not of services) and reports every environment's outcome; a
 // failing environment does not stop the others.
-func (w *WriteStage) Run(ctx context.Context, envs []config.Environment, updates []gitops.Update) []EnvOutcome {
+func (w *WriteStage) Run(ctx context.Context, targets []*promote.Target, updates []gitops.Update) []EnvOutcome {
 	log := w.Logger
 	if log == nil {
 		log = zap.NewNop()
 	}
 	var out []EnvOutcome
-	for _, env := range envs {
-		l := log.With(zap.String("environment", env.Name))
+	for _, t := range targets {
+		l := log.With(zap.String("environment", t.Name()))
 		var (
 			res *gitops.Result
 			err error
 		)
 		switch {
-		case env.PromoteFrom != "":
-			from, _ := w.Config.Environment(env.PromoteFrom)
-			l.Info("promoting what the upstream environment runs", zap.String("from", env.PromoteFrom))
-			res, err = w.Promoter.Promote(ctx, env, from, nil)
+		case t.From != nil:
+			l.Info("promoting what the upstream environment runs", zap.String("from", t.From.Name()))
+			res, err = w.Promoter.Promote(ctx, t, nil)
 		case len(updates) == 0:
 			l.Info("nothing to write: no image was pushed")
 			continue
 		default:
 			l.Info("writing back", zap.Int("images", len(updates)))
-			res, err = w.Promoter.Promote(ctx, env, nil, updates)
+			res, err = w.Promoter.Promote(ctx, t, updates)
 		}
 		// A failure is not logged here: it is returned in the outcome, and
 		// the caller reports it once (summary, EnvError at exit).
 		if err == nil && res != nil {
 			l.Info("write-back done", zap.Bool("changed", res.Changed()), zap.String("commit", res.Commit), zap.String("pr", prURL(res)))
 		}
-		out = append(out, EnvOutcome{Env: env.Name, Result: res, Err: err})
+		out = append(out, EnvOutcome{Env: t.Name(), Result: res, Err: err})
 	}
 	return out
 }
@@ -77,8 +77,8 @@ func prURL(r *gitops.Result) string {
 	return r.PR.URL
 }
 
-// EnvError summarises failed environments. Its exit code is 3 when every
-// failure is a gate block, else 1.
+// EnvError summarises failed environments. The CLI exits 3 when every
+// failure is a gate block (OnlyBlocked), else 1.
 type EnvError struct{ Failed []EnvOutcome }
 
 func (e *EnvError) Error() string {
@@ -89,15 +89,14 @@ func (e *EnvError) Error() string {
 	return "write-back failed for " + strings.Join(parts, "; ")
 }
 
-// ExitCode is 3 when the gate is the only reason, else 1.
-func (e *EnvError) ExitCode() int {
+// OnlyBlocked reports whether the gate is the only reason of every failure.
+func (e *EnvError) OnlyBlocked() bool {
 	for _, o := range e.Failed {
-		var b *gitops.BlockedError
-		if !errors.As(o.Err, &b) {
-			return 1
+		if !errors.Is(o.Err, gate.ErrBlocked) {
+			return false
 		}
 	}
-	return 3
+	return true
 }
 
 // Err returns nil when every environment succeeded, else an *EnvError.

@@ -2,13 +2,11 @@ package pipeline
 
 import (
 	"errors"
-	"fmt"
 	"slices"
-	"strings"
 	"testing"
 
-	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/gitops"
+	"github.com/deployment-automator/automator/internal/promote"
 )
 
 func TestWriteStageRun(t *testing.T) {
@@ -22,8 +20,8 @@ func TestWriteStageRun(t *testing.T) {
 		},
 		errs: map[string]error{"dev": devFailure},
 	}
-	w := &WriteStage{Promoter: p, Config: cfg}
-	envs := []config.Environment{env(t, cfg, "dev"), env(t, cfg, "staging"), env(t, cfg, "prod")}
+	w := &WriteStage{Promoter: p}
+	envs := []*promote.Target{env(t, cfg, "dev"), env(t, cfg, "staging"), env(t, cfg, "prod")}
 	out := w.Run(t.Context(), envs, updates)
 
 	wantCalls := []promoteCall{
@@ -50,8 +48,8 @@ func TestWriteStageRun(t *testing.T) {
 func TestWriteStageNothingToWrite(t *testing.T) {
 	cfg := parseConfig(t, testConfig)
 	p := &fakePromoter{}
-	w := &WriteStage{Promoter: p, Config: cfg}
-	out := w.Run(t.Context(), []config.Environment{env(t, cfg, "dev"), env(t, cfg, "prod"), env(t, cfg, "rc")}, nil)
+	w := &WriteStage{Promoter: p}
+	out := w.Run(t.Context(), []*promote.Target{env(t, cfg, "dev"), env(t, cfg, "prod"), env(t, cfg, "rc")}, nil)
 	if len(p.calls) != 1 || p.calls[0].Env != "prod" || p.calls[0].From != "staging" || p.calls[0].Explicit != nil {
 		t.Errorf("calls = %+v, want only prod promoted from staging", p.calls)
 	}
@@ -60,53 +58,5 @@ func TestWriteStageNothingToWrite(t *testing.T) {
 	}
 	if err := Err(out); err != nil {
 		t.Errorf("Err = %v, want nil", err)
-	}
-}
-
-func TestErrExitCode(t *testing.T) {
-	blocked := func(env string) error {
-		return &gitops.BlockedError{Env: env, Blocked: []gitops.Blocked{{Service: "cart", Image: "ghcr.io/acme/cart@sha256:c1"}}}
-	}
-	ok := &gitops.Result{Commit: "abc"}
-	tests := []struct {
-		name     string
-		outcomes []EnvOutcome
-		wantExit int // 0: no error
-		wantEnvs []string
-	}{
-		{"none", nil, 0, nil},
-		{"all succeeded", []EnvOutcome{{Env: "dev", Result: ok}, {Env: "staging"}}, 0, nil},
-		{"only gate blocks", []EnvOutcome{{Env: "dev", Result: ok}, {Env: "staging", Err: blocked("staging")}, {Env: "prod", Err: fmt.Errorf("promoting: %w", blocked("prod"))}}, 3, []string{"staging", "prod"}},
-		{"PR opened with one image blocked", []EnvOutcome{{Env: "staging", Result: ok, Err: blocked("staging")}}, 3, []string{"staging"}},
-		{"a block and a failure", []EnvOutcome{{Env: "staging", Err: blocked("staging")}, {Env: "prod", Err: gitops.ErrConflict}}, 1, []string{"staging", "prod"}},
-		{"a failure only", []EnvOutcome{{Env: "prod", Err: gitops.ErrProtectedBranch}}, 1, []string{"prod"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := Err(tt.outcomes)
-			if tt.wantExit == 0 {
-				if err != nil {
-					t.Fatalf("Err = %v, want nil", err)
-				}
-				return
-			}
-			var ee *EnvError
-			if !errors.As(err, &ee) {
-				t.Fatalf("Err = %v, want *EnvError", err)
-			}
-			if ee.ExitCode() != tt.wantExit {
-				t.Errorf("exit code = %d, want %d", ee.ExitCode(), tt.wantExit)
-			}
-			var names []string
-			for _, o := range ee.Failed {
-				names = append(names, o.Env)
-				if !strings.Contains(err.Error(), o.Env+": "+o.Err.Error()) {
-					t.Errorf("error %q does not name %s and its cause", err, o.Env)
-				}
-			}
-			if !slices.Equal(names, tt.wantEnvs) {
-				t.Errorf("failed = %v, want %v", names, tt.wantEnvs)
-			}
-		})
 	}
 }

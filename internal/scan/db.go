@@ -73,9 +73,6 @@ func (e *DBError) Unwrap() []error {
 	return errs
 }
 
-// ExitCode is 1: a scan failure, not a usage error and not a gate verdict.
-func (e *DBError) ExitCode() int { return 1 }
-
 // shared is the process's one open Trivy DB and layer cache. trivy-db keeps
 // the open BoltDB in a package variable, so a process can only scan against
 // one DB at a time; and the layer cache (fanal.db) takes an exclusive file

@@ -1,11 +1,16 @@
 package watch
 
 import (
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
 )
 
 // OpsHandler serves the operational endpoints: /healthz answers 200 while
@@ -27,4 +32,21 @@ func OpsHandler(ready func() bool, gatherer prometheus.Gatherer) http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	return mux
+}
+
+// Listen serves h on addr in the background until the returned server is
+// shut down; a serving failure after the listener is up is logged.
+func Listen(addr string, h http.Handler, log *zap.Logger) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
+	log.Info("serving", zap.String("addr", ln.Addr().String()))
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server stopped", zap.String("addr", addr), zap.Error(err))
+		}
+	}()
+	return srv, nil
 }

@@ -30,6 +30,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/deployment-automator/automator/internal/config"
+	"github.com/deployment-automator/automator/internal/gate"
+	"github.com/deployment-automator/automator/internal/promote"
 	"github.com/deployment-automator/automator/internal/registry"
 	"github.com/deployment-automator/automator/internal/transport"
 	"github.com/deployment-automator/automator/internal/webhook"
@@ -90,11 +92,12 @@ type Outcome struct {
 	Reason string
 }
 
-// Promoter promotes one image into one environment through the same gate
-// and write-back as `automator run`. It must be idempotent (a second call
-// with the same update writes nothing) and must not leave a moved ref behind
-// when its context is cancelled midway.
-type Promoter interface {
+// Lander lands one image in one environment through the same gate and
+// write-back as `automator run` (WriteBack adapts promote.Promoter to it).
+// It must be idempotent (a second call with the same update writes nothing)
+// and must not leave a moved ref behind when its context is cancelled
+// midway. A failure that retrying cannot mend is a *promote.TerminalError.
+type Lander interface {
 	Promote(ctx context.Context, env string, u Update) (Outcome, error)
 }
 
@@ -137,7 +140,7 @@ type Watcher struct {
 	targets     []*target
 	reg         Registry
 	cur         CurrentReader
-	prom        Promoter
+	prom        Lander
 	m           *Metrics
 	log         *zap.Logger
 	concurrency int
@@ -225,7 +228,7 @@ func WithJitter(f float64) Option {
 }
 
 // New compiles cfg's rules (keeping those of this shard) into a Watcher.
-func New(cfg *config.Watch, reg Registry, cur CurrentReader, prom Promoter, opts ...Option) (*Watcher, error) {
+func New(cfg *config.Watch, reg Registry, cur CurrentReader, prom Lander, opts ...Option) (*Watcher, error) {
 	if cfg == nil {
 		return nil, errors.New("no watch section in the config")
 	}
@@ -352,20 +355,9 @@ func (r *CycleReport) add(c checkReport) {
 	}
 }
 
-// ErrBlocked is returned (wrapped) by RunOnce when a gate blocked a promotion
-// and nothing failed; its ExitCode is 3.
-var ErrBlocked = blockedError{}
-
-type blockedError struct{}
-
-func (blockedError) Error() string { return "promotion blocked by a vulnerability gate" }
-
-// ExitCode makes a blocked cycle end `automator watch --once` with status 3.
-func (blockedError) ExitCode() int { return 3 }
-
 // RunOnce checks every repository once and returns when all checks,
 // including their promotions, are done. It fails when any check failed, and
-// returns ErrBlocked when a gate blocked a promotion.
+// returns an error wrapping gate.ErrBlocked when a gate blocked a promotion.
 func (w *Watcher) RunOnce(ctx context.Context) (CycleReport, error) {
 	w.setRunCtx(ctx)
 	defer w.clearRunCtx()
@@ -375,7 +367,7 @@ func (w *Watcher) RunOnce(ctx context.Context) (CycleReport, error) {
 	case rep.Errors > 0:
 		return rep, fmt.Errorf("%d of %d repository checks failed; first: %w", rep.Errors, rep.Checked, rep.FirstErr)
 	case rep.Blocked > 0:
-		return rep, fmt.Errorf("%s: %w", strings.Join(rep.BlockedEnvironment, ", "), ErrBlocked)
+		return rep, fmt.Errorf("%s: promotion %w", strings.Join(rep.BlockedEnvironment, ", "), gate.ErrBlocked)
 	}
 	return rep, nil
 }
@@ -679,10 +671,23 @@ func (w *Watcher) check(ctx context.Context, t *target, trigger string) checkRep
 	for _, r := range t.rules {
 		w.checkRule(ctx, t, r, tags, moving, cache, log, &rep)
 	}
+	// A repository whose check failed only terminally (see
+	// promote.TerminalError) is settled: checking the same tags again would
+	// fail again. Any retryable failure checks it again next poll.
 	t.mu.Lock()
-	t.fingerprint, t.settled = fp, len(rep.errs) == 0 && ctx.Err() == nil
+	t.fingerprint, t.settled = fp, !anyRetryable(rep.errs) && ctx.Err() == nil
 	t.mu.Unlock()
 	return rep
+}
+
+// anyRetryable reports whether any of errs may succeed when tried again.
+func anyRetryable(errs []error) bool {
+	for _, err := range errs {
+		if !promote.IsTerminal(err) {
+			return true
+		}
+	}
+	return false
 }
 
 func fingerprint(tags []string, moving map[string]string) string {

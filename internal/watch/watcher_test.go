@@ -29,6 +29,8 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/deployment-automator/automator/internal/config"
+	"github.com/deployment-automator/automator/internal/gate"
+	"github.com/deployment-automator/automator/internal/promote"
 	regclient "github.com/deployment-automator/automator/internal/registry"
 	"github.com/deployment-automator/automator/internal/webhook"
 )
@@ -219,6 +221,8 @@ type fakePromoter struct {
 	// set, is waited on (or ctx) before the promotion completes.
 	started chan promotion
 	release chan struct{}
+	// fail, when set, is every promotion's error.
+	fail error
 }
 
 func (p *fakePromoter) Promote(ctx context.Context, env string, u Update) (Outcome, error) {
@@ -234,6 +238,9 @@ func (p *fakePromoter) Promote(ctx context.Context, env string, u Update) (Outco
 		case <-ctx.Done():
 			return Outcome{}, fmt.Errorf("abandoned before moving the ref: %w", ctx.Err())
 		}
+	}
+	if p.fail != nil {
+		return Outcome{}, p.fail
 	}
 	if p.blocked[env] {
 		return Outcome{Result: Blocked, Reason: "CRITICAL CVE-2024-0001"}, nil
@@ -408,9 +415,9 @@ func TestBlockedPromotionExitCodeAndNoRetryStorm(t *testing.T) {
 	f.reg.push("acme/cart", "1.1.0")
 	f.prom.blocked["prod"] = true
 	_, err := f.w.RunOnce(context.Background())
-	var ec interface{ ExitCode() int }
-	if !errors.Is(err, ErrBlocked) || !errors.As(err, &ec) || ec.ExitCode() != 3 {
-		t.Fatalf("RunOnce error %v, want ErrBlocked with exit code 3", err)
+	// gate.ErrBlocked is what the CLI maps to exit code 3.
+	if !errors.Is(err, gate.ErrBlocked) {
+		t.Fatalf("RunOnce error %v, want gate.ErrBlocked (exit code 3)", err)
 	}
 	if got := testutil.ToFloat64(f.w.m.gateBlocks.WithLabelValues("prod")); got != 1 {
 		t.Errorf("gate_blocks_total{prod} = %v, want 1", got)
@@ -421,6 +428,35 @@ func TestBlockedPromotionExitCodeAndNoRetryStorm(t *testing.T) {
 	}
 	if n := len(f.prom.promotions()); n != 1 {
 		t.Errorf("%d promotion attempts, want 1", n)
+	}
+}
+
+// A failed promotion is tried again next cycle only when retrying can help:
+// a *promote.TerminalError settles the repository until its tags change.
+func TestRetriesOnlyRetryableFailures(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		err  error
+		want int // promotion attempts over two cycles
+	}{
+		{"retryable", errors.New("502 from the GitHub API"), 2},
+		{"terminal", &promote.TerminalError{Err: errors.New("staging pins cart by tag only")}, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, &config.Watch{Interval: "1h", Concurrency: 1, MaxTags: 100, Rules: []config.WatchRule{
+				semverRule("cart", "REG/acme/cart", "*", "prod"),
+			}})
+			f.man.set("prod", f.reg.host+"/acme/cart", "1.0.0", "")
+			f.reg.push("acme/cart", "1.1.0")
+			f.prom.fail = tt.err
+			if _, err := f.w.RunOnce(context.Background()); !errors.Is(err, tt.err) {
+				t.Fatalf("RunOnce = %v, want the promotion's failure", err)
+			}
+			_, _ = f.w.RunOnce(context.Background()) // the same tags again
+			if n := len(f.prom.promotions()); n != tt.want {
+				t.Errorf("%d promotion attempts over two cycles, want %d", n, tt.want)
+			}
+		})
 	}
 }
 

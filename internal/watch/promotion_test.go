@@ -1,4 +1,4 @@
-package main
+package watch
 
 import (
 	"context"
@@ -17,8 +17,8 @@ import (
 
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/gitops"
+	"github.com/deployment-automator/automator/internal/promote"
 	imgregistry "github.com/deployment-automator/automator/internal/registry"
-	"github.com/deployment-automator/automator/internal/watch"
 )
 
 // countingWriter is a gitops.Writer whose environments pin every asked-for
@@ -82,11 +82,16 @@ func TestWatchReadsEachEnvironmentOncePerCycle(t *testing.T) {
 			Policy: config.TagPolicy{Semver: ">=1.0.0"}, Environments: envs})
 	}
 	fw := &countingWriter{reads: map[string]int{}}
-	wb, err := newWatchWriteBack(&gitops.Promoter{Writer: fw}, fw, cfg)
+	targets, err := promote.Resolve(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := watch.New(cfg.Watch, mustRemoteRegistry(t), wb, wb)
+	p := &promote.Promoter{Writer: promote.NewCachedReads(fw, CycleOf)}
+	wb, lander, err := WriteBack(p, targets, cfg.Watch.Rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := New(cfg.Watch, mustRemoteRegistry(t), wb, lander)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,10 +124,10 @@ func TestWatchReadsEachEnvironmentOncePerCycle(t *testing.T) {
 	fw.mu.Lock()
 	fw.tag = ""
 	fw.mu.Unlock()
-	if _, _, err := wb.Current(context.Background(), "prod", host+"/acme/search"); !errors.Is(err, watch.ErrNotDeployed) {
+	if _, _, err := wb.Current(context.Background(), "prod", host+"/acme/search"); !errors.Is(err, ErrNotDeployed) {
 		t.Errorf("an image prod does not pin: err = %v, want ErrNotDeployed", err)
 	}
-	if _, err := newWatchWriteBack(nil, fw, &config.Config{Environments: cfg.Environments, Watch: &config.Watch{Rules: []config.WatchRule{{Name: "x", Image: "y", Environments: []string{"qa"}}}}}); err == nil || !strings.Contains(err.Error(), `"qa"`) {
+	if _, _, err := WriteBack(p, targets, []config.WatchRule{{Name: "x", Image: "y", Environments: []string{"qa"}}}); err == nil || !strings.Contains(err.Error(), `"qa"`) {
 		t.Errorf("unknown environment: err = %v", err)
 	}
 }

@@ -1,0 +1,300 @@
+// Package promote owns promotion — gate, copy, write-back — for `automator
+// run`, `promote`, `rollback` and `watch`. Promoter is the one type that
+// promotes: it takes a resolved Target (environment, compiled gate policy,
+// upstream, registry), gates each image against the target's policy, copies
+// it into the target's registry when that differs, and lands the result
+// through internal/gitops' Writer as one commit or one pull request.
+//
+// Dependencies point down only: pipeline and watch call promote, promote
+// calls gitops (write-back) and the Gate and Copier interfaces declared here;
+// gitops knows nothing of gates or promotion.
+package promote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/deployment-automator/automator/internal/config"
+	"github.com/deployment-automator/automator/internal/gate"
+	"github.com/deployment-automator/automator/internal/gitops"
+)
+
+// Gate decides whether an image may enter a target. pipeline.Gate (the scan
+// gate with its per-digest report cache) satisfies it; a nil Gate lets every
+// image in unscanned.
+type Gate interface {
+	// Check scans image (REPOSITORY@DIGEST) against t's policy. allowed is
+	// false when the policy blocks it; the summary is shown to reviewers.
+	Check(ctx context.Context, t *Target, image string) (summary gitops.ScanSummary, allowed bool, err error)
+}
+
+// Copier copies an image between registries keeping its digest (the build
+// stage's copy), for targets whose registry differs.
+type Copier interface {
+	// Copy copies src (REPOSITORY@DIGEST) to dst (REPOSITORY:TAG) and returns
+	// the digest at dst.
+	Copy(ctx context.Context, src, dst string) (digest string, err error)
+}
+
+// DryRunCopier copies nothing: a dry run proposes each image under the
+// target's registry, as a real copy would leave it, so the diff and the
+// pull request shown are those of a real run, and no registry sees a write.
+type DryRunCopier struct{}
+
+var _ Copier = DryRunCopier{}
+
+// Copy implements Copier by answering with src's digest.
+func (DryRunCopier) Copy(_ context.Context, src, dst string) (string, error) {
+	_, d, ok := strings.Cut(src, "@")
+	if !ok || d == "" {
+		return "", fmt.Errorf("copying %s to %s: the source names no digest", src, dst)
+	}
+	return d, nil
+}
+
+// Promoter proposes images for a target from its upstream environment, from
+// explicit references, or from an earlier commit (rollback). It is the only
+// type that promotes; run, promote, rollback and watch all go through it.
+type Promoter struct {
+	Writer gitops.Writer
+	Gate   Gate
+	Copier Copier
+	// Images maps service names to image repositories as the upstream
+	// environment's manifests name them (config services and watch rules).
+	Images map[string]string
+	// Logger reports what is skipped (may be nil).
+	Logger *zap.Logger
+}
+
+func (p *Promoter) logger() *zap.Logger {
+	if p.Logger == nil {
+		return zap.NewNop()
+	}
+	return p.Logger
+}
+
+// ImagesFromConfig maps every service and watch rule to its image.
+func ImagesFromConfig(cfg *config.Config) map[string]string {
+	m := map[string]string{}
+	for _, s := range cfg.Services {
+		m[s.Name] = s.Image
+	}
+	if cfg.Watch != nil {
+		for _, r := range cfg.Watch.Rules {
+			m[r.Name] = r.Image
+		}
+	}
+	return m
+}
+
+// retarget maps repo into t's registry when one is set.
+func retarget(t *Target, repo string) string {
+	if t.Registry == "" {
+		return repo
+	}
+	return strings.TrimRight(t.Registry, "/") + "/" + path.Base(repo)
+}
+
+// Promote proposes for t exactly the digests its upstream (t.From) runs now
+// (or, when explicit is non-empty, those updates), after t's own gate and
+// after copying images into t's registry when it differs. Images the gate
+// blocks are listed in the PR; when it blocks all of them the result is a
+// *gate.BlockedError. Failures that a retry cannot mend are *TerminalError.
+func (p *Promoter) Promote(ctx context.Context, t *Target, explicit []gitops.Update) (*gitops.Result, error) {
+	candidates := explicit
+	if len(candidates) == 0 {
+		var err error
+		if candidates, err = p.upstream(ctx, t); err != nil {
+			return nil, err
+		}
+	}
+	var updates []gitops.Update
+	var blocked []gitops.Blocked
+	for _, u := range candidates {
+		src := u.Repository + "@" + u.Digest
+		if p.Gate != nil && u.Digest != "" {
+			sum, ok, err := p.Gate.Check(ctx, t, src)
+			if err != nil {
+				return nil, fmt.Errorf("environment %q: gating %s: %w", t.Name(), src, err)
+			}
+			if !ok {
+				blocked = append(blocked, gitops.Blocked{Service: u.Service, Image: src, Scan: sum})
+				continue
+			}
+			u.Scan = &sum
+		}
+		u, err := p.copy(ctx, t, u)
+		if err != nil {
+			return nil, err
+		}
+		updates = append(updates, u)
+	}
+	if len(updates) == 0 && len(blocked) > 0 {
+		return nil, blockedError(t, blocked)
+	}
+	res, err := p.Writer.Apply(ctx, gitops.Request{Env: t.Env, Updates: updates, Blocked: blocked, Services: p.Images})
+	if errors.Is(err, gitops.ErrProtectedBranch) {
+		return nil, &TerminalError{Err: err}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(blocked) > 0 {
+		return res, blockedError(t, blocked)
+	}
+	return res, nil
+}
+
+// upstream reads the digests t's upstream environment pins now.
+func (p *Promoter) upstream(ctx context.Context, t *Target) ([]gitops.Update, error) {
+	from := t.From
+	if from == nil {
+		return nil, &TerminalError{Err: fmt.Errorf("environment %q has no promoteFrom; pass --set SERVICE=REF@DIGEST", t.Name())}
+	}
+	imgs, err := p.Writer.Current(ctx, from.Env, "", p.Images)
+	if err != nil {
+		return nil, fmt.Errorf("reading what %q runs: %w", from.Name(), err)
+	}
+	var candidates []gitops.Update
+	var byTag []string
+	for _, im := range imgs {
+		if im.Digest == "" {
+			// Promotion proposes digests only: a tag can move under us.
+			byTag = append(byTag, fmt.Sprintf("%s (%s:%d)", im.Service, im.File, im.Line))
+			p.logger().Warn("not promoting an image pinned by tag only: promotion needs a digest",
+				zap.String("environment", from.Name()), zap.String("service", im.Service), zap.String("file", im.File), zap.Int("line", im.Line))
+			continue
+		}
+		candidates = append(candidates, gitops.Update{Service: im.Service, Repository: im.Repository, Tag: im.Tag, Digest: im.Digest, PromotedFrom: from.Name()})
+	}
+	if len(candidates) == 0 && len(byTag) > 0 {
+		return nil, &TerminalError{Err: fmt.Errorf("environment %q pins %s by tag only; promotion needs digests", from.Name(), strings.Join(byTag, ", "))}
+	}
+	if len(candidates) == 0 {
+		return nil, &TerminalError{Err: fmt.Errorf("environment %q pins none of the known images", from.Name())}
+	}
+	return candidates, nil
+}
+
+// copy copies u into t's registry when it differs, keeping the digest.
+func (p *Promoter) copy(ctx context.Context, t *Target, u gitops.Update) (gitops.Update, error) {
+	src := u.Repository + "@" + u.Digest
+	dst := retarget(t, u.Repository)
+	if dst == u.Repository {
+		return u, nil
+	}
+	if p.Copier == nil {
+		return u, &TerminalError{Err: fmt.Errorf("environment %q: registry %q differs from %s and no image copier is configured", t.Name(), t.Registry, u.Repository)}
+	}
+	tag := u.Tag
+	if tag == "" {
+		tag = strings.ReplaceAll(u.Digest, ":", "-")
+	}
+	d, err := p.Copier.Copy(ctx, src, dst+":"+tag)
+	if err != nil {
+		return u, fmt.Errorf("environment %q: copying %s to %s: %w", t.Name(), src, dst, err)
+	}
+	if d != u.Digest {
+		return u, &TerminalError{Err: fmt.Errorf("environment %q: copying %s to %s changed the digest to %s", t.Name(), src, dst, d)}
+	}
+	u.Repository = dst
+	return u, nil
+}
+
+// blockedError is the gate's blocked error for t's images, naming each with
+// the findings that blocked it.
+func blockedError(t *Target, blocked []gitops.Blocked) error {
+	e := &gate.BlockedError{Env: t.Name()}
+	for _, b := range blocked {
+		repo, digest, _ := strings.Cut(b.Image, "@")
+		v := gate.Verdict{Env: t.Name(), Outcome: gate.Block}
+		for _, f := range b.Scan.Blocking {
+			v.Deciding = append(v.Deciding, gate.Finding{ID: f.ID, Severity: gate.Severity(f.Severity), Package: f.Package,
+				Installed: f.Installed, Fixed: f.Fixed, Title: f.Title})
+		}
+		e.Images = append(e.Images, gate.Blocked{Service: b.Service, Image: gate.Image{Ref: repo, Digest: digest}, Verdicts: []gate.Verdict{v}})
+	}
+	return e
+}
+
+// ErrNothingToRollBack is returned when the environment already runs what
+// the target commit pinned.
+var ErrNothingToRollBack = errors.New("the environment already runs the images of that commit")
+
+// Rollback opens a pull request (on automator/rollback-<env>) that restores
+// the image values t's files had at commit to ("" = the commit before the
+// latest change to its files).
+func (p *Promoter) Rollback(ctx context.Context, t *Target, to string) (*gitops.Result, error) {
+	env := t.Env
+	if to == "" {
+		prev, err := p.Writer.Previous(ctx, env)
+		if err != nil {
+			return nil, err
+		}
+		to = prev
+	}
+	images := map[string]string{}
+	for s, r := range p.Images {
+		images[s] = retarget(t, r)
+	}
+	then, err := p.Writer.Current(ctx, env, to, images)
+	if err != nil {
+		return nil, fmt.Errorf("reading environment %q at %s: %w", env.Name, short(to), err)
+	}
+	now, err := p.Writer.Current(ctx, env, "", images)
+	if err != nil {
+		return nil, fmt.Errorf("reading environment %q: %w", env.Name, err)
+	}
+	cur := map[string]gitops.Image{}
+	for _, im := range now {
+		cur[im.Service] = im
+	}
+	var updates []gitops.Update
+	for _, im := range then {
+		c, ok := cur[im.Service]
+		if ok && c.Tag == im.Tag && c.Digest == im.Digest {
+			continue
+		}
+		updates = append(updates, gitops.Update{Service: im.Service, Repository: im.Repository, Tag: im.Tag, Digest: im.Digest})
+	}
+	if len(updates) == 0 {
+		return nil, fmt.Errorf("environment %q at %s: %w", env.Name, short(to), ErrNothingToRollBack)
+	}
+	env.Mode = "pull-request"
+	return p.Writer.Apply(ctx, gitops.Request{
+		Env: env, Updates: updates, Branch: "automator/rollback-" + env.Name, Services: p.Images,
+		Title: fmt.Sprintf("Roll back %s to %s", env.Name, short(to)),
+		Note:  fmt.Sprintf("Restores the image values `%s` had at commit `%s`.", env.Name, to),
+	})
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+// TerminalError marks a promotion failure that retrying the same promotion
+// cannot mend (the upstream pins no digest, the registry copy changed the
+// digest, the branch refuses direct commits): only a change of config, of
+// the manifests or of the image can. Everything else — network, rate
+// limits, a branch that kept moving — is retryable. The watcher retries only
+// retryable failures; see IsTerminal.
+type TerminalError struct{ Err error }
+
+func (e *TerminalError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the failure.
+func (e *TerminalError) Unwrap() error { return e.Err }
+
+// IsTerminal reports whether err (or an error it wraps) is a *TerminalError.
+func IsTerminal(err error) bool {
+	var te *TerminalError
+	return errors.As(err, &te)
+}
