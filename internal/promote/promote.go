@@ -137,7 +137,7 @@ func (p *Promoter) Promote(ctx context.Context, t *Target, explicit []gitops.Upd
 	if len(updates) == 0 && len(blocked) > 0 {
 		return nil, blockedError(t, blocked)
 	}
-	res, err := p.Writer.Apply(ctx, gitops.Request{Env: t.Env, Updates: updates, Blocked: blocked, Services: p.Images})
+	res, err := p.Writer.Apply(ctx, gitops.Request{Env: t.Env, Updates: updates, Blocked: blocked, Services: t.Services})
 	if errors.Is(err, gitops.ErrProtectedBranch) {
 		return nil, &TerminalError{Err: err}
 	}
@@ -267,7 +267,7 @@ func (p *Promoter) Rollback(ctx context.Context, t *Target, to string) (*gitops.
 	}
 	env.Mode = "pull-request"
 	return p.Writer.Apply(ctx, gitops.Request{
-		Env: env, Updates: updates, Branch: "automator/rollback-" + env.Name, Services: p.Images,
+		Env: env, Updates: updates, Branch: "automator/rollback-" + env.Name, Services: t.Services,
 		Title: fmt.Sprintf("Roll back %s to %s", env.Name, short(to)),
 		Note:  fmt.Sprintf("Restores the image values `%s` had at commit `%s`.", env.Name, to),
 	})

@@ -6,6 +6,7 @@ import (
 
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/gate"
+	"github.com/deployment-automator/automator/internal/gitops"
 )
 
 // Target is an environment resolved once from the config: its settings, its
@@ -24,6 +25,9 @@ type Target struct {
 	// Registry is the registry prefix images are copied into before
 	// promotion; empty keeps each image's own registry.
 	Registry string
+	// Services are the services configured for this environment (service
+	// → image): only these may get a new kustomize images entry.
+	Services map[string]string
 }
 
 // Name is the environment's name.
@@ -50,7 +54,7 @@ func Resolve(cfg *config.Config) (Targets, error) {
 		if err != nil {
 			return nil, fmt.Errorf("environment %q: %w", env.Name, err)
 		}
-		out[i] = &Target{Env: env, Policy: p, Registry: env.Registry}
+		out[i] = &Target{Env: env, Policy: p, Registry: env.Registry, Services: gitops.ConfiguredImages(cfg, env.Name)}
 	}
 	for _, t := range out {
 		if t.Env.PromoteFrom == "" {
