@@ -156,13 +156,29 @@ func TestBuildPushSampleMonorepo(t *testing.T) {
 		t.Error("the registry password was printed")
 	}
 
-	var images []struct {
+	var listed []struct {
 		Service, Image, Digest string
 		Tags                   []string
 		Pushed                 bool
+		Status, Error          string
 	}
-	if err := json.Unmarshal(stdout.Bytes(), &images); err != nil {
+	if err := json.Unmarshal(stdout.Bytes(), &listed); err != nil {
 		t.Fatalf("stdout is not the images JSON: %v\n%s", err, stdout.String())
+	}
+	// Every selected service is listed (issue 14): broken with its status
+	// and a one-line reason, the others as built images.
+	images := listed[:0:0]
+	for _, im := range listed {
+		if im.Service == "broken" {
+			if im.Status != "failed" || !strings.Contains(im.Error, "does-not-exist.txt") || strings.Contains(im.Error, "\n") || im.Pushed {
+				t.Errorf("broken is listed as %+v, want failed with a one-line reason", im)
+			}
+			continue
+		}
+		images = append(images, im)
+	}
+	if len(listed) != 4 {
+		t.Errorf("images = %+v, want the four selected services", listed)
 	}
 	outData, err := os.ReadFile(ghOutput)
 	if err != nil {

@@ -3,11 +3,6 @@ package e2e_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"runtime"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,38 +26,18 @@ import (
 func BenchmarkWatchCycle1000x200(b *testing.B) {
 	const repos, tags = 1000, 200
 	reg := harness.StartRegistry(b)
-	seed := &watchWorld{reg: reg}
-	digest := seed.push(b, "seed/base", "1.0.0")
-	hex := digest[len("sha256:"):]
-	root := filepath.Join(reg.StorageDir, "docker", "registry", "v2", "repositories")
-	seedLayers, err := os.ReadDir(filepath.Join(root, "seed", "base", "_layers", "sha256"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	seed := newTagSeeder(b, reg)
+	digest := seed.digest
 	start := time.Now()
-	link := []byte(digest)
-	write := func(p string, data []byte) {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			b.Fatal(err)
-		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			b.Fatal(err)
-		}
+	var names []string
+	for j := range tags {
+		names = append(names, fmt.Sprintf("1.%d.%d", j/20, j%20))
 	}
 	var rules []config.WatchRule
 	man := newManifestsRepo()
 	for i := range repos {
 		repo := fmt.Sprintf("bench/r%04d", i)
-		dir := filepath.Join(root, filepath.FromSlash(repo))
-		for _, l := range seedLayers {
-			write(filepath.Join(dir, "_layers", "sha256", l.Name(), "link"), []byte("sha256:"+l.Name()))
-		}
-		write(filepath.Join(dir, "_manifests", "revisions", "sha256", hex, "link"), link)
-		for j := range tags {
-			tdir := filepath.Join(dir, "_manifests", "tags", fmt.Sprintf("1.%d.%d", j/20, j%20))
-			write(filepath.Join(tdir, "current", "link"), link)
-			write(filepath.Join(tdir, "index", "sha256", hex, "link"), link)
-		}
+		seed.tag(repo, names)
 		r := rule(fmt.Sprintf("r%04d", i), reg.Ref(repo), "*", "prod")
 		rules = append(rules, r)
 		man.pin("prod", r.Image, fmt.Sprintf("1.%d.%d", (tags-1)/20, (tags-1)%20), digest)
@@ -82,25 +57,7 @@ func BenchmarkWatchCycle1000x200(b *testing.B) {
 		b.Fatal(err)
 	}
 
-	var peak atomic.Uint64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		var ms runtime.MemStats
-		for {
-			runtime.ReadMemStats(&ms)
-			if ms.HeapInuse > peak.Load() {
-				peak.Store(ms.HeapInuse)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}()
+	stopHeap := sampleHeap(20*time.Millisecond, nil)
 	reg.ResetRequests()
 	cold := time.Now()
 	if _, err := w.RunOnce(context.Background()); err != nil {
@@ -116,8 +73,7 @@ func BenchmarkWatchCycle1000x200(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	close(stop)
-	wg.Wait()
+	peak := stopHeap()
 	if n := len(man.landed()); n != 0 {
 		b.Fatalf("%d promotions in steady state", n)
 	}
@@ -128,5 +84,5 @@ func BenchmarkWatchCycle1000x200(b *testing.B) {
 	b.ReportMetric(float64(manifests)/float64(b.N), "manifest-requests/cycle")
 	b.ReportMetric(coldSecs, "cold-s")
 	b.ReportMetric(float64(coldReqs), "cold-requests")
-	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
 }

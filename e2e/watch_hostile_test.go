@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -111,28 +110,13 @@ func TestWatchAmongHostileRegistries(t *testing.T) {
 	ops := httptest.NewServer(watch.OpsHandler(w.Ready, prometheus.NewRegistry()))
 	defer ops.Close()
 
-	var peak atomic.Uint64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		var ms runtime.MemStats
-		for {
-			runtime.ReadMemStats(&ms)
-			if ms.HeapInuse > peak.Load() {
-				peak.Store(ms.HeapInuse)
-			}
-			resp, err := http.Get(ops.URL + "/healthz")
-			if err != nil || resp.StatusCode != http.StatusOK {
-				t.Errorf("/healthz during hostile cycles: %v %v", resp, err)
-			}
-			if resp != nil {
-				_ = resp.Body.Close()
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
+	stopHeap := sampleHeap(50*time.Millisecond, func() {
+		resp, err := http.Get(ops.URL + "/healthz")
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Errorf("/healthz during hostile cycles: %v %v", resp, err)
+		}
+		if resp != nil {
+			_ = resp.Body.Close()
 		}
 	})
 	for cycle := range 2 {
@@ -147,8 +131,7 @@ func TestWatchAmongHostileRegistries(t *testing.T) {
 			t.Errorf("cycle %d: %d failed checks, want 3 (hung, 429 storm, redirected)", cycle, rep.Errors)
 		}
 	}
-	close(stop)
-	wg.Wait()
+	peak := stopHeap()
 	if got := man.landed(); len(got) != 1 || got[0] != "prod "+reg.Ref("acme/cart")+":1.1.0@"+digest {
 		t.Errorf("promotions %v, want only cart 1.1.0 in prod", got)
 	}
@@ -167,5 +150,5 @@ func TestWatchAmongHostileRegistries(t *testing.T) {
 		t.Errorf("endless paginator served %d pages over 2 cycles, want at most the cap", n)
 	}
 	t.Logf("2 hostile cycles: endless paginator %d pages, 429 storm %d requests, foreign host %d requests, peak heap in use %.1f MiB",
-		pages.Load(), storm.Load(), len(leaked), float64(peak.Load())/(1<<20))
+		pages.Load(), storm.Load(), len(leaked), float64(peak)/(1<<20))
 }

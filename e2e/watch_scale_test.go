@@ -3,11 +3,7 @@ package e2e_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,37 +22,13 @@ import (
 func TestWatch10000Tags(t *testing.T) {
 	const tags = 10000
 	reg := harness.StartRegistry(t)
-	seed := &watchWorld{reg: reg}
-	digest := seed.push(t, "seed/base", "0.0.0")
-	hex := digest[len("sha256:"):]
-	root := filepath.Join(reg.StorageDir, "docker", "registry", "v2", "repositories")
-	layers, err := os.ReadDir(filepath.Join(root, "seed", "base", "_layers", "sha256"))
-	if err != nil {
-		t.Fatal(err)
+	seed := newTagSeeder(t, reg)
+	digest := seed.digest
+	var names []string
+	for j := range tags - 1 {
+		names = append(names, fmt.Sprintf("%d.%d.%d", j/1000, (j/10)%100, j%10))
 	}
-	write := func(p, data string) {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// The same bytes distribution writes for a manifest PUT of a manifest the repository holds.
-	dir := filepath.Join(root, "big", "app")
-	for _, l := range layers {
-		write(filepath.Join(dir, "_layers", "sha256", l.Name(), "link"), "sha256:"+l.Name())
-	}
-	write(filepath.Join(dir, "_manifests", "revisions", "sha256", hex, "link"), digest)
-	for j := range tags {
-		tag := fmt.Sprintf("%d.%d.%d", j/1000, (j/10)%100, j%10)
-		if j == tags-1 {
-			tag = "10.0.0"
-		}
-		tdir := filepath.Join(dir, "_manifests", "tags", tag)
-		write(filepath.Join(tdir, "current", "link"), digest)
-		write(filepath.Join(tdir, "index", "sha256", hex, "link"), digest)
-	}
+	seed.tag("big/app", append(names, "10.0.0"))
 	man := newManifestsRepo()
 	r := rule("app", reg.Ref("big/app"), "*", "prod")
 	man.pin("prod", r.Image, "1.0.0", digest)
@@ -73,30 +45,13 @@ func TestWatch10000Tags(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var peak atomic.Uint64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		var ms runtime.MemStats
-		for {
-			runtime.ReadMemStats(&ms)
-			if ms.HeapInuse > peak.Load() {
-				peak.Store(ms.HeapInuse)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-	})
+	stopHeap := sampleHeap(10*time.Millisecond, nil)
 	runtime.GC()
 	reg.ResetRequests()
 	start := time.Now()
 	_, err = w.RunOnce(context.Background())
 	took := time.Since(start)
-	close(stop)
-	wg.Wait()
+	peak := stopHeap()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,5 +65,5 @@ func TestWatch10000Tags(t *testing.T) {
 		t.Fatalf("full listing: %d tags, %v", len(listed), err)
 	}
 	t.Logf("10,000 tags: cycle %s, %d registry requests (%d tag-list pages, %d manifest); a full listing takes %d requests at n=1000; peak heap in use %.1f MiB",
-		took.Round(time.Millisecond), cycleReqs, cyclePages, cycleManifests, len(reg.Requests()), float64(peak.Load())/(1<<20))
+		took.Round(time.Millisecond), cycleReqs, cyclePages, cycleManifests, len(reg.Requests()), float64(peak)/(1<<20))
 }

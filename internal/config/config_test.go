@@ -85,6 +85,8 @@ func TestParseProblems(t *testing.T) {
 		{"enum", "version: 1\nbuild: {builder: podman}\n", []string{`invalid value "podman": expected one of auto, buildah, docker`}},
 		{"enum items", "version: 1\nscan: {policy: {failOn: [CRITICAL, SEVERE]}}\n", []string{`scan.policy.failOn[1]: invalid value "SEVERE"`}},
 		{"minimum", "version: 1\nbuild: {parallelism: 0}\n", []string{"must be at least 1"}},
+		{"retryFor not a duration", "version: 1\nenvironments: [{name: dev, repo: a/b, files: [v.yaml], retryFor: soon}]\n", []string{`environments[0].retryFor: want a positive Go duration such as 5m, got "soon"`}},
+		{"retryFor is a duration", "version: 1\nenvironments: [{name: dev, repo: a/b, files: [v.yaml], retryFor: 90s}]\n", nil},
 		{"duplicate key", "version: 1\nversion: 1\n", []string{"duplicate key"}},
 		{"duplicate service and image", `version: 1
 services:
