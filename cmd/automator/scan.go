@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"io"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/gate"
-	"github.com/deployment-automator/automator/internal/registry"
 	"github.com/deployment-automator/automator/internal/scan"
 )
 
@@ -104,14 +102,7 @@ func runScan(cmd *cobra.Command, a *app, o scanOptions, ref string) error {
 	if o.layout != "" {
 		img, err = scan.OpenLayout(o.layout)
 	} else {
-		var rc *registry.Client
-		if rc, err = a.registryClient(cfg); err != nil {
-			return err
-		}
-		if _, err := rc.ParseReference(ref); err != nil {
-			return &usageError{err: err}
-		}
-		img, err = rc.Image(ctx, ref)
+		img, err = openRemoteForScan(ctx, a, cfg, ref)
 	}
 	if err != nil {
 		return err
@@ -122,7 +113,8 @@ func runScan(cmd *cobra.Command, a *app, o scanOptions, ref string) error {
 	if err != nil {
 		return err
 	}
-	return gateReport(cmd.OutOrStdout(), log, a.redactor.Redact, o, report, gate.EvaluateAll(report, policies, ignores, time.Now()))
+	reports := gate.Reports{Format: o.format, SARIF: o.sarif, Markdown: o.markdown, Scrub: a.redactor.Redact}
+	return reports.Apply(cmd.OutOrStdout(), log, report, gate.EvaluateAll(report, policies, ignores, time.Now()), time.Now())
 }
 
 // newScanner opens Trivy with the config's scan settings and the flags.
@@ -144,25 +136,6 @@ func newScanner(ctx context.Context, a *app, cfg *config.Config, o scanOptions) 
 	return scan.New(ctx, opts...)
 }
 
-// gateReport writes the reports the flags ask for and applies the verdicts:
-// a *gate.BlockedError when one blocks.
-func gateReport(out io.Writer, log *zap.Logger, scrub func(string) string, o scanOptions, report *gate.Report, verdicts []gate.Verdict) error {
-	if err := (gate.Reports{Format: o.format, SARIF: o.sarif, Markdown: o.markdown, Scrub: scrub}).Write(out, report, verdicts, time.Now()); err != nil {
-		return err
-	}
-	for _, v := range verdicts {
-		if v.Outcome == gate.Warn {
-			log.Warn("vulnerability gate failed in warn mode, not blocking", zap.String("env", v.Env),
-				zap.String("digest", report.Image.Digest), zap.Strings("reasons", v.Reasons))
-		}
-	}
-	if err := gate.Check(report.Image, verdicts); err != nil {
-		return err
-	}
-	log.Info("vulnerability gate passed", zap.String("digest", report.Image.Digest), zap.Strings("allowed", gate.Allowed(verdicts)))
-	return nil
-}
-
 // scanPolicies picks the policies to apply: the named environments', an
 // ad-hoc one from flags, or scan.policy (the config default when no config).
 func scanPolicies(a *app, cfg *config.Config, o scanOptions, adHoc bool) ([]gate.EnvPolicy, error) {
@@ -181,18 +154,15 @@ func scanPolicies(a *app, cfg *config.Config, o scanOptions, adHoc bool) ([]gate
 		}
 		return out, nil
 	}
-	base := config.Policy{FailOn: []string{"CRITICAL"}, Mode: "block"}
-	if cfg != nil {
-		base = cfg.Scan.Policy
-	}
+	var adHocPolicy *config.Policy
 	if adHoc {
-		base = config.Policy{FailOn: o.failOn, IgnoreUnfixed: o.ignoreUnfixed, Mode: o.mode}
+		adHocPolicy = &config.Policy{FailOn: o.failOn, IgnoreUnfixed: o.ignoreUnfixed, Mode: o.mode}
 	}
-	p, err := gate.PolicyFromConfig("policy", base)
+	p, err := gate.DefaultScanPolicy(cfg, adHocPolicy)
 	if err != nil {
 		return nil, &usageError{err: err}
 	}
-	return []gate.EnvPolicy{{Policy: p}}, nil
+	return []gate.EnvPolicy{p}, nil
 }
 
 // openRemoteForScan opens ref through the one registry client (config
