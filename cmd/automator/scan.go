@@ -144,15 +144,11 @@ func scanPolicies(a *app, cfg *config.Config, o scanOptions, adHoc bool) ([]gate
 		if err != nil {
 			return nil, err
 		}
-		ts, err := all.Lookup(o.envs...)
+		ps, err := all.Policies(o.envs...)
 		if err != nil {
 			return nil, &usageError{err: err}
 		}
-		out := make([]gate.EnvPolicy, len(ts))
-		for i, t := range ts {
-			out[i] = t.EnvPolicy()
-		}
-		return out, nil
+		return ps, nil
 	}
 	var adHocPolicy *config.Policy
 	if adHoc {
