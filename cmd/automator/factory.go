@@ -182,20 +182,9 @@ func (a *app) promoter(ctx context.Context, dryRun bool, wrap ...func(gitops.Wri
 		if err != nil {
 			return nil, err
 		}
-		p.Copier = registryCopier{c}
+		p.Copier = promote.RegistryCopier{Registry: c}
 	}
 	return p, nil
-}
-
-// registryCopier adapts the registry client to promote.Copier.
-type registryCopier struct{ c *registry.Client }
-
-func (r registryCopier) Copy(ctx context.Context, src, dst string) (string, error) {
-	res, err := r.c.Copy(ctx, src, dst, false)
-	if err != nil {
-		return "", err
-	}
-	return res.Digest.String(), nil
 }
 
 // builds wires the build stage shared by build and run.
