@@ -24,9 +24,7 @@ type scanOptions struct {
 	sarif         string
 	markdown      string
 	ignoreFile    string
-	cacheDir      string
-	offline       bool
-	skipDBUpdate  bool
+	trivy         scan.Overrides
 }
 
 func newScanCmd(a *app) *cobra.Command {
@@ -63,9 +61,9 @@ func newScanCmd(a *app) *cobra.Command {
 	f.StringVar(&o.sarif, "sarif", "", "also write a SARIF 2.1.0 report to FILE (for code scanning upload)")
 	f.StringVar(&o.markdown, "markdown", "", "also append a markdown report to FILE (e.g. $GITHUB_STEP_SUMMARY)")
 	f.StringVar(&o.ignoreFile, "ignore-file", "", "ignore file (.trivyignore or .trivyignore.yaml); default scan.ignoreFile")
-	f.StringVar(&o.cacheDir, "cache-dir", "", "Trivy cache dir holding db/trivy.db; default scan.cacheDir")
-	f.BoolVar(&o.offline, "offline", false, "never reach the network for the DB; use the one in the cache dir")
-	f.BoolVar(&o.skipDBUpdate, "skip-db-update", false, "use the DB in the cache dir without checking for a newer one")
+	f.StringVar(&o.trivy.CacheDir, "cache-dir", "", "Trivy cache dir holding db/trivy.db; default scan.cacheDir")
+	f.BoolVar(&o.trivy.Offline, "offline", false, "never reach the network for the DB; use the one in the cache dir")
+	f.BoolVar(&o.trivy.SkipDBUpdate, "skip-db-update", false, "use the DB in the cache dir without checking for a newer one")
 	return cmd
 }
 
@@ -123,17 +121,7 @@ func newScanner(ctx context.Context, a *app, cfg *config.Config, o scanOptions) 
 	if cfg != nil {
 		sc = cfg.Scan
 	}
-	opts := []scan.Option{scan.WithConfig(sc), scan.WithLogger(a.logger)}
-	if o.cacheDir != "" {
-		opts = append(opts, scan.WithCacheDir(o.cacheDir))
-	}
-	if o.offline {
-		opts = append(opts, scan.WithOffline(true))
-	}
-	if o.skipDBUpdate {
-		opts = append(opts, scan.WithSkipDBUpdate(true))
-	}
-	return scan.New(ctx, opts...)
+	return scan.New(ctx, scan.WithConfig(o.trivy.Apply(sc)), scan.WithLogger(a.logger))
 }
 
 // scanPolicies picks the policies to apply: the named environments', an
