@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -65,8 +63,8 @@ func buildRun(ctx context.Context, a *app, o *buildOptions, out io.Writer) error
 	if err != nil {
 		return err
 	}
-	req := a.buildRequest(pipeline.BuildRequest{Services: o.services, Targets: targets, Push: o.push, SHA: o.sha, Ref: o.ref,
-		Source: o.source, OutputDir: o.outputDir, Builder: o.builder, Parallelism: o.parallelism})
+	req := pipeline.BuildRequest{Services: o.services, Targets: targets, Push: o.push, SHA: o.sha, Ref: o.ref,
+		Source: o.source, OutputDir: o.outputDir, Builder: o.builder, Parallelism: o.parallelism}.WithActionsEnv(a.getenv)
 	images, runErr := b.Run(ctx, req)
 	var fe *build.FailedError
 	if images == nil && runErr != nil && !errors.As(runErr, &fe) {
@@ -77,33 +75,17 @@ func buildRun(ctx context.Context, a *app, o *buildOptions, out io.Writer) error
 			return err
 		}
 	}
-	data, err := json.Marshal(pipeline.ImageOutputs(pipeline.ForReport(images, runErr)))
+	data, err := pipeline.ImagesJSON(images, runErr)
 	if err != nil {
-		return fmt.Errorf("encoding images: %w", err)
-	}
-	if _, err := fmt.Fprintln(out, string(data)); err != nil {
 		return err
 	}
-	if err := a.publish([]actions.Output{{Name: "images", Value: string(data)}}, ""); err != nil {
+	if _, err := fmt.Fprintln(out, data); err != nil {
+		return err
+	}
+	if err := a.publish([]actions.Output{{Name: "images", Value: data}}, ""); err != nil {
 		return err
 	}
 	return runErr
-}
-
-// buildRequest fills what flags left empty from GitHub Actions variables:
-// the commit and ref, the source URL and the repository for PR links.
-func (a *app) buildRequest(req pipeline.BuildRequest) pipeline.BuildRequest {
-	if req.SHA == "" {
-		req.SHA = a.getenv("GITHUB_SHA")
-	}
-	if req.Ref == "" {
-		req.Ref = a.getenv("GITHUB_REF")
-	}
-	req.Repo = a.getenv("GITHUB_REPOSITORY")
-	if req.Source == "" && req.Repo != "" {
-		req.Source = strings.TrimRight(envOr(a.getenv, "GITHUB_SERVER_URL", "https://github.com"), "/") + "/" + req.Repo
-	}
-	return req
 }
 
 // eventTargets are the targets of the GitHub event (or the named ones).

@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
-	"gopkg.in/yaml.v3"
 
 	"github.com/deployment-automator/automator/internal/config"
 )
@@ -57,12 +56,7 @@ func newConfigPrintCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			enc := yaml.NewEncoder(cmd.OutOrStdout())
-			enc.SetIndent(2)
-			if err := enc.Encode(cfg); err != nil {
-				return fmt.Errorf("printing config: %w", err)
-			}
-			return enc.Close()
+			return cfg.WriteYAML(cmd.OutOrStdout())
 		},
 	}
 }

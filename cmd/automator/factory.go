@@ -131,34 +131,22 @@ func (a *app) writer(dryRun bool) (gitops.Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	shared := []gitops.Option{gitops.WithServerURL(ghclient.ServerURL(cfg.GitHub, a.getenv)), gitops.WithLogger(a.logger.Named("gitops")),
-		gitops.WithVerifier(lazyVerifier{a})}
-	var r gitops.Router
-	for _, env := range cfg.Environments {
-		if gitops.IsGitHubRepo(env.Repo) && r.GitHub == nil {
-			if r.GitHub, err = a.githubWriter(dryRun, shared); err != nil {
-				return nil, err
-			}
-		}
-		if !gitops.IsGitHubRepo(env.Repo) && r.Git == nil {
-			opts := shared
-			if name, email := a.getenv("GIT_AUTHOR_NAME"), a.getenv("GIT_AUTHOR_EMAIL"); name != "" && email != "" {
-				opts = append(opts, gitops.WithAuthor(name, email))
-			}
-			var local []gitops.LocalOption
-			if dryRun {
-				local = append(local, gitops.WithPusher(gitops.DryRunPusher{}))
-			}
-			if r.Git, err = gitops.NewLocalWriter(opts, local...); err != nil {
-				return nil, &usageError{err: err}
-			}
-		}
+	rc := gitops.RouterConfig{DryRun: dryRun, GitHub: a.writeClients, Author: gitops.Author{Name: a.getenv("GIT_AUTHOR_NAME"), Email: a.getenv("GIT_AUTHOR_EMAIL")},
+		Options: []gitops.Option{gitops.WithServerURL(ghclient.ServerURL(cfg.GitHub, a.getenv)), gitops.WithLogger(a.logger.Named("gitops")), gitops.WithVerifier(lazyVerifier{a})}}
+	if rc.Author.Name == "" || rc.Author.Email == "" {
+		rc.Author = gitops.Author{}
+	}
+	r, err := gitops.NewRouter(cfg.Environments, rc)
+	if err != nil {
+		return nil, err
 	}
 	// Commit messages and pull request text pass through the redactor too.
 	return gitops.Redacting(r, a.redactor.Redact), nil
 }
 
-func (a *app) githubWriter(dryRun bool, opts []gitops.Option) (*gitops.GitHubWriter, error) {
+// writeClients are the GitHub clients of the write-back, announcing in
+// Actions when they write with a token instead of a GitHub App.
+func (a *app) writeClients() (gitops.Clients, error) {
 	f, err := a.github()
 	if err != nil {
 		return nil, err
@@ -166,17 +154,7 @@ func (a *app) githubWriter(dryRun bool, opts []gitops.Option) (*gitops.GitHubWri
 	if err := a.announceTokenFallback(a.cfg.GitHub); err != nil {
 		return nil, err
 	}
-	var src gitops.ClientSource = func(ctx context.Context, owner, repo string) (gitops.API, error) {
-		c, err := f.Client(ctx, owner, repo)
-		if err != nil {
-			return gitops.API{}, err
-		}
-		return gitops.NewAPI(c), nil
-	}
-	if dryRun {
-		src = gitops.DryRun(src)
-	}
-	return gitops.NewGitHubWriter(src, opts...)
+	return f, nil
 }
 
 // promoter wires promotion: the writer (wrapped by wrap, e.g. the watcher's
@@ -204,20 +182,9 @@ func (a *app) promoter(ctx context.Context, dryRun bool, wrap ...func(gitops.Wri
 		if err != nil {
 			return nil, err
 		}
-		p.Copier = registryCopier{c}
+		p.Copier = promote.RegistryCopier{Registry: c}
 	}
 	return p, nil
-}
-
-// registryCopier adapts the registry client to promote.Copier.
-type registryCopier struct{ c *registry.Client }
-
-func (r registryCopier) Copy(ctx context.Context, src, dst string) (string, error) {
-	res, err := r.c.Copy(ctx, src, dst, false)
-	if err != nil {
-		return "", err
-	}
-	return res.Digest.String(), nil
 }
 
 // builds wires the build stage shared by build and run.
@@ -243,16 +210,7 @@ func (a *app) builds(ctx context.Context) (*pipeline.Builds, error) {
 // $GITHUB_OUTPUT and markdown to $GITHUB_STEP_SUMMARY, each only when the
 // runner set it, every value scrubbed by the redactor (a.step).
 func (a *app) publish(outs []actions.Output, summary string) error {
-	s := a.step()
-	if len(outs) > 0 {
-		if err := s.WriteOutputs(outs...); err != nil {
-			return err
-		}
-	}
-	if summary != "" {
-		return s.AppendSummary(summary)
-	}
-	return nil
+	return a.step().Publish(outs, summary)
 }
 
 // groupedLogs groups each service's build log in GitHub Actions; outside

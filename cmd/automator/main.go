@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/deployment-automator/automator/internal/git"
 )
 
 // Set by the linker: -X main.version=… -X main.commit=…
@@ -18,7 +20,7 @@ var (
 )
 
 func main() {
-	if err := setProcessEnv(actionsGitEnv(os.Getenv, os.Environ())); err != nil {
+	if err := git.SetProcessEnv(git.ActionsWorkspaceEnv(os.Getenv, os.Environ())); err != nil {
 		fmt.Fprintln(os.Stderr, "Error: setting up git for the workspace:", err)
 		os.Exit(exitFailure)
 	}

@@ -13,25 +13,21 @@ import (
 )
 
 // planFlags are the selection flags plan and run share.
-type planFlags struct {
-	base, head, remote string
-	all                bool
-	services           []string
-}
+type planFlags struct{ detect.Selection }
 
 // register adds the selection flags; the services flag is named svcFlag.
 func (f *planFlags) register(cmd *cobra.Command, svcFlag, allHelp, svcHelp string) {
 	fs := cmd.Flags()
-	fs.StringVar(&f.base, "base", "", "diff from this revision (outside Actions)")
-	fs.StringVar(&f.head, "head", "", "diff to this revision (default HEAD; needs --base)")
-	fs.BoolVar(&f.all, "all", false, allHelp)
-	fs.StringSliceVar(&f.services, svcFlag, nil, svcHelp)
-	fs.StringVar(&f.remote, "remote", "origin", "git remote to fetch missing history from")
+	fs.StringVar(&f.Base, "base", "", "diff from this revision (outside Actions)")
+	fs.StringVar(&f.Head, "head", "", "diff to this revision (default HEAD; needs --base)")
+	fs.BoolVar(&f.All, "all", false, allHelp)
+	fs.StringSliceVar(&f.Services, svcFlag, nil, svcHelp)
+	fs.StringVar(&f.Remote, "remote", "origin", "git remote to fetch missing history from")
 	cmd.MarkFlagsMutuallyExclusive("base", "all", svcFlag)
 }
 
 func (f *planFlags) validate() error {
-	if f.head != "" && f.base == "" {
+	if f.Head != "" && f.Base == "" {
 		return usageErrorf("--head needs --base")
 	}
 	return nil
@@ -99,16 +95,7 @@ func (a *app) plan(ctx context.Context, ev *event.Event, f planFlags) (*detect.R
 	if err != nil {
 		return nil, err
 	}
-	opts := []detect.Option{detect.WithRepo(repo), detect.WithEvent(ev), detect.WithLogger(a.logger), detect.WithRemote(f.remote)}
-	switch {
-	case f.base != "":
-		opts = append(opts, detect.WithRange(f.base, f.head))
-	case f.all:
-		opts = append(opts, detect.WithAll())
-	}
-	if len(f.services) > 0 {
-		opts = append(opts, detect.WithServices(f.services...))
-	}
+	opts := []detect.Option{detect.WithRepo(repo), detect.WithEvent(ev), detect.WithLogger(a.logger), detect.WithSelection(f.Selection)}
 	ownerRepo := a.getenv("GITHUB_REPOSITORY")
 	if ev != nil && ev.Repository != "" {
 		ownerRepo = ev.Repository

@@ -132,14 +132,9 @@ func (a *app) target(name string) (*promote.Target, error) {
 // reportRun prints the environments' diffs and pull requests, and in
 // Actions writes the step outputs and job summary of a run.
 func (a *app) reportRun(out io.Writer, done *pipeline.Delivered, dryRun bool, extra ...actions.Output) error {
-	for _, o := range done.Envs {
-		if o.Result != nil {
-			pipeline.PrintResult(out, o.Result, dryRun)
-		}
-	}
-	outs, err := pipeline.Outputs(done.Images, done.Envs)
+	outs, summary, err := done.Report(out, dryRun)
 	if err != nil {
 		return err
 	}
-	return a.publish(append(extra, outs...), pipeline.SummaryMarkdown(done.Images, done.Envs))
+	return a.publish(append(extra, outs...), summary)
 }

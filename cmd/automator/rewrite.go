@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
@@ -10,12 +8,9 @@ import (
 )
 
 type rewriteOptions struct {
-	sets       []string
-	dryRun     bool
-	sharedTags []string
-	kustomize  string
-	markers    bool
-	insert     bool
+	flags  rewrite.Flags
+	dryRun bool
+	insert bool
 }
 
 func newRewriteCmd(a *app) *cobra.Command {
@@ -27,48 +22,22 @@ func newRewriteCmd(a *app) *cobra.Command {
 		Example: help("rewrite.example"),
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
-			ups, opts, err := o.parse()
+			ups, opts, err := o.flags.Parse()
 			if err != nil {
-				return err
+				return &usageError{err: err}
 			}
 			return runRewrite(cmd, a, files, ups, opts, o.dryRun, o.insert)
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVar(&o.sets, "set", nil, "REPOSITORY=TAG, REPOSITORY=@DIGEST or REPOSITORY=TAG@DIGEST (repeatable)")
+	f.StringArrayVar(&o.flags.Sets, "set", nil, "REPOSITORY=TAG, REPOSITORY=@DIGEST or REPOSITORY=TAG@DIGEST (repeatable)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print a unified diff instead of writing")
-	f.StringArrayVar(&o.sharedTags, "shared-tag", nil, "YAML path of a tag shared by several images that may be updated (repeatable)")
-	f.StringVar(&o.kustomize, "kustomize-digest", "separate", "how kustomize images entries get a digest: separate (newTag + digest) or combined (newTag: TAG@DIGEST)")
-	f.BoolVar(&o.markers, "markers-only", false, "only rewrite values carrying a $imagepolicy or automator marker")
+	f.StringArrayVar(&o.flags.SharedTags, "shared-tag", nil, "YAML path of a tag shared by several images that may be updated (repeatable)")
+	f.StringVar(&o.flags.KustomizeDigest, "kustomize-digest", "separate", "how kustomize images entries get a digest: separate (newTag + digest) or combined (newTag: TAG@DIGEST)")
+	f.BoolVar(&o.flags.MarkersOnly, "markers-only", false, "only rewrite values carrying a $imagepolicy or automator marker")
 	f.BoolVar(&o.insert, "insert", false, "add a kustomize images entry to the given kustomizations for an image no given file pins")
 	_ = cmd.MarkFlagRequired("set")
 	return cmd
-}
-
-func (o rewriteOptions) parse() ([]rewrite.Update, []rewrite.Option, error) {
-	var ups []rewrite.Update
-	for _, s := range o.sets {
-		u, err := rewrite.ParseUpdate(s)
-		if err != nil {
-			return nil, nil, &usageError{err: fmt.Errorf("--set: %w", err)}
-		}
-		ups = append(ups, u)
-	}
-	var opts []rewrite.Option
-	for _, p := range o.sharedTags {
-		opts = append(opts, rewrite.WithSharedTag(p))
-	}
-	switch o.kustomize {
-	case "separate":
-	case "combined":
-		opts = append(opts, rewrite.WithKustomizeDigestMode(rewrite.KustomizeCombined))
-	default:
-		return nil, nil, usageErrorf("--kustomize-digest: want separate or combined, got %q", o.kustomize)
-	}
-	if o.markers {
-		opts = append(opts, rewrite.WithMarkersOnly())
-	}
-	return ups, opts, nil
 }
 
 func runRewrite(cmd *cobra.Command, a *app, files []string, ups []rewrite.Update, opts []rewrite.Option, dryRun, insert bool) error {

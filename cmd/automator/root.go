@@ -44,12 +44,6 @@ type app struct {
 	closers  []func() // run at exit, e.g. closing the scanner
 }
 
-// secretEnvVars are always treated as secrets when set, whatever the config says.
-var secretEnvVars = []string{
-	"GITHUB_TOKEN", "GH_TOKEN", "INPUT_GITHUB-TOKEN", "INPUT_APP-PRIVATE-KEY",
-	"AUTOMATOR_APP_PRIVATE_KEY", "REGISTRY_PASSWORD", "DOCKER_PASSWORD", "ACTIONS_RUNTIME_TOKEN",
-}
-
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	inActions := getenv("GITHUB_ACTIONS") == "true"
 	if inActions {
@@ -60,11 +54,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		mask = stdout
 	}
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, redactor: logging.NewRedactor(mask)}
-	for _, k := range secretEnvVars {
-		if v := getenv(k); v != "" {
-			a.redactor.AddKnown(v)
-		}
-	}
+	a.redactor.AddKnownEnv(getenv)
 	root := newRootCmd(a)
 	if len(args) == 0 && inActions && getenv("INPUT_COMMAND") != "" {
 		args = actionArgs(root, getenv)

@@ -61,7 +61,7 @@ func runRun(ctx context.Context, a *app, o *runOptions, out io.Writer) error {
 		return err
 	}
 	d := &pipeline.Delivery{Builds: b, Logger: a.logger, Promoter: func() (pipeline.Lander, error) { return a.promoter(ctx, o.dryRun) }}
-	req := a.buildRequest(pipeline.BuildRequest{Builder: o.builder, Parallelism: o.parallelism})
+	req := pipeline.BuildRequest{Builder: o.builder, Parallelism: o.parallelism}.WithActionsEnv(a.getenv)
 	done, runErr := d.Run(ctx, res, targets, req, o.dryRun)
 	if done == nil {
 		return runErr

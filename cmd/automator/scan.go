@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"io"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/gate"
-	"github.com/deployment-automator/automator/internal/registry"
 	"github.com/deployment-automator/automator/internal/scan"
 )
 
@@ -26,9 +24,7 @@ type scanOptions struct {
 	sarif         string
 	markdown      string
 	ignoreFile    string
-	cacheDir      string
-	offline       bool
-	skipDBUpdate  bool
+	trivy         scan.Overrides
 }
 
 func newScanCmd(a *app) *cobra.Command {
@@ -65,9 +61,9 @@ func newScanCmd(a *app) *cobra.Command {
 	f.StringVar(&o.sarif, "sarif", "", "also write a SARIF 2.1.0 report to FILE (for code scanning upload)")
 	f.StringVar(&o.markdown, "markdown", "", "also append a markdown report to FILE (e.g. $GITHUB_STEP_SUMMARY)")
 	f.StringVar(&o.ignoreFile, "ignore-file", "", "ignore file (.trivyignore or .trivyignore.yaml); default scan.ignoreFile")
-	f.StringVar(&o.cacheDir, "cache-dir", "", "Trivy cache dir holding db/trivy.db; default scan.cacheDir")
-	f.BoolVar(&o.offline, "offline", false, "never reach the network for the DB; use the one in the cache dir")
-	f.BoolVar(&o.skipDBUpdate, "skip-db-update", false, "use the DB in the cache dir without checking for a newer one")
+	f.StringVar(&o.trivy.CacheDir, "cache-dir", "", "Trivy cache dir holding db/trivy.db; default scan.cacheDir")
+	f.BoolVar(&o.trivy.Offline, "offline", false, "never reach the network for the DB; use the one in the cache dir")
+	f.BoolVar(&o.trivy.SkipDBUpdate, "skip-db-update", false, "use the DB in the cache dir without checking for a newer one")
 	return cmd
 }
 
@@ -104,14 +100,7 @@ func runScan(cmd *cobra.Command, a *app, o scanOptions, ref string) error {
 	if o.layout != "" {
 		img, err = scan.OpenLayout(o.layout)
 	} else {
-		var rc *registry.Client
-		if rc, err = a.registryClient(cfg); err != nil {
-			return err
-		}
-		if _, err := rc.ParseReference(ref); err != nil {
-			return &usageError{err: err}
-		}
-		img, err = rc.Image(ctx, ref)
+		img, err = openRemoteForScan(ctx, a, cfg, ref)
 	}
 	if err != nil {
 		return err
@@ -122,7 +111,8 @@ func runScan(cmd *cobra.Command, a *app, o scanOptions, ref string) error {
 	if err != nil {
 		return err
 	}
-	return gateReport(cmd.OutOrStdout(), log, a.redactor.Redact, o, report, gate.EvaluateAll(report, policies, ignores, time.Now()))
+	reports := gate.Reports{Format: o.format, SARIF: o.sarif, Markdown: o.markdown, Scrub: a.redactor.Redact}
+	return reports.Apply(cmd.OutOrStdout(), log, report, gate.EvaluateAll(report, policies, ignores, time.Now()), time.Now())
 }
 
 // newScanner opens Trivy with the config's scan settings and the flags.
@@ -131,36 +121,7 @@ func newScanner(ctx context.Context, a *app, cfg *config.Config, o scanOptions) 
 	if cfg != nil {
 		sc = cfg.Scan
 	}
-	opts := []scan.Option{scan.WithConfig(sc), scan.WithLogger(a.logger)}
-	if o.cacheDir != "" {
-		opts = append(opts, scan.WithCacheDir(o.cacheDir))
-	}
-	if o.offline {
-		opts = append(opts, scan.WithOffline(true))
-	}
-	if o.skipDBUpdate {
-		opts = append(opts, scan.WithSkipDBUpdate(true))
-	}
-	return scan.New(ctx, opts...)
-}
-
-// gateReport writes the reports the flags ask for and applies the verdicts:
-// a *gate.BlockedError when one blocks.
-func gateReport(out io.Writer, log *zap.Logger, scrub func(string) string, o scanOptions, report *gate.Report, verdicts []gate.Verdict) error {
-	if err := (gate.Reports{Format: o.format, SARIF: o.sarif, Markdown: o.markdown, Scrub: scrub}).Write(out, report, verdicts, time.Now()); err != nil {
-		return err
-	}
-	for _, v := range verdicts {
-		if v.Outcome == gate.Warn {
-			log.Warn("vulnerability gate failed in warn mode, not blocking", zap.String("env", v.Env),
-				zap.String("digest", report.Image.Digest), zap.Strings("reasons", v.Reasons))
-		}
-	}
-	if err := gate.Check(report.Image, verdicts); err != nil {
-		return err
-	}
-	log.Info("vulnerability gate passed", zap.String("digest", report.Image.Digest), zap.Strings("allowed", gate.Allowed(verdicts)))
-	return nil
+	return scan.New(ctx, scan.WithConfig(o.trivy.Apply(sc)), scan.WithLogger(a.logger))
 }
 
 // scanPolicies picks the policies to apply: the named environments', an
@@ -171,28 +132,21 @@ func scanPolicies(a *app, cfg *config.Config, o scanOptions, adHoc bool) ([]gate
 		if err != nil {
 			return nil, err
 		}
-		ts, err := all.Lookup(o.envs...)
+		ps, err := all.Policies(o.envs...)
 		if err != nil {
 			return nil, &usageError{err: err}
 		}
-		out := make([]gate.EnvPolicy, len(ts))
-		for i, t := range ts {
-			out[i] = t.EnvPolicy()
-		}
-		return out, nil
+		return ps, nil
 	}
-	base := config.Policy{FailOn: []string{"CRITICAL"}, Mode: "block"}
-	if cfg != nil {
-		base = cfg.Scan.Policy
-	}
+	var adHocPolicy *config.Policy
 	if adHoc {
-		base = config.Policy{FailOn: o.failOn, IgnoreUnfixed: o.ignoreUnfixed, Mode: o.mode}
+		adHocPolicy = &config.Policy{FailOn: o.failOn, IgnoreUnfixed: o.ignoreUnfixed, Mode: o.mode}
 	}
-	p, err := gate.PolicyFromConfig("policy", base)
+	p, err := gate.DefaultScanPolicy(cfg, adHocPolicy)
 	if err != nil {
 		return nil, &usageError{err: err}
 	}
-	return []gate.EnvPolicy{{Policy: p}}, nil
+	return []gate.EnvPolicy{p}, nil
 }
 
 // openRemoteForScan opens ref through the one registry client (config

@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
@@ -16,7 +13,6 @@ import (
 	"github.com/deployment-automator/automator/internal/registry"
 	"github.com/deployment-automator/automator/internal/transport"
 	"github.com/deployment-automator/automator/internal/watch"
-	"github.com/deployment-automator/automator/internal/webhook"
 )
 
 type watchOptions struct {
@@ -81,9 +77,7 @@ func (o *watchOptions) complete(a *app, cfg *config.Config) error {
 
 func watchRun(ctx context.Context, a *app, cfg *config.Config, o *watchOptions) error {
 	log := a.logger.Named("watch")
-	promReg := prometheus.NewRegistry()
-	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m, err := watch.NewMetrics(promReg)
+	promReg, m, err := watch.NewMetricsRegistry()
 	if err != nil {
 		return err
 	}
@@ -97,16 +91,13 @@ func watchRun(ctx context.Context, a *app, cfg *config.Config, o *watchOptions) 
 		_, err := w.RunOnce(ctx)
 		return err
 	}
-	servers, err := serveWatch(w, o, m, promReg, log)
+	servers, err := watch.Serve(watch.ServeConfig{Listen: o.listen, OpsListen: o.opsListen, Secret: o.secret,
+		Trigger: w, Ready: w.Ready, Gatherer: promReg, Metrics: m}, log)
 	if err != nil {
 		return err
 	}
 	runErr := w.Run(ctx)
-	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	for _, s := range servers {
-		_ = s.Shutdown(shutdown)
-	}
+	watch.Shutdown(ctx, servers, 5*time.Second)
 	log.Info("watcher stopped")
 	return runErr
 }
@@ -140,34 +131,4 @@ func (a *app) watcher(ctx context.Context, cfg *config.Config, o *watchOptions, 
 		return nil, &usageError{err: err}
 	}
 	return w, nil
-}
-
-// serveWatch starts the webhook and ops servers the flags ask for.
-func serveWatch(w *watch.Watcher, o *watchOptions, m *watch.Metrics, promReg *prometheus.Registry, log *zap.Logger) ([]*http.Server, error) {
-	ops := watch.OpsHandler(w.Ready, promReg)
-	var servers []*http.Server
-	if o.listen != "" {
-		hooks, err := webhook.NewHandler(o.secret, w, webhook.WithLogger(log.Named("webhook")), webhook.WithObserver(m.ObserveWebhook))
-		if err != nil {
-			return servers, &usageError{err: err}
-		}
-		mux := http.NewServeMux()
-		mux.Handle(webhook.PathPrefix, hooks)
-		if o.opsListen == "" {
-			mux.Handle("/", ops)
-		}
-		srv, err := watch.Listen(o.listen, mux, log)
-		if err != nil {
-			return servers, err
-		}
-		servers = append(servers, srv)
-	}
-	if o.opsListen != "" {
-		srv, err := watch.Listen(o.opsListen, ops, log)
-		if err != nil {
-			return servers, err
-		}
-		servers = append(servers, srv)
-	}
-	return servers, nil
 }

@@ -168,3 +168,18 @@ func (s Step) AppendSummary(markdown string) error {
 	}
 	return AppendSummary(s.SummaryPath, s.scrub(markdown))
 }
+
+// Publish is a command's one write to the runner: the step outputs, then the
+// job summary, each skipped when empty (so a command with nothing to say
+// leaves the files untouched) and each scrubbed.
+func (s Step) Publish(outputs []Output, summary string) error {
+	if len(outputs) > 0 {
+		if err := s.WriteOutputs(outputs...); err != nil {
+			return err
+		}
+	}
+	if summary != "" {
+		return s.AppendSummary(summary)
+	}
+	return nil
+}

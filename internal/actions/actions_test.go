@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,5 +118,38 @@ func TestStepScrubsOutputsAndSummary(t *testing.T) {
 	}
 	if err := none.AppendSummary("x"); err != nil {
 		t.Errorf("no summary file: %v", err)
+	}
+}
+
+func TestStepPublish(t *testing.T) {
+	tests := []struct {
+		name                    string
+		outs                    []Output
+		summary                 string
+		wantOutput, wantSummary string // "" means the file is not created
+	}{
+		{"both", []Output{{"a", "1"}}, "# done\n", "\n***\n", "# done\n"},
+		{"outputs only", []Output{{"a", "1"}}, "", "\n***\n", ""},
+		{"summary only", nil, "# done\n", "", "# done\n"},
+		{"nothing", nil, "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := Step{OutputPath: filepath.Join(dir, "output"), SummaryPath: filepath.Join(dir, "summary"),
+				Scrub: func(v string) string { return strings.ReplaceAll(v, "1", "***") }}
+			if err := s.Publish(tt.outs, tt.summary); err != nil {
+				t.Fatal(err)
+			}
+			for path, want := range map[string]string{s.OutputPath: tt.wantOutput, s.SummaryPath: tt.wantSummary} {
+				b, err := os.ReadFile(path)
+				switch {
+				case want == "" && !errors.Is(err, os.ErrNotExist):
+					t.Errorf("%s written (%v): %q", filepath.Base(path), err, b)
+				case want != "" && (err != nil || !strings.Contains(string(b), want)):
+					t.Errorf("%s = %q, %v; want it to contain %q", filepath.Base(path), b, err, want)
+				}
+			}
+		})
 	}
 }

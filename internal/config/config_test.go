@@ -240,3 +240,26 @@ func TestReadmeReferenceInSync(t *testing.T) {
 		t.Fatal("README.md configuration reference is out of date with internal/config types: run make schema")
 	}
 }
+
+// The printed config is valid YAML that loads back to the same effective
+// config, defaults included.
+func TestWriteYAMLRoundTrips(t *testing.T) {
+	cfg, err := Load(filepath.Join("testdata", "repo", "valid.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := cfg.WriteYAML(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "\n  parallelism: 2\n") {
+		t.Errorf("the default build.parallelism is missing or not indented by two:\n%s", out.String())
+	}
+	back, err := Parse(filepath.Join("testdata", "repo", "printed.yaml"), out.Bytes(), os.DirFS(filepath.Join("testdata", "repo")))
+	if err != nil {
+		t.Fatalf("the printed config does not parse: %v\n%s", err, out.String())
+	}
+	if len(back.Services) != len(cfg.Services) || len(back.Environments) != len(cfg.Environments) || back.Build.Parallelism != cfg.Build.Parallelism {
+		t.Errorf("printed config lost content:\n%s", out.String())
+	}
+}

@@ -195,3 +195,14 @@ func setDefault(v reflect.Value, def string) {
 		panic("config: unsupported default on " + v.Kind().String())
 	}
 }
+
+// WriteYAML writes the effective config — defaults filled in — as YAML
+// indented by two spaces (`automator config print`).
+func (c *Config) WriteYAML(w io.Writer) error {
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		return fmt.Errorf("printing config: %w", err)
+	}
+	return enc.Close()
+}

@@ -402,3 +402,31 @@ func readConfigDoc(ctx context.Context, repo *git.Repo, rev, p string) (map[stri
 	}
 	return doc, nil
 }
+
+// Selection is what a command line asks Plan to select: a commit range
+// (Base, Head), every service (All) or named Services; all empty leaves the
+// choice to the event. Remote is where missing history is fetched from.
+type Selection struct {
+	Base, Head string
+	All        bool
+	Services   []string
+	Remote     string
+}
+
+// WithSelection applies s: WithRange when Base is set, else WithAll when
+// All is, then WithServices and WithRemote.
+func WithSelection(s Selection) Option {
+	return func(o *options) error {
+		switch {
+		case s.Base != "":
+			if err := WithRange(s.Base, s.Head)(o); err != nil {
+				return err
+			}
+		case s.All:
+			o.all = true
+		}
+		o.services = append(o.services, s.Services...)
+		o.remote = s.Remote
+		return nil
+	}
+}

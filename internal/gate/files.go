@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/deployment-automator/automator/internal/config"
 )
 
@@ -95,5 +97,26 @@ func writeFile(path string, appendTo bool, write func(io.Writer) error) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("writing report file %q: %w", path, err)
 	}
+	return nil
+}
+
+// Apply writes the reports of r and its verdicts at time now, logs each
+// verdict that failed in warn mode (it does not block, so the log is where it
+// is seen), and returns a *BlockedError when a verdict blocks; otherwise it
+// logs that the gate passed and for which environments.
+func (o Reports) Apply(out io.Writer, log *zap.Logger, r *Report, verdicts []Verdict, now time.Time) error {
+	if err := o.Write(out, r, verdicts, now); err != nil {
+		return err
+	}
+	for _, v := range verdicts {
+		if v.Outcome == Warn {
+			log.Warn("vulnerability gate failed in warn mode, not blocking", zap.String("env", v.Env),
+				zap.String("digest", r.Image.Digest), zap.Strings("reasons", v.Reasons))
+		}
+	}
+	if err := Check(r.Image, verdicts); err != nil {
+		return err
+	}
+	log.Info("vulnerability gate passed", zap.String("digest", r.Image.Digest), zap.Strings("allowed", Allowed(verdicts)))
 	return nil
 }

@@ -115,3 +115,22 @@ func (p Policy) String() string {
 	parts = append(parts, "mode "+string(mode))
 	return strings.Join(parts, " · ")
 }
+
+// DefaultScanPolicy is the policy a scan applies when it names no
+// environment: adHoc when given (flags), else cfg's scan.policy, else — with
+// no config at all — the built-in default of failing on CRITICAL findings.
+// Errors name the key the policy came from ("policy").
+func DefaultScanPolicy(cfg *config.Config, adHoc *config.Policy) (EnvPolicy, error) {
+	base := config.Policy{FailOn: []string{"CRITICAL"}, Mode: "block"}
+	if cfg != nil {
+		base = cfg.Scan.Policy
+	}
+	if adHoc != nil {
+		base = *adHoc
+	}
+	p, err := PolicyFromConfig("policy", base)
+	if err != nil {
+		return EnvPolicy{}, err
+	}
+	return EnvPolicy{Policy: p}, nil
+}

@@ -1,6 +1,7 @@
 package git
 
 import (
+	"os"
 	"strconv"
 	"strings"
 )
@@ -38,4 +39,29 @@ func SafeDirectoryEnv(environ []string, dirs ...string) []string {
 		return nil
 	}
 	return append([]string{"GIT_CONFIG_COUNT=" + strconv.Itoa(n)}, out...)
+}
+
+// ActionsWorkspaceEnv is what the process environment needs in GitHub
+// Actions for git to work in the workspace: the runner mounts it owned by
+// its own user while a container action runs as root, and git refuses a
+// repository owned by someone else ("detected dubious ownership", exit 128).
+// The workspace — and only it — is marked safe through SafeDirectoryEnv, so
+// no config file is written; outside Actions nothing is added.
+func ActionsWorkspaceEnv(getenv func(string) string, environ []string) []string {
+	if getenv("GITHUB_ACTIONS") != "true" {
+		return nil
+	}
+	return SafeDirectoryEnv(environ, getenv("GITHUB_WORKSPACE"))
+}
+
+// SetProcessEnv applies KEY=VALUE entries to this process's environment,
+// which every git child process inherits.
+func SetProcessEnv(kvs []string) error {
+	for _, kv := range kvs {
+		k, v, _ := strings.Cut(kv, "=")
+		if err := os.Setenv(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }

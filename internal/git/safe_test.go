@@ -89,3 +89,19 @@ func TestErrorDoesNotExposeGitsExitStatus(t *testing.T) {
 		t.Errorf("err = %#v, want a *git.Error with ExitCode 128 that says what failed", err)
 	}
 }
+
+// In Actions the workspace is trusted by git (it belongs to the runner's
+// user, not to root), appended after the caller's own GIT_CONFIG entries;
+// outside Actions nothing changes.
+func TestActionsWorkspaceEnv(t *testing.T) {
+	env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": "/github/workspace"}
+	got := ActionsWorkspaceEnv(func(k string) string { return env[k] }, []string{"GIT_CONFIG_COUNT=1"})
+	want := []string{"GIT_CONFIG_COUNT=2", "GIT_CONFIG_KEY_1=safe.directory", "GIT_CONFIG_VALUE_1=/github/workspace"}
+	if !slices.Equal(got, want) {
+		t.Errorf("ActionsWorkspaceEnv = %q, want %q", got, want)
+	}
+	env["GITHUB_ACTIONS"] = ""
+	if got := ActionsWorkspaceEnv(func(k string) string { return env[k] }, nil); got != nil {
+		t.Errorf("outside Actions: %q", got)
+	}
+}

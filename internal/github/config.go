@@ -64,6 +64,22 @@ func UsesApp(cfg config.GitHub, getenv func(string) string) bool {
 	return err == nil && id != 0
 }
 
+// tokenFallbackNote is what TokenFallback says: the consequences of writing
+// with a token are easy to miss.
+const tokenFallbackNote = "no GitHub App configured (app-id/app-private-key inputs or github.app): writing to the " +
+	"manifests repository with the token (the workflow token unless github-token is set); pull requests it opens " +
+	"trigger no workflows and its commits are not verified"
+
+// TokenFallback is the warning a run in GitHub Actions ($GITHUB_ACTIONS)
+// owes its users when it writes back with a token instead of a GitHub App
+// (UsesApp); "" when there is nothing to say.
+func TokenFallback(cfg config.GitHub, getenv func(string) string) string {
+	if getenv("GITHUB_ACTIONS") != "true" || UsesApp(cfg, getenv) {
+		return ""
+	}
+	return tokenFallbackNote
+}
+
 // appID is the App ID ($AUTOMATOR_APP_ID, then github.app.id; 0: no App)
 // and the installation ID configured for it.
 func appID(cfg config.GitHub, getenv func(string) string) (id, installation int64, err error) {

@@ -78,3 +78,25 @@ func TestConfigOptionsAppOverrides(t *testing.T) {
 		})
 	}
 }
+
+func TestTokenFallback(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		cfg  config.GitHub
+		want bool
+	}{
+		{"workflow token", map[string]string{"GITHUB_ACTIONS": "true"}, config.GitHub{}, true},
+		{"app input", map[string]string{"GITHUB_ACTIONS": "true", EnvAppID: "42"}, config.GitHub{}, false},
+		{"app in config", map[string]string{"GITHUB_ACTIONS": "true"}, config.GitHub{App: &config.GitHubApp{ID: 7}}, false},
+		{"outside Actions", nil, config.GitHub{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := TokenFallback(tt.cfg, func(k string) string { return tt.env[k] })
+			if (got != "") != tt.want || (tt.want && !strings.Contains(got, "app-id")) {
+				t.Errorf("TokenFallback = %q, want a warning: %v", got, tt.want)
+			}
+		})
+	}
+}

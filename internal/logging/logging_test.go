@@ -123,3 +123,25 @@ func TestRedactorScrubsTrimmedFileSecret(t *testing.T) {
 		}
 	}
 }
+
+// The well-known secret variables are scrubbed without being announced (the
+// runner masks what it hands out); other variables are left alone.
+func TestRedactorAddKnownEnv(t *testing.T) {
+	env := map[string]string{"GITHUB_TOKEN": "ghs_workflowtoken", "REGISTRY_PASSWORD": "hunter2-registry",
+		"INPUT_APP-PRIVATE-KEY": "-----BEGIN KEY-----", "HOME": "/home/runner-public"}
+	var mask bytes.Buffer
+	r := NewRedactor(&mask)
+	r.AddKnownEnv(func(k string) string { return env[k] })
+	got := r.Redact("token ghs_workflowtoken password hunter2-registry key -----BEGIN KEY----- home /home/runner-public")
+	for _, secret := range []string{"ghs_workflowtoken", "hunter2-registry", "-----BEGIN KEY-----"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("%q not scrubbed: %s", secret, got)
+		}
+	}
+	if !strings.Contains(got, "/home/runner-public") {
+		t.Errorf("a variable that is not a secret was scrubbed: %s", got)
+	}
+	if mask.Len() != 0 {
+		t.Errorf("known secrets were announced: %q", mask.String())
+	}
+}

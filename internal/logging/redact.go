@@ -44,6 +44,20 @@ func (r *Redactor) Add(secrets ...string) { r.add(true, secrets) }
 // secrets it hands out and announcing would print them.
 func (r *Redactor) AddKnown(secrets ...string) { r.add(false, secrets) }
 
+// AddKnownEnv registers, as AddKnown, the values of the environment
+// variables that always hold secrets when set, whatever the config says:
+// GitHub tokens and App keys, registry passwords, the runtime token.
+func (r *Redactor) AddKnownEnv(getenv func(string) string) {
+	for _, k := range []string{
+		"GITHUB_TOKEN", "GH_TOKEN", "INPUT_GITHUB-TOKEN", "INPUT_APP-PRIVATE-KEY",
+		"AUTOMATOR_APP_PRIVATE_KEY", "REGISTRY_PASSWORD", "DOCKER_PASSWORD", "ACTIONS_RUNTIME_TOKEN",
+	} {
+		if v := getenv(k); v != "" {
+			r.AddKnown(v)
+		}
+	}
+}
+
 func (r *Redactor) add(announce bool, secrets []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

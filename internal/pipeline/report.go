@@ -328,3 +328,14 @@ func PrintResult(w io.Writer, res *gitops.Result, dryRun bool) {
 		fmt.Fprintf(w, "\n--- pull request: %s ---\n%s\n", res.PR.Title, res.PR.Body)
 	}
 }
+
+// ImagesJSON is build's `images` list as one line of JSON: every selected
+// service (ForReport: failed ones carry their status and reason), in the
+// ImageOutput schema shared with the step output.
+func ImagesJSON(images []*Image, runErr error) (string, error) {
+	data, err := json.Marshal(ImageOutputs(ForReport(images, runErr)))
+	if err != nil {
+		return "", fmt.Errorf("encoding images: %w", err)
+	}
+	return string(data), nil
+}

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/deployment-automator/automator/internal/actions"
 	"github.com/deployment-automator/automator/internal/build"
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/detect"
@@ -305,4 +308,41 @@ func RunErr(buildErr error, envs []EnvOutcome) error {
 		return buildErr
 	}
 	return envErr
+}
+
+// WithActionsEnv fills what the flags left empty from GitHub Actions
+// variables (getenv): the commit and ref, the repository for PR links, and
+// the source URL ($GITHUB_SERVER_URL/$GITHUB_REPOSITORY).
+func (r BuildRequest) WithActionsEnv(getenv func(string) string) BuildRequest {
+	if r.SHA == "" {
+		r.SHA = getenv("GITHUB_SHA")
+	}
+	if r.Ref == "" {
+		r.Ref = getenv("GITHUB_REF")
+	}
+	r.Repo = getenv("GITHUB_REPOSITORY")
+	if r.Source == "" && r.Repo != "" {
+		server := getenv("GITHUB_SERVER_URL")
+		if server == "" {
+			server = "https://github.com"
+		}
+		r.Source = strings.TrimRight(server, "/") + "/" + r.Repo
+	}
+	return r
+}
+
+// Report prints each environment's diff and commit or pull request to out,
+// and returns the step outputs and job summary of the delivery for the
+// caller to publish.
+func (d *Delivered) Report(out io.Writer, dryRun bool) ([]actions.Output, string, error) {
+	for _, o := range d.Envs {
+		if o.Result != nil {
+			PrintResult(out, o.Result, dryRun)
+		}
+	}
+	outs, err := Outputs(d.Images, d.Envs)
+	if err != nil {
+		return nil, "", err
+	}
+	return outs, SummaryMarkdown(d.Images, d.Envs), nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/gate"
 	"github.com/deployment-automator/automator/internal/gitops"
+	"github.com/deployment-automator/automator/internal/registry"
 )
 
 // Gate decides whether an image may enter a target. pipeline.Gate (the scan
@@ -55,6 +56,26 @@ func (DryRunCopier) Copy(_ context.Context, src, dst string) (string, error) {
 		return "", fmt.Errorf("copying %s to %s: the source names no digest", src, dst)
 	}
 	return d, nil
+}
+
+// RegistryCopier adapts the registry client's Copy to Copier. It never
+// forces: a destination tag already pointing at another digest is a
+// *registry.TagConflictError, not overwritten.
+type RegistryCopier struct {
+	Registry interface {
+		Copy(ctx context.Context, src, dst string, force bool) (*registry.Copied, error)
+	}
+}
+
+var _ Copier = RegistryCopier{}
+
+// Copy implements Copier.
+func (r RegistryCopier) Copy(ctx context.Context, src, dst string) (string, error) {
+	res, err := r.Registry.Copy(ctx, src, dst, false)
+	if err != nil {
+		return "", err
+	}
+	return res.Digest.String(), nil
 }
 
 // Promoter proposes images for a target from its upstream environment, from

@@ -94,6 +94,20 @@ func (ts Targets) Lookup(names ...string) ([]*Target, error) {
 	return out, nil
 }
 
+// Policies are the gate policies of the named environments, in that
+// order (Lookup's *TargetError for an unknown name).
+func (ts Targets) Policies(names ...string) ([]gate.EnvPolicy, error) {
+	found, err := ts.Lookup(names...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gate.EnvPolicy, len(found))
+	for i, t := range found {
+		out[i] = t.EnvPolicy()
+	}
+	return out, nil
+}
+
 // TargetError names an environment that was asked for but does not exist
 // (a usage error for the CLI).
 type TargetError struct{ Name, Have string }

@@ -1,6 +1,7 @@
 package promote
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -49,6 +50,15 @@ environments:
 	}
 	if _, err := all.Lookup("qa"); err == nil || !strings.Contains(err.Error(), `"qa"`) {
 		t.Errorf("unknown env error = %v", err)
+	}
+	ps, err := all.Policies("prod", "dev")
+	if err != nil || len(ps) != 2 || ps[0].Env != got[0].Env || ps[0].Policy.String() != got[0].Policy.String() ||
+		ps[1].Env != got[1].Env || ps[1].Policy.String() != got[1].Policy.String() {
+		t.Errorf("Policies(prod, dev) = %+v, %v; want %+v", ps, err, got)
+	}
+	var te *TargetError
+	if _, err := all.Policies("dev", "qa"); !errors.As(err, &te) || te.Name != "qa" {
+		t.Errorf("Policies with an unknown env = %v, want a *TargetError naming qa", err)
 	}
 	if len(all) != 2 || all[0].Name() != "dev" {
 		t.Errorf("all = %+v", all)

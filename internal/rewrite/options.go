@@ -209,3 +209,43 @@ func buildOptions(opts []Option) (*options, error) {
 	}
 	return o, nil
 }
+
+// Flags are the rewrite command's flags as given on the command line.
+type Flags struct {
+	// Sets are the --set values: REPOSITORY=TAG, =@DIGEST or =TAG@DIGEST.
+	Sets []string
+	// SharedTags are YAML paths of tags several images may share.
+	SharedTags []string
+	// KustomizeDigest is separate or combined (KustomizeDigestMode).
+	KustomizeDigest string
+	// MarkersOnly rewrites only values carrying a marker.
+	MarkersOnly bool
+}
+
+// Parse turns the flags into updates and options. Every error names the
+// flag at fault: all of them are the user's to fix.
+func (f Flags) Parse() ([]Update, []Option, error) {
+	var ups []Update
+	for _, s := range f.Sets {
+		u, err := ParseUpdate(s)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--set: %w", err)
+		}
+		ups = append(ups, u)
+	}
+	var opts []Option
+	for _, p := range f.SharedTags {
+		opts = append(opts, WithSharedTag(p))
+	}
+	switch f.KustomizeDigest {
+	case "separate":
+	case "combined":
+		opts = append(opts, WithKustomizeDigestMode(KustomizeCombined))
+	default:
+		return nil, nil, fmt.Errorf("--kustomize-digest: want separate or combined, got %q", f.KustomizeDigest)
+	}
+	if f.MarkersOnly {
+		opts = append(opts, WithMarkersOnly())
+	}
+	return ups, opts, nil
+}

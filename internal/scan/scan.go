@@ -177,6 +177,24 @@ func WithConfig(c config.Scan) Option {
 	}
 }
 
+// Overrides are command-line settings over the scan section of the config:
+// a non-empty CacheDir replaces scan.cacheDir, and Offline and SkipDBUpdate
+// turn on what the config left off (a flag never turns a setting off).
+type Overrides struct {
+	CacheDir              string
+	Offline, SkipDBUpdate bool
+}
+
+// Apply returns c with o over it, for WithConfig.
+func (o Overrides) Apply(c config.Scan) config.Scan {
+	if o.CacheDir != "" {
+		c.CacheDir = o.CacheDir
+	}
+	c.Offline = c.Offline || o.Offline
+	c.SkipDBUpdate = c.SkipDBUpdate || o.SkipDBUpdate
+	return c
+}
+
 // DefaultCacheDir is $XDG_CACHE_HOME/automator/trivy (or the OS equivalent).
 func DefaultCacheDir() (string, error) {
 	d, err := os.UserCacheDir()

@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,8 +10,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
+
+	"github.com/deployment-automator/automator/internal/webhook"
 )
 
 // OpsHandler serves the operational endpoints: /healthz answers 200 while
@@ -49,4 +53,87 @@ func Listen(addr string, h http.Handler, log *zap.Logger) (*http.Server, error) 
 		}
 	}()
 	return srv, nil
+}
+
+// NewMetricsRegistry is the watcher's private Prometheus registry: the Go
+// runtime and process collectors and the watcher's own series (the returned
+// Metrics), all that /metrics exposes.
+func NewMetricsRegistry() (*prometheus.Registry, *Metrics, error) {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(collectors.NewGoCollector()); err != nil {
+		return nil, nil, err
+	}
+	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return nil, nil, err
+	}
+	m, err := NewMetrics(reg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return reg, m, nil
+}
+
+// ServeConfig says which listeners Serve starts and what they serve.
+type ServeConfig struct {
+	// Listen is the webhook address (webhook.PathPrefix); it serves the ops
+	// endpoints too when OpsListen is empty. Empty: no webhook listener.
+	Listen string
+	// OpsListen is a separate address for /healthz, /readyz and /metrics.
+	OpsListen string
+	// Secret is the webhooks' shared secret; Listen needs one.
+	Secret []byte
+	// Trigger receives verified webhook deliveries (the Watcher).
+	Trigger webhook.Trigger
+	// Ready answers /readyz (Watcher.Ready).
+	Ready func() bool
+	// Gatherer is what /metrics exposes (NewMetricsRegistry's registry).
+	Gatherer prometheus.Gatherer
+	// Metrics counts webhook deliveries; nil counts nothing.
+	Metrics *Metrics
+}
+
+// Serve starts the listeners c asks for, in the background. On error the
+// servers already started are returned with it.
+func Serve(c ServeConfig, log *zap.Logger) ([]*http.Server, error) {
+	ops := OpsHandler(c.Ready, c.Gatherer)
+	var servers []*http.Server
+	if c.Listen != "" {
+		opts := []webhook.Option{webhook.WithLogger(log.Named("webhook"))}
+		if c.Metrics != nil {
+			opts = append(opts, webhook.WithObserver(c.Metrics.ObserveWebhook))
+		}
+		hooks, err := webhook.NewHandler(c.Secret, c.Trigger, opts...)
+		if err != nil {
+			return servers, fmt.Errorf("serving webhooks: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle(webhook.PathPrefix, hooks)
+		if c.OpsListen == "" {
+			mux.Handle("/", ops)
+		}
+		srv, err := Listen(c.Listen, mux, log)
+		if err != nil {
+			return servers, err
+		}
+		servers = append(servers, srv)
+	}
+	if c.OpsListen != "" {
+		srv, err := Listen(c.OpsListen, ops, log)
+		if err != nil {
+			return servers, err
+		}
+		servers = append(servers, srv)
+	}
+	return servers, nil
+}
+
+// Shutdown stops servers, letting requests in flight finish for at most
+// grace; it outlives ctx's cancellation (a SIGTERM is what stops the
+// watcher, and the servers still get their grace).
+func Shutdown(ctx context.Context, servers []*http.Server, grace time.Duration) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	for _, s := range servers {
+		_ = s.Shutdown(ctx)
+	}
 }
