@@ -446,6 +446,7 @@ func (p *planner) apply() ([]byte, []Change, error) {
 		if cur.Value == t.value && isString(cur) || t.value == "" && !t.remove && scalarValue(cur) == "" {
 			continue
 		}
+		wasChanged := siteChanged[sk]
 		siteChanged[sk] = true
 		ch := Change{File: p.file, Doc: t.doc, Path: t.path, Field: t.field, Old: cur.Value, New: t.value, Repository: t.repo}
 		if cur.Tag == "!!null" {
@@ -485,7 +486,15 @@ func (p *planner) apply() ([]byte, []Change, error) {
 		if style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
 			style = 0
 		}
-		edits = append(edits, edit{sp.start, sp.end, formatScalar(t.value, style, t.flow, p.o.quote), []insertedChange{{0, ch}}})
+		text := formatScalar(t.value, style, t.flow, p.o.quote)
+		if string(p.src.b[sp.start:sp.end]) == text {
+			// The bytes already say it: a value under a local tag (!foo
+			// 1.2.3), which the splice keeps, is no string to isString
+			// but is what an earlier run wrote.
+			siteChanged[sk] = wasChanged
+			continue
+		}
+		edits = append(edits, edit{sp.start, sp.end, text, []insertedChange{{0, ch}}})
 	}
 	for _, t := range sites {
 		sk := siteKey{t.doc, t.site}
