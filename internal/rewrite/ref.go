@@ -151,6 +151,10 @@ func sameRepository(a, b string) bool {
 	return normalizeRepository(a) == normalizeRepository(b)
 }
 
+// CanonicalRepository is the form SameRepository compares
+// (docker.io/library/nginx for nginx): a map key for repositories.
+func CanonicalRepository(s string) string { return normalizeRepository(s) }
+
 // SameRepository reports whether two repository strings name the same image
 // under Docker's rules (nginx = docker.io/library/nginx), the way the
 // rewriter matches updates to files.

@@ -45,3 +45,40 @@ func BenchmarkRewriteFilesManyServices(b *testing.B) {
 		})
 	}
 }
+
+// TestReadImagesManyServices: one read of an environment whose services are
+// spread over two files finds each service in its file, including two
+// services naming one image in different spellings (nginx and
+// docker.io/library/nginx).
+func TestReadImagesManyServices(t *testing.T) {
+	_, one, _ := manyServices(50)
+	var second strings.Builder
+	images := map[string]string{"web": "nginx", "proxy": "docker.io/library/nginx"}
+	for i := 50; i < 100; i++ {
+		fmt.Fprintf(&second, "svc%04d:\n  image:\n    repository: ghcr.io/acme/svc%04d\n    tag: \"2.0.0\"\n", i, i)
+	}
+	second.WriteString("web:\n  image: nginx:1.29.0\n")
+	for i := range 100 {
+		images[fmt.Sprintf("svc%04d", i)] = fmt.Sprintf("ghcr.io/acme/svc%04d", i)
+	}
+	files := []file{one[0], {Path: "more.yaml", Content: []byte(second.String())}}
+	imgs, err := readImages(config.Environment{Name: "staging"}, files, images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(imgs) != 102 {
+		t.Fatalf("%d images, want 102", len(imgs))
+	}
+	for _, img := range imgs {
+		wantFile, wantTag := "values.yaml", "1.0.0"
+		switch {
+		case img.Service == "web" || img.Service == "proxy":
+			wantFile, wantTag = "more.yaml", "1.29.0"
+		case img.Service >= "svc0050":
+			wantFile, wantTag = "more.yaml", "2.0.0"
+		}
+		if img.File != wantFile || img.Tag != wantTag {
+			t.Errorf("%s: %s in %s, want %s in %s", img.Service, img.Tag, img.File, wantTag, wantFile)
+		}
+	}
+}
