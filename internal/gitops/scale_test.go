@@ -82,3 +82,20 @@ func TestReadImagesManyServices(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkReadImagesManyServices reads what one values file pinning 100,
+// 500 and 2,000 services runs (promotion from an upstream environment).
+func BenchmarkReadImagesManyServices(b *testing.B) {
+	for _, n := range []int{100, 500, 2000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			req, files, _ := manyServices(n)
+			b.ReportAllocs()
+			for b.Loop() {
+				imgs, err := readImages(req.Env, files, req.Services)
+				if err != nil || len(imgs) != n {
+					b.Fatalf("%d images, %v", len(imgs), err)
+				}
+			}
+		})
+	}
+}
