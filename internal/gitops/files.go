@@ -294,31 +294,58 @@ const (
 )
 
 // readImages finds the images pinned in files for each service → repository.
+// Each file is read with one probe rewrite for every service not found in
+// an earlier file (one parse per file, not per service: an environment of
+// 2,000 services would otherwise parse its file 2,000 times); a service
+// takes its values from the first file that pins its image.
 func readImages(env config.Environment, files []file, images map[string]string) ([]Image, error) {
 	names := make([]string, 0, len(images))
 	for s := range images {
 		names = append(names, s)
 	}
 	sort.Strings(names)
-	var out []Image
-	for _, s := range names {
-		repo := images[s]
-		img := Image{Service: s, Repository: repo}
-		found := false
-		for _, f := range files {
-			opts, err := rewriteOptions(env, f.Path, map[string]string{s: repo})
-			if err != nil {
-				return nil, err
+	found := map[string]Image{}
+	for _, f := range files {
+		want := map[string]string{}
+		var ups []rewrite.Update
+		probed := map[string]bool{} // canonical repositories
+		for _, s := range names {
+			if _, ok := found[s]; ok {
+				continue
 			}
-			_, res, err := rewrite.Rewrite(f.Path, f.Content, []rewrite.Update{{Repository: repo, Tag: probeTag, Digest: probeDigest}}, opts...)
-			if err != nil {
-				return nil, fmt.Errorf("environment %q: reading %s: %w", env.Name, f.Path, err)
+			repo := images[s]
+			want[s] = repo
+			if k := rewrite.CanonicalRepository(repo); !probed[k] {
+				probed[k] = true
+				ups = append(ups, rewrite.Update{Repository: repo, Tag: probeTag, Digest: probeDigest})
 			}
-			for _, c := range res.Changes {
-				if c.Old == "" {
-					continue // an entry the rewriter would insert: not present
-				}
-				found = true
+		}
+		if len(ups) == 0 {
+			break
+		}
+		opts, err := rewriteOptions(env, f.Path, want)
+		if err != nil {
+			return nil, err
+		}
+		_, res, err := rewrite.Rewrite(f.Path, f.Content, ups, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("environment %q: reading %s: %w", env.Name, f.Path, err)
+		}
+		byRepo := map[string][]rewrite.Change{}
+		for _, c := range res.Changes {
+			if c.Old == "" {
+				continue // an entry the rewriter would insert: not present
+			}
+			k := rewrite.CanonicalRepository(c.Repository)
+			byRepo[k] = append(byRepo[k], c)
+		}
+		for s, repo := range want {
+			cs := byRepo[rewrite.CanonicalRepository(repo)]
+			if len(cs) == 0 {
+				continue
+			}
+			img := Image{Service: s, Repository: repo}
+			for _, c := range cs {
 				img.File, img.Line = f.Path, c.Line
 				switch c.Field {
 				case "digest":
@@ -333,11 +360,12 @@ func readImages(env config.Environment, files []file, images map[string]string) 
 					img.Digest = firstNonEmpty(d, img.Digest)
 				}
 			}
-			if found {
-				break
-			}
+			found[s] = img
 		}
-		if found {
+	}
+	var out []Image
+	for _, s := range names {
+		if img, ok := found[s]; ok {
 			out = append(out, img)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -88,6 +89,47 @@ type BuildStage struct {
 	// Group, when set, wraps each service's work (GitHub Actions ::group::).
 	Group func(service string, work func(log *zap.Logger) error) error
 	Now   func() time.Time
+	// ProgressEvery logs a progress line (services done of total, built,
+	// pushed, blocked, failed, elapsed time) each time that many services
+	// finished, and when the last one did: with hundreds of services a
+	// person watching the job sees it advance. 0 means every twentieth of
+	// the services, at least every 10.
+	ProgressEvery int
+}
+
+// progress counts finished services for BuildStage's progress lines.
+type progress struct {
+	log   *zap.Logger
+	every int
+	total int
+	start time.Time
+	now   func() time.Time
+
+	mu                                   sync.Mutex
+	done, built, pushed, blocked, failed int
+}
+
+func (p *progress) finished(im *Image, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done++
+	switch {
+	case err != nil:
+		p.failed++
+	case im != nil && len(im.Blocked) > 0 && len(im.Allowed) == 0:
+		p.blocked++
+	}
+	if im != nil && im.Digest != "" {
+		p.built++
+	}
+	if im != nil && im.Pushed {
+		p.pushed++
+	}
+	if p.done%p.every == 0 || p.done == p.total {
+		p.log.Info("build progress", zap.Int("done", p.done), zap.Int("total", p.total), zap.Int("built", p.built),
+			zap.Int("pushed", p.pushed), zap.Int("blocked", p.blocked), zap.Int("failed", p.failed),
+			zap.Duration("elapsed", p.now().Sub(p.start).Round(time.Millisecond)))
+	}
 }
 
 func shortDigest(d string) string {
@@ -113,11 +155,23 @@ func (s *BuildStage) Run(ctx context.Context, plans []build.Plan, targets []*pro
 		log = zap.NewNop()
 	}
 	images := make([]*Image, len(plans))
+	index := make(map[string]int, len(plans))
+	for i, p := range plans {
+		if _, ok := index[p.Service]; !ok {
+			index[p.Service] = i
+		}
+	}
+	every := s.ProgressEvery
+	if every <= 0 {
+		every = max(10, (len(plans)+19)/20)
+	}
+	prog := &progress{log: log, every: every, total: len(plans), start: now(), now: now}
 	outcomes := build.ForEach(ctx, s.Parallelism, plans, func(ctx context.Context, p build.Plan) error {
-		i := indexOf(plans, p.Service)
+		i := index[p.Service]
 		work := func(l *zap.Logger) error {
 			im, err := s.one(ctx, l, p, targets, source, now())
 			images[i] = im
+			prog.finished(im, err)
 			return err
 		}
 		var err error
@@ -164,15 +218,6 @@ func blockedError(images []*Image) error {
 		e.Images = append(e.Images, b)
 	}
 	return e
-}
-
-func indexOf(plans []build.Plan, service string) int {
-	for i, p := range plans {
-		if p.Service == service {
-			return i
-		}
-	}
-	return -1
 }
 
 func (s *BuildStage) one(ctx context.Context, log *zap.Logger, p build.Plan, targets []*promote.Target, source *gitops.Source, at time.Time) (*Image, error) {

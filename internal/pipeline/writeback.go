@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -43,8 +44,11 @@ func (w *WriteStage) Run(ctx context.Context, targets []*promote.Target, updates
 		log = zap.NewNop()
 	}
 	var out []EnvOutcome
-	for _, t := range targets {
-		l := log.With(zap.String("environment", t.Name()))
+	start := time.Now()
+	for i, t := range targets {
+		// "progress" (this environment's place among the targets) and the
+		// elapsed time show a person a long run advancing.
+		l := log.With(zap.String("environment", t.Name()), zap.String("progress", fmt.Sprintf("%d/%d", i+1, len(targets))))
 		var (
 			res *gitops.Result
 			err error
@@ -63,7 +67,8 @@ func (w *WriteStage) Run(ctx context.Context, targets []*promote.Target, updates
 		// A failure is not logged here: it is returned in the outcome, and
 		// the caller reports it once (summary, EnvError at exit).
 		if err == nil && res != nil {
-			l.Info("write-back done", zap.Bool("changed", res.Changed()), zap.String("commit", res.Commit), zap.String("pr", prURL(res)))
+			l.Info("write-back done", zap.Bool("changed", res.Changed()), zap.Int("updates", len(res.Updates)), zap.Int("files", len(res.Files)),
+				zap.String("commit", res.Commit), zap.String("pr", prURL(res)), zap.Duration("elapsed", time.Since(start).Round(time.Millisecond)))
 		}
 		out = append(out, EnvOutcome{Env: t.Name(), Result: res, Err: err})
 	}

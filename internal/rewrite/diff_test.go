@@ -1,6 +1,7 @@
 package rewrite
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -147,4 +148,37 @@ func applyUnified(t *testing.T, a, d string) string {
 	}
 	out = append(out, src[pos:]...)
 	return strings.Join(out, "")
+}
+
+// TestUnifiedDiffManyEdits: values changed all over a large file (one per
+// service, as when a monorepo promotes every service) give a diff of
+// exactly the changed lines, each in its own hunk, in near-linear work (the
+// anchors on unique lines keep Myers' gaps small).
+func TestUnifiedDiffManyEdits(t *testing.T) {
+	var a, b strings.Builder
+	const n = 3000
+	for i := range n {
+		fmt.Fprintf(&a, "svc%d:\n  image:\n    repository: ghcr.io/acme/svc%d\n    tag: \"1.0.0\"\n", i, i)
+		fmt.Fprintf(&b, "svc%d:\n  image:\n    repository: ghcr.io/acme/svc%d\n    tag: \"1.1.0\"\n", i, i)
+	}
+	d := UnifiedDiff("a", "b", []byte(a.String()), []byte(b.String()))
+	var minus, plus, hunks int
+	for _, l := range strings.Split(d, "\n") {
+		switch {
+		case strings.HasPrefix(l, "@@"):
+			hunks++
+		case strings.HasPrefix(l, "---") || strings.HasPrefix(l, "+++"):
+		case strings.HasPrefix(l, "-"):
+			minus++
+		case strings.HasPrefix(l, "+"):
+			plus++
+		}
+	}
+	// Changes 4 lines apart share a hunk (3 lines of context each side).
+	if minus != n || plus != n || hunks != 1 {
+		t.Errorf("%d removed, %d added lines in %d hunks; want %d, %d in 1", minus, plus, hunks, n, n)
+	}
+	if got := applyUnified(t, a.String(), d); got != b.String() {
+		t.Error("patch(a) != b")
+	}
 }

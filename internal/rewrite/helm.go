@@ -64,21 +64,35 @@ func (p *planner) search(n *yaml.Node, sc searchScope) error {
 // reason in the skipped list, since a typo or a registry set elsewhere
 // would otherwise look like "no change".
 func nearMiss(written, repo string) bool {
+	written, a, ok := nearPath(written)
+	if !ok || sameRepository(written, repo) {
+		return false
+	}
+	b := imagePath(normalizeRepository(repo))
+	return a == b || strings.HasSuffix(b, "/"+a) || strings.HasSuffix(a, "/"+b)
+}
+
+// nearPath strips any template prefix from a repository written in a file
+// and returns what is left and its image path (no registry); false when
+// nothing is left.
+func nearPath(written string) (stripped, path string, ok bool) {
 	if i := strings.LastIndex(written, "}}"); i >= 0 {
 		written = strings.TrimLeft(written[i+2:], "/")
 	}
 	if i := strings.LastIndex(written, "}"); i >= 0 && strings.Contains(written[:i], "${") {
 		written = strings.TrimLeft(written[i+1:], "/")
 	}
-	if written == "" || sameRepository(written, repo) {
-		return false
+	if written == "" {
+		return "", "", false
 	}
-	pathOf := func(s string) string {
-		_, rest, _ := strings.Cut(normalizeRepository(s), "/")
-		return strings.TrimPrefix(rest, "library/")
-	}
-	a, b := pathOf(written), pathOf(repo)
-	return a == b || strings.HasSuffix(b, "/"+a) || strings.HasSuffix(a, "/"+b)
+	return written, imagePath(normalizeRepository(written)), true
+}
+
+// imagePath is a normalized repository without its registry and Docker's
+// library/ prefix.
+func imagePath(normalized string) string {
+	_, rest, _ := strings.Cut(normalized, "/")
+	return strings.TrimPrefix(rest, "library/")
 }
 
 // imageMap matches one mapping against the Helm image-map layouts (see
@@ -90,7 +104,8 @@ func (p *planner) imageMap(m *yaml.Node, path, key string, sc searchScope) (*yam
 		return nil, nil
 	}
 	hasTag := f.tag != nil && f.tag.Kind == yaml.ScalarNode
-	for _, u := range p.updates {
+	for _, i := range p.ux.candidates(f.cands, f.rawRepo) {
+		u := p.updates[i]
 		if p.handled[normalizeRepository(u.Repository)] {
 			continue
 		}
@@ -247,7 +262,8 @@ func (p *planner) imageString(k, raw *yaml.Node, path string, sc searchScope) er
 		return nil
 	}
 	r, t, _ := splitImage(s)
-	for _, u := range p.updates {
+	for _, i := range p.ux.candidates([]string{r}, r) {
+		u := p.updates[i]
 		if p.handled[normalizeRepository(u.Repository)] {
 			continue
 		}

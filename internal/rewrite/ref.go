@@ -151,6 +151,10 @@ func sameRepository(a, b string) bool {
 	return normalizeRepository(a) == normalizeRepository(b)
 }
 
+// CanonicalRepository is the form SameRepository compares
+// (docker.io/library/nginx for nginx): a map key for repositories.
+func CanonicalRepository(s string) string { return normalizeRepository(s) }
+
 // SameRepository reports whether two repository strings name the same image
 // under Docker's rules (nginx = docker.io/library/nginx), the way the
 // rewriter matches updates to files.
@@ -159,14 +163,22 @@ func SameRepository(a, b string) bool { return sameRepository(a, b) }
 // underRepository reports whether image lives below prefix (prefix + "/" + more),
 // the shape of a tag shared by every image under one repository prefix.
 func underRepository(image, prefix string) bool {
-	if image == "" || prefix == "" || strings.HasPrefix(prefix, "docker.io") && !strings.Contains(prefix, "/") {
-		return false
+	np, ok := sharedPrefix(prefix)
+	return ok && image != "" && strings.HasPrefix(normalizeRepository(image), np+"/")
+}
+
+// sharedPrefix returns the normalized form of a repository prefix that
+// images may live under (docker.io/acme for acme), false when prefix
+// cannot be one.
+func sharedPrefix(prefix string) (string, bool) {
+	if prefix == "" || strings.HasPrefix(prefix, "docker.io") && !strings.Contains(prefix, "/") {
+		return "", false
 	}
-	np, ni := normalizeRepository(prefix), normalizeRepository(image)
+	np := normalizeRepository(prefix)
 	if strings.HasPrefix(np, "docker.io/library/") && !strings.Contains(strings.TrimPrefix(prefix, "docker.io/"), "/") {
 		np = "docker.io/" + strings.TrimPrefix(np, "docker.io/library/")
 	}
-	return strings.HasPrefix(ni, np+"/")
+	return np, true
 }
 
 // templated reports whether a value is a template or variable rather than a

@@ -110,7 +110,7 @@ func Rewrite(file string, in []byte, updates []Update, opts ...Option) ([]byte, 
 	if err != nil {
 		return in, res, err
 	}
-	p := &planner{file: file, src: newSource(in), o: o, updates: updates, docs: docs, targets: map[*yaml.Node]*target{}, handled: map[string]bool{},
+	p := &planner{file: file, src: newSource(in), o: o, updates: updates, ux: newUpdateIndex(updates), docs: docs, targets: map[*yaml.Node]*target{}, handled: map[string]bool{},
 		ix: newIndex(o.mergeLimit), removed: map[*yaml.Node]bool{}}
 	err = p.plan()
 	if o.stats != nil {
@@ -258,6 +258,7 @@ type planner struct {
 	src     *source
 	o       *options
 	updates []Update
+	ux      *updateIndex // finds the updates a site can concern
 	docs    []*yaml.Node
 
 	targets    map[*yaml.Node]*target
@@ -267,6 +268,7 @@ type planner struct {
 	handled    map[string]bool   // normalised repositories handled by markers or paths
 	claims     map[string][]claim
 	skipped    []Skip
+	skipSeen   map[Skip]bool
 	applied    []string
 
 	ix      *index
@@ -276,11 +278,13 @@ type planner struct {
 
 // skip records a site left alone, once per site, repository and reason.
 func (p *planner) skip(s Skip) {
-	for _, x := range p.skipped {
-		if x == s {
-			return
-		}
+	if p.skipSeen[s] {
+		return
 	}
+	if p.skipSeen == nil {
+		p.skipSeen = map[Skip]bool{}
+	}
+	p.skipSeen[s] = true
 	p.skipped = append(p.skipped, s)
 }
 
@@ -442,6 +446,7 @@ func (p *planner) apply() ([]byte, []Change, error) {
 		if cur.Value == t.value && isString(cur) || t.value == "" && !t.remove && scalarValue(cur) == "" {
 			continue
 		}
+		wasChanged := siteChanged[sk]
 		siteChanged[sk] = true
 		ch := Change{File: p.file, Doc: t.doc, Path: t.path, Field: t.field, Old: cur.Value, New: t.value, Repository: t.repo}
 		if cur.Tag == "!!null" {
@@ -481,7 +486,15 @@ func (p *planner) apply() ([]byte, []Change, error) {
 		if style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
 			style = 0
 		}
-		edits = append(edits, edit{sp.start, sp.end, formatScalar(t.value, style, t.flow, p.o.quote), []insertedChange{{0, ch}}})
+		text := formatScalar(t.value, style, t.flow, p.o.quote)
+		if string(p.src.b[sp.start:sp.end]) == text {
+			// The bytes already say it: a value under a local tag (!foo
+			// 1.2.3), which the splice keeps, is no string to isString
+			// but is what an earlier run wrote.
+			siteChanged[sk] = wasChanged
+			continue
+		}
+		edits = append(edits, edit{sp.start, sp.end, text, []insertedChange{{0, ch}}})
 	}
 	for _, t := range sites {
 		sk := siteKey{t.doc, t.site}

@@ -125,8 +125,9 @@ func (s *site) names(repo string) bool {
 
 // meantFor reports whether an update may change what the site resolves to:
 // it names the update's repository or a prefix of it (a shared tag).
-func (s *site) meantFor(ups []Update) bool {
-	for _, u := range ups {
+func (s *site) meantFor(ups []Update, ux *updateIndex) bool {
+	for _, i := range ux.candidates(s.cands) {
+		u := ups[i]
 		for _, c := range s.cands {
 			if sameRepository(c, u.Repository) || underRepository(u.Repository, c) {
 				return true
@@ -293,6 +294,7 @@ func verifySites(file string, before, after []*yaml.Node, ups []Update, ixA, ixB
 	for i, k := range keys(sa) {
 		now[k] = sa[i]
 	}
+	ux := newUpdateIndex(ups)
 	sb := collectSites(file, before, ixA)
 	for i, k := range keys(sb) {
 		s := sb[i]
@@ -300,7 +302,7 @@ func verifySites(file string, before, after []*yaml.Node, ups []Update, ixA, ixB
 		if ok && n.ref == s.ref {
 			continue
 		}
-		if s.meantFor(ups) || touchedDirectly(s, edited) {
+		if s.meantFor(ups, ux) || touchedDirectly(s, edited) {
 			continue
 		}
 		what := "disappears"
