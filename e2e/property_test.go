@@ -29,10 +29,10 @@ import (
 // The default run is bounded for CI; AUTOMATOR_PROPERTY_SEED,
 // AUTOMATOR_PROPERTY_SEQUENCES and AUTOMATOR_PROPERTY_STEPS run others.
 const (
-	propDefaultSeed      = 13
+	propDefaultSeed      = 1
 	propDefaultSequences = 3
 	propDefaultSteps     = 8
-	propSeedTag          = "0.1.0" // the tag every seed manifest pins, pushed at setup
+	propSeedTag          = "0.1.0" // the tag of every seed image, pushed at setup and pinned with its digest
 	propHumanEmail       = "dev@example.com"
 )
 
@@ -172,7 +172,22 @@ func newPropWorld(t *testing.T, bin string) *propWorld {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(manifests, p), []byte(strings.ReplaceAll(string(raw), "REGISTRY", w.reg.Host)), 0o644); err != nil {
+		// The seed pins every image by tag and digest (promotion refuses
+		// tag-only pins): values by "tag@digest", kustomize by a digest field.
+		text := strings.ReplaceAll(string(raw), "REGISTRY", w.reg.Host)
+		for _, svc := range propServices {
+			repo := w.reg.Ref("acme/" + svc)
+			d := w.tagDigest[repo+":"+propSeedTag]
+			text = strings.NewReplacer(
+				"repository: "+repo+"\n    tag: \""+propSeedTag+"\"", "repository: "+repo+"\n    tag: \""+propSeedTag+"@"+d+"\"",
+				"image: "+repo+":"+propSeedTag+"\n", "image: "+repo+":"+propSeedTag+"@"+d+"\n",
+				"name: "+repo+"\n    newTag: \""+propSeedTag+"\"\n", "name: "+repo+"\n    newTag: \""+propSeedTag+"\"\n    digest: "+d+"\n",
+			).Replace(text)
+		}
+		if strings.Count(text, "@sha256:")+strings.Count(text, "digest: sha256:") != len(propServices) {
+			t.Fatalf("seeding %s with digests:\n%s", p, text)
+		}
+		if err := os.WriteFile(filepath.Join(manifests, p), []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -789,11 +804,8 @@ func (w *propWorld) checkPin(desc, rev, env, svc string, p pin) {
 	}
 	d := p.digest
 	if d == "" {
-		if p.tag != propSeedTag {
-			w.t.Errorf("%s: tag %q without a digest was never pinned by the seed", where, p.tag)
-			return
-		}
-		d = w.tagDigest[p.repo+":"+p.tag]
+		w.t.Errorf("%s: pinned by tag %q only (the seed and every promotion pin digests)", where, p.tag)
+		return
 	}
 	pushed, ok := w.pushed[d]
 	switch {
