@@ -1,8 +1,6 @@
 package e2e_test
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -13,12 +11,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"gopkg.in/yaml.v3"
 
@@ -133,10 +129,7 @@ func propEnvInt(t *testing.T, key string, def int) int {
 
 // propWorld is one sequence's registry, GitHub fake, app directory and model.
 type propWorld struct {
-	t       *testing.T
-	bin     string
-	reg     *harness.Registry
-	gh      *harness.GitHub
+	*shop   // registry, GitHub fake, binary and app directory; no manifests of its own
 	gitDir  string
 	dir     string
 	configs [2]string // the same config with separate scan caches, one per concurrent process
@@ -157,7 +150,7 @@ type propWorld struct {
 
 func newPropWorld(t *testing.T, bin string) *propWorld {
 	t.Helper()
-	w := &propWorld{t: t, bin: bin, pushed: map[string]pin{}, tagDigest: map[string]string{}, inRegOK: map[string]bool{},
+	w := &propWorld{shop: &shop{t: t, bin: bin}, pushed: map[string]pin{}, tagDigest: map[string]string{}, inRegOK: map[string]bool{},
 		expect: map[string]map[string]pin{}, blocked: map[string]string{}, checked: map[string]bool{},
 		pinsAt: map[string]map[string]pin{}, ranOn: map[string]map[string]bool{}, seenMain: map[string]bool{}}
 	w.reg = harness.StartRegistry(t)
@@ -194,7 +187,8 @@ func newPropWorld(t *testing.T, bin string) *propWorld {
 	w.gh.CreateRepo("acme", "manifests", "main", manifests)
 	w.gitDir = w.gh.GitDir(manifestRepo)
 
-	w.dir = t.TempDir()
+	w.app = harness.NewGitRepo(t, "") // only the directory processes run in
+	w.dir = w.app.Dir
 	for i := range w.configs {
 		scanDir := t.TempDir()
 		if err := scantest.WriteDB(scanDir, scantest.FreshDB(time.Now())); err != nil {
@@ -252,77 +246,36 @@ environments:
 // push pushes a new random image as acme/svc:tag and records it.
 func (w *propWorld) push(svc, tag string) (ref string, p pin) {
 	w.t.Helper()
-	img, err := random.Image(256, 1)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	repo := w.reg.Ref("acme/" + svc)
-	r, err := name.ParseReference(repo+":"+tag, name.Insecure)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if err := remote.Write(r, img); err != nil {
-		w.t.Fatalf("pushing %s: %v", r, err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	p = pin{repo: repo, tag: tag, digest: d.String()}
+	ref, digest := w.pushRandom("acme/"+svc, tag)
+	p = pin{repo: w.reg.Ref("acme/" + svc), tag: tag, digest: digest}
 	w.pushed[p.digest] = p
-	w.tagDigest[repo+":"+tag] = p.digest
-	return repo + ":" + tag + "@" + p.digest, p
+	w.tagDigest[p.repo+":"+tag] = p.digest
+	return ref, p
 }
 
+// propResult is one automator process's exit code and output.
 type propResult struct {
-	args           []string
-	code           int
-	stdout, stderr string
+	args []string
+	runResult
 }
 
 func (r propResult) String() string {
 	return fmt.Sprintf("automator %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(r.args, " "), r.code, r.stdout, r.stderr)
 }
 
-// run runs the binary with config i; several argument lists run at once.
+// run runs one automator process per argument list, all at once, the i-th
+// with config i%2 (its own scan cache); a failing one must say why.
 func (w *propWorld) run(argLists ...[]string) []propResult {
 	w.t.Helper()
-	out := make([]propResult, len(argLists))
-	errs := make([]error, len(argLists))
-	var wg sync.WaitGroup
+	withConfig := make([][]string, len(argLists))
 	for i, args := range argLists {
-		args = append([]string{args[0], "--config", w.configs[i%2]}, args[1:]...)
-		cmd := exec.Command(w.bin, args...)
-		cmd.Dir = w.dir
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-		for k, v := range w.env {
-			cmd.Env = append(cmd.Env, k+"="+v)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			err := cmd.Run()
-			out[i] = propResult{args: args, stdout: stdout.String(), stderr: stderr.String()}
-			var ee *exec.ExitError
-			switch {
-			case errors.As(err, &ee):
-				out[i].code = ee.ExitCode()
-			case err != nil:
-				errs[i] = err
-			}
-		}()
+		withConfig[i] = append([]string{args[0], "--config", w.configs[i%2]}, args[1:]...)
 	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			w.t.Fatalf("running automator: %v", err)
-		}
-	}
-	for _, r := range out {
+	out := make([]propResult, len(argLists))
+	for i, r := range w.execTogether(w.env, withConfig...) {
+		out[i] = propResult{args: withConfig[i], runResult: r}
 		if r.code != 0 && strings.TrimSpace(r.stderr) == "" {
-			w.t.Errorf("a failing step printed no error: %s", r)
+			w.t.Errorf("a failing step printed no error: %s", out[i])
 		}
 	}
 	return out
@@ -494,7 +447,10 @@ func (w *propWorld) randomStep(rng *rand.Rand) string {
 }
 
 // fault is what a step injected; nil when none.
-type fault struct{ what string }
+type fault struct {
+	what         string
+	pullRequests bool // only a pull-request environment can meet it
+}
 
 // pushAndPromote pushes a new image of cart or checkout and promotes it into dev.
 func (w *propWorld) pushAndPromote(rng *rand.Rand, f *fault) string {
@@ -593,7 +549,7 @@ func (w *propWorld) mergeOne(rng *rand.Rand) string {
 		}
 	}
 	if len(open) == 0 {
-		return "merge: no open pull request"
+		return "merge: no open pull request; " + w.promoteFrom(propEnvs[1+rng.IntN(2)], nil)
 	}
 	p := open[rng.IntN(len(open))]
 	return w.mergePull(p)
@@ -618,13 +574,23 @@ func (w *propWorld) mergePull(p harness.PullRequest) string {
 // rollback rolls dev back to a random earlier main commit and, half of the
 // time, merges the pull request at once.
 func (w *propWorld) rollback(rng *rand.Rand) string {
-	log := w.gh.Log(manifestRepo, "main")
+	// Mostly a commit where dev ran something else than now.
+	log, now := w.gh.Log(manifestRepo, "main"), w.pins("main", "dev")
+	var other []string
+	for _, sha := range log {
+		if !w.allSame(w.pins(sha, "dev"), now) {
+			other = append(other, sha)
+		}
+	}
 	to := log[rng.IntN(len(log))]
+	if len(other) > 0 && rng.IntN(4) != 0 {
+		to = other[rng.IntN(len(other))]
+	}
 	want := w.pins(to, "dev")
 	r := w.run([]string{"rollback", "--env", "dev", "--to", to})[0]
 	desc := "rollback dev to " + to[:12]
 	if r.code != 0 {
-		if w.allSame(want, w.pins("main", "dev")) {
+		if w.allSame(want, w.pins("main", "dev")) && strings.Contains(r.stderr, "already runs the images of that commit") {
 			return desc + fmt.Sprintf(" (exit %d: dev already runs it)", r.code)
 		}
 		w.t.Errorf("%s failed: %s", desc, r)
@@ -699,7 +665,7 @@ func (w *propWorld) withFault(rng *rand.Rand) string {
 	case 2:
 		w.gh.InjectFault(w.t, harness.Fault{Method: "POST", Path: repoPath + `pulls$`, Status: 422,
 			Body: `{"message":"Validation Failed","errors":[{"resource":"PullRequest","code":"custom","message":"Draft pull requests are not supported in this repository."}]}`})
-		f.what = "GitHub 422 (drafts not supported) on pull request creation"
+		f.what, f.pullRequests = "GitHub 422 (drafts not supported) on pull request creation", true
 	case 3:
 		skip := rng.IntN(8)
 		w.gh.InjectFault(w.t, harness.Fault{Method: "PATCH", Path: repoPath + `git/refs/`, Skip: skip, Status: 422,
@@ -714,7 +680,7 @@ func (w *propWorld) withFault(rng *rand.Rand) string {
 		f.what = fmt.Sprintf("registry 503 on request %d", skip+1)
 	}
 	var desc string
-	if rng.IntN(2) == 0 {
+	if !f.pullRequests && rng.IntN(2) == 0 {
 		desc = w.pushAndPromote(rng, &f)
 	} else {
 		desc = w.promoteFrom("staging", &f)
@@ -755,7 +721,7 @@ func (w *propWorld) humanBranch(rng *rand.Rand) string {
 		}
 	}
 	if len(open) == 0 {
-		return "human edit of a pull request branch: none open"
+		return "human edit of a pull request branch: none open; " + w.pushAndPromote(rng, nil)
 	}
 	env := open[rng.IntN(len(open))]
 	branch := "automator/" + env
