@@ -519,6 +519,8 @@ func (w *propWorld) promoteFrom(env string, f *fault) string {
 		w.expect[env] = want
 	case f == nil:
 		w.t.Errorf("%s failed without a fault: %s", desc, r)
+	case f.pullRequests && !strings.Contains(r.stderr, "Draft pull requests are not supported"):
+		w.t.Errorf("%s: the 422 failed the step without GitHub's message: %s", desc, r)
 	case w.allSame(effBefore, eff):
 		desc += fmt.Sprintf(" (failed, exit %d, nothing changed)", r.code)
 	case w.allSame(want, eff):
