@@ -139,11 +139,10 @@ type propWorld struct {
 
 	pushed    map[string]pin             // digest → what was pushed
 	tagDigest map[string]string          // repo:tag → digest
-	inRegOK   map[string]bool            // repo@digest confirmed by the registry
+	inRegOK   map[string]bool            // digests the registry confirmed
 	expect    map[string]map[string]pin  // env → service → what it must run
 	blocked   map[string]string          // env → human commit on its open pull request branch
 	checked   map[string]bool            // commits whose changes were checked
-	pinsAt    map[string]map[string]pin  // commit:env → pins (main history cache)
 	ranOn     map[string]map[string]bool // env → digests it pinned on main at some commit
 	seenMain  map[string]bool            // main commits folded into ranOn
 }
@@ -152,7 +151,7 @@ func newPropWorld(t *testing.T, bin string) *propWorld {
 	t.Helper()
 	w := &propWorld{shop: &shop{t: t, bin: bin}, pushed: map[string]pin{}, tagDigest: map[string]string{}, inRegOK: map[string]bool{},
 		expect: map[string]map[string]pin{}, blocked: map[string]string{}, checked: map[string]bool{},
-		pinsAt: map[string]map[string]pin{}, ranOn: map[string]map[string]bool{}, seenMain: map[string]bool{}}
+		ranOn: map[string]map[string]bool{}, seenMain: map[string]bool{}}
 	w.reg = harness.StartRegistry(t)
 	w.gh = harness.StartGitHub(t)
 	for _, svc := range propServices {
