@@ -616,6 +616,9 @@ func (w *propWorld) rollback(rng *rand.Rand) string {
 // concurrent promotes into dev from two processes at once: two services, or
 // (a third of the time) two images of one service, where either may win.
 func (w *propWorld) concurrent(rng *rand.Rand) string {
+	if rng.IntN(4) == 0 && w.blocked["staging"] == "" {
+		return w.concurrentStaging()
+	}
 	a, b := "cart", "checkout"
 	if rng.IntN(3) == 0 {
 		b = a
@@ -641,6 +644,32 @@ func (w *propWorld) concurrent(rng *rand.Rand) string {
 	default:
 		w.t.Errorf("%s: dev runs %s, neither", desc, got[a])
 	}
+	return desc
+}
+
+// concurrentStaging promotes staging from dev by two processes at once:
+// both succeed and one pull request carries what dev runs.
+func (w *propWorld) concurrentStaging() string {
+	desc := "concurrently promote staging from dev twice"
+	up := w.pins("main", "dev")
+	for _, r := range w.run([]string{"promote", "--env", "staging"}, []string{"promote", "--env", "staging"}) {
+		if r.code != 0 {
+			w.t.Errorf("%s: %s", desc, r)
+		}
+	}
+	open := 0
+	for _, p := range w.gh.PullRequests(manifestRepo) {
+		if p.State == "open" && p.Head == "automator/staging" {
+			open++
+		}
+	}
+	if open > 1 {
+		w.t.Errorf("%s: %d open pull requests from automator/staging", desc, open)
+	}
+	if got := w.pins(w.effectiveRev("staging"), "staging"); !w.allSame(up, got) {
+		w.t.Errorf("%s: staging runs %v on %s, want %v", desc, got, w.effectiveRev("staging"), up)
+	}
+	w.expect["staging"] = up
 	return desc
 }
 
