@@ -744,14 +744,22 @@ func (w *propWorld) humanMain(rng *rand.Rand) string {
 // humanBranch commits a reviewer's note to an open automator/<env> pull
 // request branch: the next promotion into env must fail and keep it.
 func (w *propWorld) humanBranch(rng *rand.Rand) string {
-	var open []string
-	for _, env := range []string{"staging", "prod"} {
-		if w.openPull("automator/"+env) != nil {
-			open = append(open, env)
+	prefix := ""
+	openEnvs := func() []string {
+		var open []string
+		for _, env := range []string{"staging", "prod"} {
+			if w.openPull("automator/"+env) != nil {
+				open = append(open, env)
+			}
 		}
+		return open
 	}
-	if len(open) == 0 {
-		return "human edit of a pull request branch: none open; " + w.pushAndPromote(rng, nil)
+	open := openEnvs()
+	if len(open) == 0 { // open one first
+		prefix = w.pushAndPromote(rng, nil) + ", " + w.promoteFrom("staging", nil) + ", "
+		if open = openEnvs(); len(open) == 0 {
+			return prefix + "no pull request to edit"
+		}
 	}
 	env := open[rng.IntN(len(open))]
 	branch := "automator/" + env
@@ -762,7 +770,7 @@ func (w *propWorld) humanBranch(rng *rand.Rand) string {
 		w.t.Fatalf("pushing a human commit to %s: %v", branch, err)
 	}
 	w.blocked[env] = sha
-	return "human commit on " + branch
+	return prefix + "human commit on " + branch
 }
 
 // check verifies the invariants after a step.
