@@ -135,6 +135,13 @@ func (s *faultSet) take(method, path string) *Fault {
 	return nil
 }
 
+// clear drops every injected fault, consumed or not.
+func (s *faultSet) clear() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
 // pending reports how many injected faults have not been fully consumed.
 func (s *faultSet) pending() int {
 	s.mu.Lock()

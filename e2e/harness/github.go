@@ -237,6 +237,10 @@ func (g *GitHub) SetLatency(d time.Duration) { g.latency.Store(int64(d)) }
 // PendingFaults reports how many injected faults have not been fully consumed.
 func (g *GitHub) PendingFaults() int { return g.faults.pending() }
 
+// ClearFaults drops the injected faults no request has consumed yet, so a test that injects a fault a step
+// may or may not reach starts its next step clean.
+func (g *GitHub) ClearFaults() { g.faults.clear() }
+
 // Requests returns every request answered so far, in order.
 func (g *GitHub) Requests() []APIRequest {
 	g.mu.Lock()

@@ -331,6 +331,16 @@ func TestRateLimitAndFaultInjection(t *testing.T) {
 	if n := gh.Calls("GET /repos/{owner}/{repo}/git/ref/{ref...}"); n != 4 {
 		t.Fatalf("ref GETs counted = %d, want 4", n)
 	}
+
+	// A fault no request reached is dropped by ClearFaults.
+	gh.InjectFault(t, harness.ServerError(http.StatusServiceUnavailable))
+	if gh.PendingFaults() != 1 {
+		t.Fatalf("pending faults = %d, want 1", gh.PendingFaults())
+	}
+	gh.ClearFaults()
+	if _, resp, err := fresh.Git.GetRef(ctx, "org", "manifests", "heads/main"); err != nil || gh.PendingFaults() != 0 {
+		t.Fatalf("after ClearFaults: %v (status %d), %d pending", err, resp.StatusCode, gh.PendingFaults())
+	}
 }
 
 func equalInts(a, b []int) bool {

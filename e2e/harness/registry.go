@@ -338,6 +338,9 @@ func (r *Registry) InjectFault(t testing.TB, f Fault) {
 // PendingFaults reports how many injected faults have not been fully consumed yet.
 func (r *Registry) PendingFaults() int { return r.faults.pending() }
 
+// ClearFaults drops the injected faults no request has consumed yet.
+func (r *Registry) ClearFaults() { r.faults.clear() }
+
 // Requests returns a copy of every request seen by the proxy, in arrival order.
 func (r *Registry) Requests() []RegistryRequest {
 	r.mu.Lock()
