@@ -2,7 +2,9 @@ package registry
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -189,5 +191,52 @@ func TestRegistryCredentialsNotSentAcrossRedirect(t *testing.T) {
 	}
 	if len(storage.auth) < 2 {
 		t.Errorf("storage saw %d requests, want the redirected config and layer downloads", len(storage.auth))
+	}
+}
+
+// TestManifestMediaTypeMustBeImage: a registry answering a tag's manifest with an HTML page (a 200
+// from a broken proxy) has a digest of that page; Head and Describe refuse it instead of handing it
+// to the watcher, and accept an image manifest served the same way.
+func TestManifestMediaTypeMustBeImage(t *testing.T) {
+	img, _ := random.Image(64, 1)
+	manifest, _ := img.RawManifest()
+	mt, _ := img.MediaType()
+	imgDigest, _ := img.Digest()
+	for _, tc := range []struct {
+		name    string
+		ctype   string
+		body    []byte
+		wantErr bool
+	}{
+		{"HTML page", "text/html", []byte("<html><body>maintenance</body></html>"), true},
+		{"JSON of another kind", "application/json", []byte(`{"errors":[]}`), true},
+		{"image manifest", string(mt), manifest, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !strings.Contains(r.URL.Path, "/manifests/") {
+					return
+				}
+				w.Header().Set("Content-Type", tc.ctype)
+				w.Header().Set("Docker-Content-Digest", fmt.Sprintf("sha256:%x", sha256.Sum256(tc.body)))
+				w.Header().Set("Content-Length", fmt.Sprint(len(tc.body)))
+				if r.Method == http.MethodGet {
+					_, _ = w.Write(tc.body)
+				}
+			}))
+			t.Cleanup(srv.Close)
+			c := newClient(t)
+			tag, _ := name.NewTag(strings.TrimPrefix(srv.URL, "http://") + "/acme/app:2.0.0")
+			d, herr := c.Head(context.Background(), tag)
+			_, derr := c.Describe(context.Background(), tag)
+			for what, err := range map[string]error{"Head": herr, "Describe": derr} {
+				if tc.wantErr != errors.Is(err, ErrNotImage) {
+					t.Errorf("%s: %v, want ErrNotImage %v", what, err, tc.wantErr)
+				}
+			}
+			if !tc.wantErr && d != imgDigest.String() {
+				t.Errorf("Head = %s, want %s", d, imgDigest)
+			}
+		})
 	}
 }
