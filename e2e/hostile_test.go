@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -121,7 +122,7 @@ func stormProxy(t *testing.T, reg *harness.Registry, until time.Time, during, af
 	t.Helper()
 	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
 		pr.SetURL(&url.URL{Scheme: "http", Host: reg.Host})
-	}}
+	}, ErrorLog: log.New(io.Discard, "", 0)} // requests the watcher gives up on are not errors here
 	return hostile(t, func(w http.ResponseWriter, r *http.Request) {
 		if time.Now().Before(until) {
 			during.Add(1)
@@ -156,7 +157,7 @@ func startGitHubGateway(t *testing.T, gh *harness.GitHub, foreign string, stormU
 	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
 		pr.SetURL(target)
 		pr.Out.Host = pr.In.Host // the fake builds its URLs from the Host it is asked for
-	}}
+	}, ErrorLog: log.New(io.Discard, "", 0)}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		api := strings.HasPrefix(r.URL.Path, "/api/v3/")
 		switch {
@@ -595,7 +596,12 @@ watch:
 		}
 	}
 
-	// Healthz throughout, heap bounded.
+	// Healthz throughout, readiness despite the hung registry, heap bounded.
+	if resp, err := http.Get("http://" + p.ops + "/readyz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("/readyz after the run: %v %v", resp, err)
+	} else {
+		_ = resp.Body.Close()
+	}
 	if f := ops.failures.Load(); f != 0 {
 		t.Errorf("/healthz failed %d of %d times during the run", f, ops.checks.Load())
 	}
