@@ -73,29 +73,35 @@ func (c *counter) received() []string {
 // garbageRegistry answers the registry API's ping and tag lists correctly
 // (1.0.0 and 2.0.0) but every manifest wrongly, by repository: acme/badjson
 // with a body that is not JSON, acme/badtype with an HTML media type, and
-// acme/baddigest with a valid manifest under a Docker-Content-Digest that is
-// not its digest.
+// acme/baddigest with a valid manifest (whose config blob it serves) under a
+// Docker-Content-Digest that is not its digest.
 func garbageRegistry(c *counter) http.HandlerFunc {
-	good := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",` +
-		`"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:` + strings.Repeat("a", 64) + `","size":2},"layers":[]}`)
 	digestOf := func(b []byte) string { return fmt.Sprintf("sha256:%x", sha256.Sum256(b)) }
+	config := []byte(`{"architecture":"amd64","os":"linux","created":"2030-01-01T00:00:00Z","rootfs":{"type":"layers","diff_ids":[]},"config":{}}`)
+	good := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",` +
+		`"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` + digestOf(config) + `","size":` + strconv.Itoa(len(config)) + `},"layers":[]}`)
 	return func(w http.ResponseWriter, r *http.Request) {
 		c.saw(r)
-		if r.URL.Path == "/v2/" {
+		path := strings.TrimPrefix(r.URL.Path, "/v2/")
+		if path == "" {
 			_, _ = io.WriteString(w, "{}")
 			return
 		}
-		repo, rest, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v2/"), "/manifests/")
+		if repo, ok := strings.CutSuffix(path, "/tags/list"); ok {
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]any{"name": repo, "tags": []string{"1.0.0", "2.0.0"}})
+			return
+		}
+		if strings.HasSuffix(path, "/blobs/"+digestOf(config)) {
+			w.Header().Set("Docker-Content-Digest", digestOf(config))
+			_, _ = w.Write(config)
+			return
+		}
+		repo, _, ok := strings.Cut(path, "/manifests/")
 		if !ok {
-			if repo, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/v2/"), "/tags/list"); ok {
-				w.Header().Set("Content-Type", "application/json")
-				_ = json.NewEncoder(w).Encode(map[string]any{"name": repo, "tags": []string{"1.0.0", "2.0.0"}})
-				return
-			}
 			http.NotFound(w, r)
 			return
 		}
-		_ = rest
 		body, ctype, digest := good, "application/vnd.oci.image.manifest.v1+json", digestOf(good)
 		switch repo {
 		case "acme/badjson":
@@ -161,7 +167,7 @@ func startGitHubGateway(t *testing.T, gh *harness.GitHub, foreign string, stormU
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		api := strings.HasPrefix(r.URL.Path, "/api/v3/")
 		switch {
-		case api && strings.Contains(r.URL.Path, "/repos/acme/edge/"):
+		case api && (strings.HasPrefix(r.URL.Path, "/api/v3/repos/acme/edge/") || r.URL.Path == "/api/v3/repos/acme/edge"):
 			g.redirected.Add(1)
 			http.Redirect(w, r, "http://"+foreign+r.URL.RequestURI(), http.StatusFound)
 		case api && time.Now().Before(stormUntil):
