@@ -263,7 +263,8 @@ func New(opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configuring registry client: %w", err)
 	}
-	c.rt = rt
+	// Outside the retries: a registry serving bytes that do not match their digest is not retried.
+	c.rt = manifestDigestCheck{next: rt}
 	if c.puller, err = remote.NewPuller(c.baseOptions()...); err != nil {
 		return nil, fmt.Errorf("creating registry client: %w", err)
 	}

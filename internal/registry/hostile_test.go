@@ -2,7 +2,9 @@ package registry
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -189,5 +191,65 @@ func TestRegistryCredentialsNotSentAcrossRedirect(t *testing.T) {
 	}
 	if len(storage.auth) < 2 {
 		t.Errorf("storage saw %d requests, want the redirected config and layer downloads", len(storage.auth))
+	}
+}
+
+// TestManifestMediaTypeMustBeImage: a registry answering a tag's manifest with an HTML page (a 200
+// from a broken proxy) has a digest of that page; Head and Describe refuse it instead of handing it
+// to the watcher, and accept an image manifest served the same way. Describe also refuses a manifest
+// whose bytes do not hash to the digest the registry announces.
+func TestManifestMediaTypeMustBeImage(t *testing.T) {
+	img, _ := random.Image(64, 1)
+	manifest, _ := img.RawManifest()
+	mt, _ := img.MediaType()
+	imgDigest, _ := img.Digest()
+	config, _ := img.RawConfigFile()
+	for _, tc := range []struct {
+		name    string
+		ctype   string
+		body    []byte
+		digest  string // Docker-Content-Digest; the body's when empty
+		wantErr error  // of Describe; Head sees only headers, so only ErrNotImage
+	}{
+		{"HTML page", "text/html", []byte("<html><body>maintenance</body></html>"), "", ErrNotImage},
+		{"JSON of another kind", "application/json", []byte(`{"errors":[]}`), "", ErrNotImage},
+		{"image manifest", string(mt), manifest, "", nil},
+		{"image manifest under another digest", string(mt), manifest, "sha256:" + strings.Repeat("0", 64), ErrDigestMismatch},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.Contains(r.URL.Path, "/blobs/") {
+					_, _ = w.Write(config)
+					return
+				}
+				if !strings.Contains(r.URL.Path, "/manifests/") {
+					return
+				}
+				w.Header().Set("Content-Type", tc.ctype)
+				d := fmt.Sprintf("sha256:%x", sha256.Sum256(tc.body))
+				if tc.digest != "" {
+					d = tc.digest
+				}
+				w.Header().Set("Docker-Content-Digest", d)
+				w.Header().Set("Content-Length", fmt.Sprint(len(tc.body)))
+				if r.Method == http.MethodGet {
+					_, _ = w.Write(tc.body)
+				}
+			}))
+			t.Cleanup(srv.Close)
+			c := newClient(t)
+			tag, _ := name.NewTag(strings.TrimPrefix(srv.URL, "http://") + "/acme/app:2.0.0")
+			d, herr := c.Head(context.Background(), tag)
+			if tc.wantErr == ErrNotImage != errors.Is(herr, ErrNotImage) {
+				t.Errorf("Head: %v, want ErrNotImage: %v", herr, tc.wantErr == ErrNotImage)
+			}
+			img, derr := c.Describe(context.Background(), tag)
+			if (tc.wantErr == nil) != (derr == nil) || tc.wantErr != nil && !errors.Is(derr, tc.wantErr) {
+				t.Errorf("Describe: %v, want %v", derr, tc.wantErr)
+			}
+			if tc.digest == "" && tc.wantErr == nil && (d != imgDigest.String() || img.Digest != imgDigest.String()) {
+				t.Errorf("Head = %s, Describe = %s, want %s", d, img.Digest, imgDigest)
+			}
+		})
 	}
 }

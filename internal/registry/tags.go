@@ -2,10 +2,12 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"go.uber.org/zap"
 )
 
@@ -70,21 +72,43 @@ func (c *Client) Tags(ctx context.Context, repo name.Repository, max int) (tags 
 	return tags, false, nil
 }
 
-// Head returns the digest tag points to, with one HEAD request.
+// ErrNotImage is returned when a tag resolves to something that is not an image manifest or an
+// index (an HTML error page, an artifact of another kind): its digest must never be promoted.
+var ErrNotImage = errors.New("not an image manifest or index")
+
+// requireImage refuses descriptors of any media type but an image manifest or an index. A HEAD
+// answer is only headers, so a registry (or a proxy in front of it) answering an error page with a
+// 200 would otherwise hand over the digest of that page.
+func requireImage(tag name.Tag, mt types.MediaType) error {
+	if mt.IsImage() || mt.IsIndex() {
+		return nil
+	}
+	return fmt.Errorf("resolving %s: media type %q: %w", tag, mt, ErrNotImage)
+}
+
+// Head returns the digest tag points to, with one HEAD request; the answer must name an image
+// manifest or index media type (ErrNotImage otherwise).
 func (c *Client) Head(ctx context.Context, tag name.Tag) (string, error) {
 	d, err := c.puller.Head(ctx, tag)
 	if err != nil {
 		return "", fmt.Errorf("resolving %s: %w", tag, err)
 	}
+	if err := requireImage(tag, d.MediaType); err != nil {
+		return "", err
+	}
 	return d.Digest.String(), nil
 }
 
 // Describe returns the digest tag points to and, for a single-platform image, the creation time from
-// its config (one manifest GET, one config blob GET).
+// its config (one manifest GET, one config blob GET); anything but an image manifest or index is
+// ErrNotImage.
 func (c *Client) Describe(ctx context.Context, tag name.Tag) (ImageInfo, error) {
 	d, err := c.puller.Get(ctx, tag)
 	if err != nil {
 		return ImageInfo{}, fmt.Errorf("fetching manifest of %s: %w", tag, err)
+	}
+	if err := requireImage(tag, d.MediaType); err != nil {
+		return ImageInfo{}, err
 	}
 	out := ImageInfo{Digest: d.Digest.String()}
 	if d.MediaType.IsImage() {
