@@ -56,22 +56,12 @@ func newWatchCmd(a *app) *cobra.Command {
 // complete validates the flags against the config: rules to watch, the
 // shard, and the webhook secret --listen needs.
 func (o *watchOptions) complete(a *app, cfg *config.Config) error {
-	if cfg.Watch == nil || len(cfg.Watch.Rules) == 0 {
-		return usageErrorf("%s: watch.rules is empty: nothing to watch", a.configPath)
+	c, err := watch.Flags{Shard: o.shardFlag, Listen: o.listen}.Check(cfg.Watch, a.configPath, a.getenv)
+	if err != nil {
+		return &usageError{err: err}
 	}
-	if o.shardFlag != "" {
-		var err error
-		if o.shard, err = watch.ParseShard(o.shardFlag); err != nil {
-			return &usageError{err: err}
-		}
-	}
-	if o.listen != "" {
-		if cfg.Watch.WebhookSecretEnv == "" || a.getenv(cfg.Watch.WebhookSecretEnv) == "" {
-			return usageErrorf("--listen serves webhooks, which need a shared secret: set watch.webhookSecretEnv and that variable")
-		}
-		o.secret = []byte(a.getenv(cfg.Watch.WebhookSecretEnv))
-		a.redactor.AddKnown(string(o.secret))
-	}
+	o.shard, o.secret = c.Shard, c.Secret
+	a.redactor.AddKnown(string(o.secret))
 	return nil
 }
 
