@@ -82,12 +82,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // other errors go through the logger when it exists.
 func (a *app) reportError(err error) {
 	stderr := a.redactor.Writer(a.stderr)
-	var cerr *config.Error
-	if errors.As(err, &cerr) {
+	var located logging.Located // a config error: its list of problems
+	if errors.As(err, &located) {
 		if a.getenv("GITHUB_ACTIONS") == "true" {
-			for _, p := range cerr.Problems {
-				_ = logging.Annotate(a.redactor.Writer(a.stdout), p.File, p.Line, p.Column, p.Path+": "+p.Message)
-			}
+			logging.AnnotateProblems(a.redactor.Writer(a.stdout), located)
 		}
 		fmt.Fprintln(stderr, "Error:", err)
 		return

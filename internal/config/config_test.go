@@ -3,8 +3,10 @@ package config
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -261,5 +263,20 @@ func TestWriteYAMLRoundTrips(t *testing.T) {
 	}
 	if len(back.Services) != len(cfg.Services) || len(back.Environments) != len(cfg.Environments) || back.Build.Parallelism != cfg.Build.Parallelism {
 		t.Errorf("printed config lost content:\n%s", out.String())
+	}
+}
+
+func TestErrorEachProblem(t *testing.T) {
+	e := &Error{Problems: []Problem{
+		{File: "a.yaml", Line: 2, Column: 3, Path: "scan.policy", Message: "unknown severity"},
+		{File: "a.yaml", Path: "services", Message: "empty"},
+	}}
+	var got []string
+	e.EachProblem(func(file string, line, col int, msg string) {
+		got = append(got, fmt.Sprintf("%s:%d:%d %s", file, line, col, msg))
+	})
+	want := []string{"a.yaml:2:3 scan.policy: unknown severity", "a.yaml:0:0 services: empty"}
+	if !slices.Equal(got, want) {
+		t.Errorf("EachProblem() gave %q, want %q", got, want)
 	}
 }

@@ -60,6 +60,14 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("invalid config (%d problems):\n  %s", len(lines), strings.Join(lines, "\n  "))
 }
 
+// EachProblem calls f with each problem's place and "path: message", so
+// that the problems can be annotated in GitHub Actions (logging.Located).
+func (e *Error) EachProblem(f func(file string, line, col int, msg string)) {
+	for _, p := range e.Problems {
+		f(p.File, p.Line, p.Column, p.Path+": "+p.Message)
+	}
+}
+
 // ErrNotFound is returned by Find when no config file exists at the default paths.
 var ErrNotFound = errors.New("no config file found")
 

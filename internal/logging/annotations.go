@@ -102,3 +102,21 @@ func escapeData(s string) string {
 func escapeProperty(s string) string {
 	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
 }
+
+// Located is an error made of problems at places in files (a config file's
+// list of mistakes), each worth its own annotation. It is an interface so
+// that the packages owning such errors need not import logging.
+type Located interface {
+	error
+	// EachProblem calls f once per problem, in the order they are reported.
+	EachProblem(f func(file string, line, col int, msg string))
+}
+
+// AnnotateProblems writes one ::error workflow command per problem of l,
+// each pointing at its file:line:col. Write errors are ignored: the
+// annotations repeat what is printed anyway.
+func AnnotateProblems(w io.Writer, l Located) {
+	l.EachProblem(func(file string, line, col int, msg string) {
+		_ = Annotate(w, file, line, col, msg)
+	})
+}
