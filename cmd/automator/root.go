@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -159,15 +158,10 @@ func (a *app) config() (*config.Config, error) {
 	if a.cfg != nil {
 		return a.cfg, nil
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return nil, fmt.Errorf("finding working directory: %w", err)
-	}
-	path, err := config.Find(wd, a.configPath)
-	if err != nil {
+	cfg, err := config.Open(a.configPath)
+	if errors.Is(err, config.ErrNotFound) {
 		return nil, &usageError{err: err}
 	}
-	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, err
 	}

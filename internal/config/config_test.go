@@ -280,3 +280,51 @@ func TestErrorEachProblem(t *testing.T) {
 		t.Errorf("EachProblem() gave %q, want %q", got, want)
 	}
 }
+
+func TestOpen(t *testing.T) {
+	valid, err := os.ReadFile(filepath.Join("testdata", "repo", "valid.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		files    map[string]string // relative to the working directory
+		explicit string
+		wantErr  error // nil: a config loads
+	}{
+		{name: "none", wantErr: ErrNotFound},
+		{name: "default", files: map[string]string{"automator.yaml": string(valid)}},
+		{name: "under .github", files: map[string]string{".github/automator.yaml": string(valid)}},
+		{name: "explicit", files: map[string]string{"x.yaml": string(valid)}, explicit: "x.yaml"},
+		{name: "explicit missing: the read error", explicit: "missing.yaml", wantErr: os.ErrNotExist},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			// valid.yaml's service context, checked by Load.
+			if err := os.CopyFS(filepath.Join(dir, "src"), os.DirFS(filepath.Join("testdata", "repo", "src"))); err != nil {
+				t.Fatal(err)
+			}
+			for name, body := range tt.files {
+				p := filepath.Join(dir, name)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			t.Chdir(dir)
+			cfg, err := Open(tt.explicit)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("Open() error = %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || cfg == nil {
+				t.Fatalf("Open() = %v, %v", cfg, err)
+			}
+		})
+	}
+}

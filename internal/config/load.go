@@ -86,6 +86,21 @@ func Find(dir, explicit string) (string, error) {
 	return "", fmt.Errorf("looking for %s in %s: %w (pass --config FILE)", strings.Join(DefaultPaths, " or "), dir, ErrNotFound)
 }
 
+// Open loads the config the command line names: explicit when set, else
+// the first of DefaultPaths in the working directory. It returns an error
+// wrapping ErrNotFound when there is none, and Load's errors.
+func Open(explicit string) (*Config, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, fmt.Errorf("finding working directory: %w", err)
+	}
+	path, err := Find(wd, explicit)
+	if err != nil {
+		return nil, err
+	}
+	return Load(path)
+}
+
 // Load reads, strictly decodes, defaults and validates the config at path.
 // The repository root (for checking service paths) is the file's directory,
 // or its parent when the file lives in .github/.
