@@ -99,17 +99,11 @@ func promoteResults(ctx context.Context, a *app, o *promoteOptions, out io.Write
 	if err != nil {
 		return err
 	}
-	for _, im := range images {
-		if im.Report != nil {
-			g.Remember(im.Report, im.Digest)
-		}
-	}
 	p, err := a.promoter(ctx, o.dryRun)
 	if err != nil {
 		return err
 	}
-	w := &pipeline.WriteStage{Promoter: p, Logger: a.logger.Named("writeback")}
-	done := &pipeline.Delivered{Images: images, Envs: w.Run(ctx, targets, pipeline.Updates(images, true))}
+	done := pipeline.DeliverResults(ctx, g, p, targets, images, a.logger.Named("writeback"))
 	if err := a.reportRun(out, done, o.dryRun); err != nil {
 		return err
 	}

@@ -117,3 +117,17 @@ func Err(outcomes []EnvOutcome) error {
 	}
 	return &EnvError{Failed: failed}
 }
+
+// DeliverResults writes images read from build result files (ReadResults)
+// back into targets through p. The scan reports the images carry are
+// remembered by g first, so the write-back's gate does not scan again an
+// image a build job already scanned.
+func DeliverResults(ctx context.Context, g *Gate, p Lander, targets []*promote.Target, images []*Image, log *zap.Logger) *Delivered {
+	for _, im := range images {
+		if im.Report != nil {
+			g.Remember(im.Report, im.Digest)
+		}
+	}
+	w := &WriteStage{Promoter: p, Logger: log}
+	return &Delivered{Images: images, Envs: w.Run(ctx, targets, Updates(images, true))}
+}

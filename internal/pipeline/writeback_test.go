@@ -60,3 +60,31 @@ func TestWriteStageNothingToWrite(t *testing.T) {
 		t.Errorf("Err = %v, want nil", err)
 	}
 }
+
+func TestDeliverResults(t *testing.T) {
+	cfg := parseConfig(t, testConfig)
+	scanned := &Image{Service: "web", Image: "ghcr.io/acme/web", Tags: []string{"1.4.0"}, Digest: digestOfService("web").String(), Pushed: true}
+	scanned.Report = report(scanned.Image + "@" + scanned.Digest)
+	unscanned := &Image{Service: "api", Image: "ghcr.io/acme/api", Digest: digestOfService("api").String(), Pushed: true}
+	images := []*Image{scanned, unscanned}
+	g := &Gate{}
+	p := &fakePromoter{}
+
+	done := DeliverResults(t.Context(), g, p, []*promote.Target{env(t, cfg, "dev")}, images, nil)
+
+	if got := g.report(scanned.Digest); got != scanned.Report {
+		t.Errorf("gate's report of %s = %v, want the one the result file carried", scanned.Digest, got)
+	}
+	if got := g.report(unscanned.Digest); got != nil {
+		t.Errorf("gate's report of %s = %v, want none", unscanned.Digest, got)
+	}
+	wantCalls := []promoteCall{{Env: "dev", Explicit: Updates(images, true)}}
+	if !slices.EqualFunc(p.calls, wantCalls, func(a, b promoteCall) bool {
+		return a.Env == b.Env && slices.EqualFunc(a.Explicit, b.Explicit, equalUpdate)
+	}) {
+		t.Errorf("Promote calls = %+v\nwant %+v", p.calls, wantCalls)
+	}
+	if len(done.Envs) != 1 || done.Envs[0].Env != "dev" || !slices.Equal(done.Images, images) {
+		t.Errorf("delivered = %+v, want dev's outcome and the images", done)
+	}
+}
