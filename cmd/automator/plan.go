@@ -68,12 +68,7 @@ func planRun(cmd *cobra.Command, a *app, o *planOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.format == "json" {
-		err = res.WriteJSON(cmd.OutOrStdout())
-	} else {
-		err = res.WriteText(cmd.OutOrStdout())
-	}
-	if err != nil {
+	if err := res.Write(cmd.OutOrStdout(), o.format); err != nil {
 		return fmt.Errorf("writing plan: %w", err)
 	}
 	outs, err := res.Outputs()
@@ -96,10 +91,7 @@ func (a *app) plan(ctx context.Context, ev *event.Event, f planFlags) (*detect.R
 		return nil, err
 	}
 	opts := []detect.Option{detect.WithRepo(repo), detect.WithEvent(ev), detect.WithLogger(a.logger), detect.WithSelection(f.Selection)}
-	ownerRepo := a.getenv("GITHUB_REPOSITORY")
-	if ev != nil && ev.Repository != "" {
-		ownerRepo = ev.Repository
-	}
+	ownerRepo := ev.OwnerRepo(a.getenv)
 	if gh, err := a.github(); err == nil && ownerRepo != "" {
 		opts = append(opts, detect.WithComparer(gh, ownerRepo))
 	}

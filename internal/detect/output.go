@@ -68,6 +68,15 @@ func (r *Result) Outputs() ([]actions.Output, error) {
 	}, nil
 }
 
+// Write writes the result in the plan command's output format: "json" as
+// WriteJSON, anything else as WriteText (the command checks the flag).
+func (r *Result) Write(w io.Writer, format string) error {
+	if format == "json" {
+		return r.WriteJSON(w)
+	}
+	return r.WriteText(w)
+}
+
 // WriteJSON writes the result as indented JSON.
 func (r *Result) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -36,5 +37,27 @@ func TestBuildMatrix(t *testing.T) {
 		if strings.Join(seen, ",") != strings.Join(names(n), ",") {
 			t.Errorf("n=%d: matrix does not cover every service exactly once in order", n)
 		}
+	}
+}
+
+func TestResultWrite(t *testing.T) {
+	r := &Result{Range: "a..b", Services: []Selected{{Name: "web", Reasons: []Reason{{File: "web/main.go", Rule: "context"}}}}}
+	for _, format := range []string{"text", "json"} {
+		t.Run(format, func(t *testing.T) {
+			var got, want bytes.Buffer
+			if err := r.Write(&got, format); err != nil {
+				t.Fatal(err)
+			}
+			write := r.WriteText
+			if format == "json" {
+				write = r.WriteJSON
+			}
+			if err := write(&want); err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != want.String() {
+				t.Errorf("Write(%q) = %q, want %q", format, got.String(), want.String())
+			}
+		})
 	}
 }

@@ -257,3 +257,13 @@ func isZero(sha string) bool { return sha != "" && strings.Trim(sha, "0") == "" 
 // ErrNoRange is returned by stages that need a commit range from an event kind
 // that has none (schedule, release, …).
 var ErrNoRange = errors.New("event carries no commit range")
+
+// OwnerRepo is the owner/name of the repository the workflow runs for: the
+// payload's, else GITHUB_REPOSITORY (read through getenv). It is safe on a
+// nil event (no event outside Actions) and empty when neither is known.
+func (e *Event) OwnerRepo(getenv func(string) string) string {
+	if e != nil && e.Repository != "" {
+		return e.Repository
+	}
+	return getenv("GITHUB_REPOSITORY")
+}

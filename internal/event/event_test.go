@@ -89,3 +89,25 @@ func TestFromEnvOutsideActions(t *testing.T) {
 		t.Fatalf("event = %+v, %v", ev, err)
 	}
 }
+
+func TestOwnerRepo(t *testing.T) {
+	env := map[string]string{"GITHUB_REPOSITORY": "acme/from-env"}
+	tests := []struct {
+		name string
+		ev   *Event
+		env  map[string]string
+		want string
+	}{
+		{name: "no event", ev: nil, env: env, want: "acme/from-env"},
+		{name: "event without repository", ev: &Event{}, env: env, want: "acme/from-env"},
+		{name: "payload wins", ev: &Event{Repository: "acme/from-payload"}, env: env, want: "acme/from-payload"},
+		{name: "neither", ev: &Event{}, want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.ev.OwnerRepo(func(k string) string { return tt.env[k] }); got != tt.want {
+				t.Errorf("OwnerRepo() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
