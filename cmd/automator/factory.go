@@ -9,7 +9,6 @@ import (
 	"github.com/deployment-automator/automator/internal/build"
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/detect"
-	"github.com/deployment-automator/automator/internal/gate"
 	ghclient "github.com/deployment-automator/automator/internal/github"
 	"github.com/deployment-automator/automator/internal/gitops"
 	"github.com/deployment-automator/automator/internal/pipeline"
@@ -53,15 +52,10 @@ func (a *app) gate(ctx context.Context) (*pipeline.Gate, error) {
 	if err != nil {
 		return nil, err
 	}
-	ignores, err := gate.LoadIgnores(cfg, "")
-	if err != nil {
-		return nil, &usageError{err: err}
-	}
-	def, err := gatePolicy(cfg)
+	g, err := pipeline.NewGate(cfg)
 	if err != nil {
 		return nil, err
 	}
-	g := &pipeline.Gate{Default: def, Ignores: ignores}
 	if !cfg.ScanEnabled() {
 		a.logger.Warn("vulnerability scanning is disabled (scan.enabled: false): images are promoted unscanned")
 	} else {
@@ -220,15 +214,6 @@ func (a *app) groupedLogs() func(string, func(*zap.Logger) error) error {
 		return nil
 	}
 	return pipeline.GroupedLogs(a.logger, a.redactor.Writer(a.stdout))
-}
-
-// gatePolicy is scan.policy, compiled once.
-func gatePolicy(cfg *config.Config) (gate.Policy, error) {
-	p, err := gate.PolicyFromConfig("scan.policy", cfg.Scan.Policy)
-	if err != nil {
-		return gate.Policy{}, &usageError{err: err}
-	}
-	return p, nil
 }
 
 // lazyVerifier re-verifies updates a pull request branch carries from an

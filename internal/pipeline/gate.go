@@ -8,6 +8,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/gate"
 	"github.com/deployment-automator/automator/internal/gitops"
 	"github.com/deployment-automator/automator/internal/promote"
@@ -168,4 +169,20 @@ func Summary(v gate.Verdict) gitops.ScanSummary {
 		s.Blocking = append(s.Blocking, gitops.Finding{ID: f.ID, Severity: string(f.Severity), Package: f.Package, Installed: f.Installed, Fixed: f.Fixed, Title: f.Title})
 	}
 	return s
+}
+
+// NewGate is the gate cfg describes, without a scanner: scan.policy
+// compiled as every environment's default and scan.ignoreFile loaded. A
+// policy or ignore file that does not load is a *UsageError (the CLI exits
+// 2). The caller adds Scanner and Open when scanning is enabled.
+func NewGate(cfg *config.Config) (*Gate, error) {
+	ignores, err := gate.LoadIgnores(cfg, "")
+	if err != nil {
+		return nil, &UsageError{Err: err}
+	}
+	def, err := gate.PolicyFromConfig("scan.policy", cfg.Scan.Policy)
+	if err != nil {
+		return nil, &UsageError{Err: err}
+	}
+	return &Gate{Default: def, Ignores: ignores}, nil
 }

@@ -2,6 +2,9 @@ package pipeline
 
 import (
 	"context"
+	"errors"
+	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -62,5 +65,26 @@ func TestGateRescansWhenTheScannersDBChanged(t *testing.T) {
 	check()
 	if n := scanner.count(); n != 2 {
 		t.Errorf("%d scans after the DB changed, want 2 (one rescan of the gate's own report, none of the remembered one)", n)
+	}
+}
+
+func TestNewGate(t *testing.T) {
+	cfg := parseConfig(t, testConfig)
+	g, err := NewGate(cfg)
+	if err != nil {
+		t.Fatalf("NewGate() error = %v", err)
+	}
+	want, err := gate.PolicyFromConfig("scan.policy", cfg.Scan.Policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(g.Default, want) || g.Ignores != nil || g.Scanner != nil {
+		t.Errorf("NewGate() = %+v, want scan.policy as default, no ignores, no scanner", g)
+	}
+
+	cfg.Scan.IgnoreFile = filepath.Join(t.TempDir(), "missing.yaml")
+	var ue *UsageError
+	if _, err := NewGate(cfg); !errors.As(err, &ue) {
+		t.Errorf("NewGate() with a missing ignore file: error = %v, want a *UsageError", err)
 	}
 }
