@@ -305,14 +305,12 @@ func TestOpen(t *testing.T) {
 			if err := os.CopyFS(filepath.Join(dir, "src"), os.DirFS(filepath.Join("testdata", "repo", "src"))); err != nil {
 				t.Fatal(err)
 			}
+			files := fstest.MapFS{}
 			for name, body := range tt.files {
-				p := filepath.Join(dir, name)
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-					t.Fatal(err)
-				}
+				files[name] = &fstest.MapFile{Data: []byte(body)}
+			}
+			if err := os.CopyFS(dir, files); err != nil {
+				t.Fatal(err)
 			}
 			t.Chdir(dir)
 			cfg, err := Open(tt.explicit)
