@@ -312,7 +312,8 @@ func PrintResult(w io.Writer, res *gitops.Result, dryRun bool) {
 		case s != nil && s.Number > 0:
 			// A superseded pull request asked for images the environment
 			// no longer wants; it was withdrawn rather than left mergeable.
-			fmt.Fprintf(w, "%s: %s pull request #%d: %s %s\n", res.Env, map[bool]string{true: "would close", false: "closed"}[dryRun], s.Number, s.Reason, s.URL)
+			// No link: output naming a pull request link names an open one.
+			fmt.Fprintf(w, "%s: %s pull request #%d: %s\n", res.Env, map[bool]string{true: "would close", false: "closed"}[dryRun], s.Number, s.Reason)
 		case s != nil:
 			fmt.Fprintf(w, "%s: %s branch %s: %s\n", res.Env, map[bool]string{true: "would delete", false: "deleted"}[dryRun], s.Branch, s.Reason)
 		default:
