@@ -8,18 +8,22 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/deployment-automator/automator/internal/git"
 )
 
-// gitIn runs git in dir and fails the test on error.
+// gitIn runs git in dir (with the project's git runner) and fails the test
+// on error.
 func gitIn(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=someone", "GIT_AUTHOR_EMAIL=someone@example.com",
-		"GIT_COMMITTER_NAME=someone", "GIT_COMMITTER_EMAIL=someone@example.com")
-	out, err := cmd.CombinedOutput()
+	r, err := git.Open(dir, git.WithEnv("GIT_AUTHOR_NAME=someone", "GIT_AUTHOR_EMAIL=someone@example.com",
+		"GIT_COMMITTER_NAME=someone", "GIT_COMMITTER_EMAIL=someone@example.com"))
 	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		t.Fatal(err)
+	}
+	out, err := r.Run(context.Background(), args...)
+	if err != nil {
+		t.Fatalf("git %s: %v", strings.Join(args, " "), err)
 	}
 	return strings.TrimSpace(string(out))
 }
