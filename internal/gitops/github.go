@@ -582,3 +582,30 @@ func isProtected(resp *github.Response, err error) bool {
 	m := strings.ToLower(ghMessage(err))
 	return strings.Contains(m, "protected branch") || strings.Contains(m, "rule violation") || strings.Contains(m, "branch is protected")
 }
+
+// supersede implements backend: one comment on the open pull request saying
+// why, then the pull request is closed (its branch stays, as GitHub leaves
+// it). A branch without an open pull request proposes nothing and is left.
+// The branch is read again first: a racing writer that moved it since
+// prState may have proposed something new.
+func (t *target) supersede(ctx context.Context, st *prState, branch, reason string) (*PullRequest, error) {
+	if st.open == nil {
+		return nil, nil
+	}
+	if now, _, err := t.head(ctx, branch); err != nil {
+		return nil, err
+	} else if now != st.branchHead {
+		return nil, lostRace("branch moved before closing its pull request")
+	}
+	n := st.open.Number
+	text := "Closed by automator: " + reason + ". The latest promotion asks for nothing this pull request would change, so merging it would deploy images no promotion asks for any more."
+	if _, _, err := t.api.Issues.CreateComment(ctx, t.owner, t.name, n, &github.IssueComment{Body: github.String(text)}); err != nil {
+		return nil, fmt.Errorf("environment %q: commenting on pull request #%d: GitHub said: %s: %w", t.env.Name, n, ghMessage(err), err)
+	}
+	if _, _, err := t.api.PullRequests.Edit(ctx, t.owner, t.name, n, &github.PullRequest{State: github.String("closed")}); err != nil {
+		return nil, fmt.Errorf("environment %q: closing pull request #%d in %s: GitHub said: %s: %w", t.env.Name, n, t.env.Repo, ghMessage(err), err)
+	}
+	pr := *st.open
+	pr.Reason = reason
+	return &pr, nil
+}

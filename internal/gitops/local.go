@@ -44,7 +44,7 @@ var _ Writer = (*LocalWriter)(nil)
 type RefUpdate struct {
 	// Ref is the full ref name (refs/heads/…).
 	Ref string
-	// New is the commit the ref should point at.
+	// New is the commit the ref should point at ("" = delete the ref).
 	New string
 	// Old is the commit the writer read the ref at ("" = it did not exist).
 	Old string
@@ -668,4 +668,21 @@ func (w *LocalWriter) Previous(ctx context.Context, env config.Environment) (str
 		return "", fmt.Errorf("environment %q: the files of %s have no earlier commit to roll back to", env.Name, c.shown)
 	}
 	return f[1], nil
+}
+
+// supersede implements backend: a git remote has no pull request to close,
+// so the pushed branch (the proposal) is deleted, leased on the head trust
+// checked: a branch someone moved since is never deleted (ErrRejected, the
+// run starts over and judges the new head). The deleted head is automator's
+// own regenerable commit.
+func (c *clone) supersede(ctx context.Context, st *prState, branch, reason string) (*PullRequest, error) {
+	err := c.pusher.Push(ctx, c.repo, RefUpdate{Ref: "refs/heads/" + branch, Old: st.branchHead, Lease: true})
+	switch {
+	case errors.Is(err, ErrRejected):
+		c.moved[branch] = true
+		return nil, err
+	case err != nil:
+		return nil, c.gitErr("deleting "+branch, err)
+	}
+	return &PullRequest{Branch: branch, Reason: reason}, nil
 }

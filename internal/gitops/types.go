@@ -128,6 +128,8 @@ type PullRequest struct {
 	Branch  string
 	Created bool
 	Updated bool
+	// Reason says why a superseded pull request was withdrawn.
+	Reason string
 }
 
 // Result reports what a write-back did (or, under DryRun, would do).
@@ -152,9 +154,15 @@ type Result struct {
 	// Dropped are pending updates of earlier runs that the Verifier refused
 	// to carry over (pull-request mode).
 	Dropped []Dropped
+	// Superseded is automator's open pull request that this run withdrew
+	// (closed on GitHub; its branch deleted on a plain git remote) because
+	// the environment already runs what was asked and nothing was left to
+	// propose: merging it would have deployed images no promotion asks for.
+	Superseded *PullRequest
 }
 
-// Changed reports whether the write-back created a commit or touched a PR.
+// Changed reports whether the write-back created a commit or opened or
+// updated a PR (a withdrawn one, Superseded, is not a promotion).
 func (r *Result) Changed() bool {
 	return r.Commit != "" || (r.PR != nil && (r.PR.Created || r.PR.Updated))
 }

@@ -64,6 +64,13 @@ type backend interface {
 	// (a racing writer opened the PR, or moved the branch) wraps
 	// ErrRejected; the run starts over.
 	publish(ctx context.Context, st *prState, pr *PullRequest, head string) error
+	// supersede withdraws the open proposal on st's branch (head
+	// st.branchHead, made by automator) because the base already runs what
+	// was asked and nothing is left to propose: merging it would deploy
+	// images no promotion asks for any more. It returns what it withdrew
+	// (nil when there was nothing to withdraw). A lost race (the branch
+	// moved) wraps ErrRejected; the run starts over.
+	supersede(ctx context.Context, st *prState, branch, reason string) (*PullRequest, error)
 }
 
 // ErrRejected is returned by a Pusher (and a backend's moveRef) when the
@@ -249,6 +256,26 @@ func (w *writeBack) pullRequest(ctx context.Context) (*Result, error) {
 		}
 		if len(eds) == 0 {
 			w.log.Info("environment already runs these images", zap.String("branch", w.base))
+			if st.branchHead == "" || st.stale {
+				return res, nil
+			}
+			// The open proposal (automator's own, trust said so) asks for
+			// images the base does not run and no pending update asks for
+			// any more: withdraw it rather than leave it mergeable.
+			gone, err := w.b.supersede(ctx, st, branch, supersededReason)
+			if err != nil {
+				if !errors.Is(err, ErrRejected) {
+					return nil, err
+				}
+				if err := w.retry(ctx, doing, attempt, err); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			if gone != nil {
+				w.log.Info("superseded the pull request", zap.String("branch", branch), zap.Int("pr", gone.Number))
+			}
+			res.Superseded = gone
 			return res, nil
 		}
 		updates := effective(merged, eds)
@@ -310,6 +337,9 @@ func (w *writeBack) pullRequest(ctx context.Context) (*Result, error) {
 		return res, nil
 	}
 }
+
+// supersededReason says why a pull request was withdrawn.
+const supersededReason = "superseded, the environment already runs these images"
 
 // parents chooses the new pull request commit's parents: stacked on
 // automator's own head while the base has not moved (a fast-forward, so a

@@ -308,7 +308,17 @@ func ReadResults(dir string) ([]*Image, error) {
 func PrintResult(w io.Writer, res *gitops.Result, dryRun bool) {
 	verb := map[bool]string{true: "would ", false: ""}[dryRun]
 	if len(res.Files) == 0 {
-		fmt.Fprintf(w, "%s: nothing to change (%s@%s already runs these images)\n", res.Env, res.Repo, res.Branch)
+		switch s := res.Superseded; {
+		case s != nil && s.Number > 0:
+			// A superseded pull request asked for images the environment
+			// no longer wants; it was withdrawn rather than left mergeable.
+			// No link: output naming a pull request link names an open one.
+			fmt.Fprintf(w, "%s: %s pull request #%d: %s\n", res.Env, map[bool]string{true: "would close", false: "closed"}[dryRun], s.Number, s.Reason)
+		case s != nil:
+			fmt.Fprintf(w, "%s: %s branch %s: %s\n", res.Env, map[bool]string{true: "would delete", false: "deleted"}[dryRun], s.Branch, s.Reason)
+		default:
+			fmt.Fprintf(w, "%s: nothing to change (%s@%s already runs these images)\n", res.Env, res.Repo, res.Branch)
+		}
 		return
 	}
 	fmt.Fprint(w, res.Diff())
