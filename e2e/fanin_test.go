@@ -78,6 +78,9 @@ func (f *fanIn) automatorTB(t testing.TB, args ...string) (stdout, stderr string
 		bin = cliBinary(tt)
 	}
 	if bin == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("AUTOMATOR_BIN is required in CI (make test sets it)")
+		}
 		t.Skip("set AUTOMATOR_BIN to the built binary")
 	}
 	return runAutomator(t, bin, f.dir, f.env, args...)

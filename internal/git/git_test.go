@@ -35,12 +35,7 @@ func write(t *testing.T, dir, name, content string) {
 }
 
 func TestRepo(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("git not installed (CI must install it: .ci/install-deps)")
-		}
-		t.Skip("SKIPPING: git not installed and CI is not set")
-	}
+	requireGit(t)
 	ctx := context.Background()
 	dir := t.TempDir()
 	gitIn(t, dir, "init", "-q", "-b", "main")
@@ -153,5 +148,17 @@ func TestCommitTimeAndCurrentBranch(t *testing.T) {
 	}
 	if _, err := r.CommitTime(t.Context(), "nope"); err == nil {
 		t.Error("CommitTime of an unknown revision succeeded")
+	}
+}
+
+// requireGit skips when git is not installed, except in CI, where that is
+// a failure (.ci/install-deps installs it).
+func requireGit(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("git not installed (CI must install it: .ci/install-deps)")
+		}
+		t.Skip("SKIPPING: git not installed and CI is not set")
 	}
 }
