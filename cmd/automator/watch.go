@@ -102,6 +102,9 @@ func (a *app) watcher(ctx context.Context, cfg *config.Config, o *watchOptions, 
 	if err != nil {
 		return nil, err
 	}
+	// The process's one client: the gate's scans and the promoter's copies
+	// share its per-host limits, auth and metrics with tag listing.
+	a.reg = rr
 	perCycle := func(w gitops.Writer) gitops.Writer { return promote.NewCachedReads(w, watch.CycleOf) }
 	p, err := a.promoter(ctx, o.dryRun, perCycle)
 	if err != nil {
