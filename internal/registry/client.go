@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -52,6 +53,10 @@ type Client struct {
 	rt     http.RoundTripper // the transport stack, built once by New
 	limits *transport.Limits
 	puller *remote.Puller // shared by reads, so each repository authenticates once per process
+	blobs  *blobMemory    // which repositories hold which blobs, for mounts
+
+	mu     sync.Mutex
+	pusher *remote.Pusher // shared by copies, so each repository authenticates once per process
 }
 
 // Option configures a Client.
@@ -264,11 +269,36 @@ func New(opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("configuring registry client: %w", err)
 	}
 	// Outside the retries: a registry serving bytes that do not match their digest is not retried.
-	c.rt = manifestDigestCheck{next: rt}
+	c.rt = newPingCache(manifestDigestCheck{next: rt})
 	if c.puller, err = remote.NewPuller(c.baseOptions()...); err != nil {
 		return nil, fmt.Errorf("creating registry client: %w", err)
 	}
+	if c.pusher, err = remote.NewPusher(c.baseOptions()...); err != nil {
+		return nil, fmt.Errorf("creating registry client: %w", err)
+	}
+	c.blobs = newBlobMemory()
 	return c, nil
+}
+
+// currentPusher returns the pusher shared by copies. It remembers per repository its token and the
+// blobs and manifests it found or wrote there.
+func (c *Client) currentPusher() *remote.Pusher {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pusher
+}
+
+// dropPusher replaces p, after a failed copy through it, with a fresh pusher: what p remembers of
+// blobs present may be what failed (a blob deleted since), and the next attempt must not trust it.
+func (c *Client) dropPusher(p *remote.Pusher) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pusher != p {
+		return
+	}
+	if fresh, err := remote.NewPusher(c.baseOptions()...); err == nil {
+		c.pusher = fresh
+	}
 }
 
 // baseOptions are the go-containerregistry options shared by every operation. Its own status-code
@@ -283,11 +313,6 @@ func (c *Client) baseOptions() []remote.Option {
 		remote.WithUserAgent(c.userAgent),
 		remote.WithPageSize(c.pageSize),
 	}
-}
-
-// remoteOptions are the go-containerregistry options for one operation.
-func (c *Client) remoteOptions(ctx context.Context) []remote.Option {
-	return append(c.baseOptions(), remote.WithContext(ctx))
 }
 
 // ParseReference parses an image reference, applying the insecure setting of its registry.

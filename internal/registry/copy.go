@@ -7,8 +7,10 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 )
 
 // TagConflictError is returned by Copy when the destination tag already points to another digest and
@@ -33,13 +35,38 @@ type Copied struct {
 	Changed bool
 }
 
+// CopyOption tunes one Copy.
+type CopyOption func(*copyOptions)
+
+type copyOptions struct {
+	mountFrom []string
+}
+
+// MountFrom names repositories expected to hold the image's blobs already (for example the same
+// service's repositories of other environments): a blob the destination lacks is mounted from the
+// first of them in the destination's registry, unless the source repository or this process's memory
+// knows a better one. A hint that does not hold the blob costs nothing but the declined mount
+// request: the blob is then uploaded.
+func MountFrom(repos ...string) CopyOption {
+	return func(o *copyOptions) { o.mountFrom = append(o.mountFrom, repos...) }
+}
+
 // Copy copies the image or index src (a tag or digest reference) to dst (a tag, a digest or
 // "tag@digest" reference; a bare repository takes src's tag). A "tag@digest" destination creates the
-// tag once src is checked to have that digest, and refuses otherwise. Within one repository it only writes the manifest under the new
-// tag (a re-tag uploads nothing); within one registry blobs are mounted from the source repository;
-// across registries only blobs the destination lacks are transferred. If dst is a tag that already
+// tag once src is checked to have that digest, and refuses otherwise. If dst is a tag that already
 // points to a different digest, Copy returns *TagConflictError unless force is set.
-func (c *Client) Copy(ctx context.Context, src, dst string, force bool) (*Copied, error) {
+//
+// What crosses the wire: the source manifest once, the destination manifest checked once (HEAD), and
+// within one repository nothing but the manifest under the new tag (a re-tag). Otherwise blobs the
+// destination lacks are mounted when a repository of its registry is known to hold them (the source
+// repository, repositories this process copied or pushed them to or read them from, MountFrom hints)
+// and uploaded otherwise, WithJobs at a time. Registry pings, tokens and per-repository knowledge of
+// blobs already present are kept for the process (one Client), so later copies skip them.
+func (c *Client) Copy(ctx context.Context, src, dst string, force bool, opts ...CopyOption) (*Copied, error) {
+	var o copyOptions
+	for _, f := range opts {
+		f(&o)
+	}
 	srcRef, err := c.ParseReference(src)
 	if err != nil {
 		return nil, err
@@ -48,11 +75,15 @@ func (c *Client) Copy(ctx context.Context, src, dst string, force bool) (*Copied
 	if err != nil {
 		return nil, err
 	}
-	puller, err := remote.NewPuller(c.remoteOptions(ctx)...)
-	if err != nil {
-		return nil, fmt.Errorf("creating puller: %w", err)
+	hints := make([]name.Repository, 0, len(o.mountFrom))
+	for _, h := range o.mountFrom {
+		r, err := c.ParseRepository(h)
+		if err != nil {
+			return nil, fmt.Errorf("copying %s to %s: mount hint: %w", src, dst, err)
+		}
+		hints = append(hints, r)
 	}
-	desc, err := puller.Get(ctx, srcRef)
+	desc, err := c.puller.Get(ctx, srcRef)
 	if err != nil {
 		return nil, fmt.Errorf("fetching %s: %w", srcRef, err)
 	}
@@ -63,7 +94,8 @@ func (c *Client) Copy(ctx context.Context, src, dst string, force bool) (*Copied
 	if wantDigest != "" && wantDigest != desc.Digest.String() {
 		return nil, fmt.Errorf("copying %s to %s: source has digest %s, not %s", srcRef, dst, desc.Digest, wantDigest)
 	}
-	existing, err := puller.Head(ctx, dstRef)
+	// The one manifest check of the destination: the push below writes without asking again.
+	existing, err := c.puller.Head(ctx, dstRef)
 	switch {
 	case err == nil && existing.Digest == desc.Digest:
 		c.log.Info("destination already holds image", zap.String("destination", out.Reference))
@@ -73,23 +105,92 @@ func (c *Client) Copy(ctx context.Context, src, dst string, force bool) (*Copied
 	case err != nil && !isNotFound(err):
 		return nil, fmt.Errorf("checking destination %s: %w", dstRef, err)
 	}
-	opts := c.remoteOptions(ctx)
-	if srcRef.Context() == dstRef.Context() {
-		// Re-tag: every blob and child manifest is already there.
-		err = remote.Put(dstRef, desc, opts...)
-	} else {
-		var pusher *remote.Pusher
-		pusher, err = remote.NewPusher(opts...)
-		if err == nil {
-			err = pusher.Push(ctx, dstRef, desc)
-		}
+	pusher := c.currentPusher()
+	m := &mounter{dst: dstRef.Context(), src: srcRef.Context(), hints: hints, memory: c.blobs}
+	err = nil
+	if !sameRepository(srcRef.Context(), dstRef.Context()) {
+		// A re-tag skips this: every blob and child manifest is already there.
+		err = c.pushDeps(ctx, pusher, m, desc)
+	}
+	if err == nil {
+		err = pusher.Put(ctx, dstRef, desc)
 	}
 	if err != nil {
+		c.dropPusher(pusher)
 		return nil, fmt.Errorf("copying %s to %s: %w", srcRef, dstRef, err)
 	}
+	m.remember()
 	out.Changed = true
 	c.log.Info("copied image", zap.String("source", srcRef.String()), zap.String("destination", out.Reference))
 	return out, nil
+}
+
+// pushDeps writes what desc's manifest refers to into m.dst, WithJobs blobs or child manifests at a
+// time: an image's layers and config, an index's child manifests (each checked by digest first, with
+// its own blobs). The manifest itself is left to the caller. It is the place to add what travels with
+// an image.
+func (c *Client) pushDeps(ctx context.Context, pusher *remote.Pusher, m *mounter, desc *remote.Descriptor) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.jobs)
+	upload := func(l v1.Layer) {
+		g.Go(func() error {
+			ml, err := m.layer(l)
+			if err != nil {
+				return err
+			}
+			return pusher.Upload(gctx, m.dst, ml)
+		})
+	}
+	switch {
+	case desc.MediaType.IsImage():
+		img, err := desc.Image()
+		if err != nil {
+			return err
+		}
+		ls, err := img.Layers()
+		if err != nil {
+			return err
+		}
+		cl, err := partial.ConfigLayer(img)
+		if err != nil {
+			return err
+		}
+		for _, l := range append(ls, cl) {
+			upload(l)
+		}
+	case desc.MediaType.IsIndex():
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return err
+		}
+		children, err := partial.Manifests(idx)
+		if err != nil {
+			return err
+		}
+		for _, child := range children {
+			switch ch := child.(type) {
+			case v1.Image:
+				g.Go(func() error { return pushChild(gctx, pusher, m.dst, mountImage{Image: ch, m: m}) })
+			case v1.ImageIndex:
+				g.Go(func() error { return pushChild(gctx, pusher, m.dst, ch) })
+			case v1.Layer:
+				upload(ch)
+			}
+		}
+	}
+	return g.Wait()
+}
+
+// pushChild pushes a manifest an index refers to, by digest; the pusher checks it first.
+func pushChild(ctx context.Context, pusher *remote.Pusher, repo name.Repository, t interface {
+	remote.Taggable
+	Digest() (v1.Hash, error)
+}) error {
+	d, err := t.Digest()
+	if err != nil {
+		return err
+	}
+	return pusher.Push(ctx, repo.Digest(d.String()), t)
 }
 
 // destination parses dst; a reference without tag or digest takes src's tag (a digest source needs an

@@ -34,14 +34,7 @@ func (c *Client) Push(ctx context.Context, dir string, digest v1.Hash, repos []s
 	if err != nil {
 		return nil, err
 	}
-	pusher, err := remote.NewPusher(c.remoteOptions(ctx)...)
-	if err != nil {
-		return nil, fmt.Errorf("creating pusher: %w", err)
-	}
-	puller, err := remote.NewPuller(c.remoteOptions(ctx)...)
-	if err != nil {
-		return nil, fmt.Errorf("creating puller: %w", err)
-	}
+	pusher, puller := c.currentPusher(), c.puller
 	out := &Pushed{Digest: digest}
 	first := map[string]name.Digest{} // registry → first repository pushed there, by digest
 	for _, r := range repos {
@@ -61,6 +54,7 @@ func (c *Client) Push(ctx context.Context, dir string, digest v1.Hash, repos []s
 		refs := targets(repo, digest, tags)
 		for _, ref := range refs {
 			if err := pusher.Push(ctx, ref, src); err != nil {
+				c.dropPusher(pusher)
 				return nil, fmt.Errorf("pushing %s: %w", ref, err)
 			}
 			out.References = append(out.References, pinned(ref, digest))
