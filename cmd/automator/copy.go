@@ -12,6 +12,7 @@ import (
 
 func newCopyCmd(a *app) *cobra.Command {
 	var force bool
+	var mountFrom []string
 	cmd := &cobra.Command{
 		Use:     "copy SRC DST",
 		Short:   "Copy or re-tag an image (or index) by digest, without rebuilding",
@@ -27,7 +28,7 @@ func newCopyCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := c.Copy(cmd.Context(), args[0], args[1], force)
+			res, err := c.Copy(cmd.Context(), args[0], args[1], force, registry.MountFrom(mountFrom...))
 			if err != nil {
 				return err
 			}
@@ -36,6 +37,7 @@ func newCopyCmd(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "move DST even if it already points to another digest")
+	cmd.Flags().StringSliceVar(&mountFrom, "mount-from", nil, "repositories in DST's registry that may hold SRC's blobs already: mounted, not uploaded")
 	return cmd
 }
 

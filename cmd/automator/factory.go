@@ -170,7 +170,8 @@ func (a *app) promoter(ctx context.Context, dryRun bool, wrap ...func(gitops.Wri
 	if err != nil {
 		return nil, err
 	}
-	p := &promote.Promoter{Writer: w, Gate: g, Images: promote.ImagesFromConfig(cfg), Logger: a.logger.Named("promote"), Copier: promote.DryRunCopier{}}
+	p := &promote.Promoter{Writer: w, Gate: g, Images: promote.ImagesFromConfig(cfg), Logger: a.logger.Named("promote"), Copier: promote.DryRunCopier{},
+		Registries: promote.RegistriesFromConfig(cfg)}
 	if !dryRun {
 		c, err := a.registry()
 		if err != nil {

@@ -18,7 +18,7 @@ type fakeRegistry struct {
 	err      error
 }
 
-func (f *fakeRegistry) Copy(_ context.Context, src, dst string, force bool) (*registry.Copied, error) {
+func (f *fakeRegistry) Copy(_ context.Context, src, dst string, force bool, _ ...registry.CopyOption) (*registry.Copied, error) {
 	f.src, f.dst, f.force = src, dst, force
 	return f.res, f.err
 }

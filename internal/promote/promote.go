@@ -38,8 +38,10 @@ type Gate interface {
 // stage's copy), for targets whose registry differs.
 type Copier interface {
 	// Copy copies src (REPOSITORY@DIGEST) to dst (REPOSITORY:TAG) and returns
-	// the digest at dst.
-	Copy(ctx context.Context, src, dst string) (digest string, err error)
+	// the digest at dst. mountFrom are repositories that may hold the
+	// image's blobs already (the same service in other environments): hints
+	// for mounting instead of uploading.
+	Copy(ctx context.Context, src, dst string, mountFrom ...string) (digest string, err error)
 }
 
 // DryRunCopier copies nothing: a dry run proposes each image under the
@@ -50,7 +52,7 @@ type DryRunCopier struct{}
 var _ Copier = DryRunCopier{}
 
 // Copy implements Copier by answering with src's digest.
-func (DryRunCopier) Copy(_ context.Context, src, dst string) (string, error) {
+func (DryRunCopier) Copy(_ context.Context, src, dst string, _ ...string) (string, error) {
 	_, d, ok := strings.Cut(src, "@")
 	if !ok || d == "" {
 		return "", fmt.Errorf("copying %s to %s: the source names no digest", src, dst)
@@ -63,15 +65,15 @@ func (DryRunCopier) Copy(_ context.Context, src, dst string) (string, error) {
 // *registry.TagConflictError, not overwritten.
 type RegistryCopier struct {
 	Registry interface {
-		Copy(ctx context.Context, src, dst string, force bool) (*registry.Copied, error)
+		Copy(ctx context.Context, src, dst string, force bool, opts ...registry.CopyOption) (*registry.Copied, error)
 	}
 }
 
 var _ Copier = RegistryCopier{}
 
 // Copy implements Copier.
-func (r RegistryCopier) Copy(ctx context.Context, src, dst string) (string, error) {
-	res, err := r.Registry.Copy(ctx, src, dst, false)
+func (r RegistryCopier) Copy(ctx context.Context, src, dst string, mountFrom ...string) (string, error) {
+	res, err := r.Registry.Copy(ctx, src, dst, false, registry.MountFrom(mountFrom...))
 	if err != nil {
 		return "", err
 	}
@@ -90,6 +92,47 @@ type Promoter struct {
 	Images map[string]string
 	// Logger reports what is skipped (may be nil).
 	Logger *zap.Logger
+	// Registries are the registry prefixes of every environment
+	// (RegistriesFromConfig): a copy into one environment's registry is told
+	// the same service's repositories in the others, to mount blobs from.
+	Registries []string
+}
+
+// RegistriesFromConfig lists the environments' registry prefixes, in config
+// order, for Promoter.Registries.
+func RegistriesFromConfig(cfg *config.Config) []string {
+	var out []string
+	for _, e := range cfg.Environments {
+		if e.Registry != "" {
+			out = append(out, e.Registry)
+		}
+	}
+	return out
+}
+
+// mountHints are the repositories repo has in environments other than t:
+// t's upstream chain first (the image passed through it), then the others.
+func (p *Promoter) mountHints(t *Target, repo string) []string {
+	var out []string
+	seen := map[string]bool{retarget(t, repo): true, repo: true}
+	add := func(registry string) {
+		r := retarget(&Target{Registry: registry}, repo)
+		if !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	visited := map[*Target]bool{t: true}
+	for f := t.From; f != nil && !visited[f]; f = f.From {
+		visited[f] = true
+		if f.Registry != "" {
+			add(f.Registry)
+		}
+	}
+	for _, r := range p.Registries {
+		add(r)
+	}
+	return out
 }
 
 func (p *Promoter) logger() *zap.Logger {
@@ -216,7 +259,7 @@ func (p *Promoter) copy(ctx context.Context, t *Target, u gitops.Update) (gitops
 	if tag == "" {
 		tag = strings.ReplaceAll(u.Digest, ":", "-")
 	}
-	d, err := p.Copier.Copy(ctx, src, dst+":"+tag)
+	d, err := p.Copier.Copy(ctx, src, dst+":"+tag, p.mountHints(t, u.Repository)...)
 	if err != nil {
 		return u, fmt.Errorf("environment %q: copying %s to %s: %w", t.Name(), src, dst, err)
 	}

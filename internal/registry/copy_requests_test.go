@@ -159,14 +159,14 @@ func TestCopyRequests(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		// before runs with the copying client (sameClient) or a client of another process.
-		before     func(*Client) *Client
-		prior      func(r registries) (src, dst string) // copy done before, "" for none
-		src, dst   func(r registries) string
-		opts       func(r registries) []CopyOption
-		dstRepo    string
-		srcRepo    string // "app" if empty
-		wantSrc    requests
-		wantDst    requests
+		before   func(*Client) *Client
+		prior    func(r registries) (src, dst string) // copy done before, "" for none
+		src, dst func(r registries) string
+		opts     func(r registries) []CopyOption
+		dstRepo  string
+		srcRepo  string // "app" if empty
+		wantSrc  requests
+		wantDst  requests
 	}{
 		{
 			name: "cold", before: sameClient,
