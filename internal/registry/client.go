@@ -9,7 +9,9 @@
 // credentials never sent across a redirect to another host, request observers, per-host rate limits
 // and retries honouring Retry-After), under go-containerregistry's auth. Blobs already present are
 // never uploaded again (HEAD checks), blobs in another repository of the same registry are mounted,
-// and a manifest already in place under a tag is not re-sent.
+// and a manifest already in place under a tag is not re-sent. One Client is meant to live as long as
+// the process: it pings each registry once, authenticates each repository once (one shared puller
+// and pusher) and remembers which repositories hold which blobs, so that later copies mount them.
 package registry
 
 import (
