@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"context"
-	"os/exec"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -54,11 +53,7 @@ func BenchmarkCopy5x20MB(b *testing.B) {
 			}
 		}},
 		{"skopeo", func(b *testing.B, dst string) {
-			out, err := exec.Command(skopeo, "copy", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false",
-				"docker://"+srcRef.String(), "docker://"+dst+"/bench/app:1.0.0").CombinedOutput()
-			if err != nil {
-				b.Fatalf("skopeo copy: %v\n%s", err, out)
-			}
+			skopeoCopy(b, skopeo, srcRef.String(), dst+"/bench/app:1.0.0")
 		}},
 	} {
 		b.Run(tool.name, func(b *testing.B) {

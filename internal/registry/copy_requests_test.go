@@ -153,90 +153,73 @@ func TestCopyRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	const indexBlobs = 6
-	type registries struct{ src, dst string }
 	sameClient := func(c *Client) *Client { return c }
 	otherClient := func(*Client) *Client { return newClient(t) }
+	// References are written with {src} and {dst} for the two registries' hosts.
 	for _, tc := range []struct {
 		name string
-		// before runs with the copying client (sameClient) or a client of another process.
-		before   func(*Client) *Client
-		prior    func(r registries) (src, dst string) // copy done before, "" for none
-		src, dst func(r registries) string
-		opts     func(r registries) []CopyOption
-		dstRepo  string
-		srcRepo  string // "app" if empty
-		wantSrc  requests
-		wantDst  requests
+		// before runs the prior copy with the copying client (sameClient) or another process's.
+		before    func(*Client) *Client
+		prior     [2]string // source and destination of a copy done before; empty for none
+		src, dst  string
+		mountFrom string // a MountFrom hint, if any
+		dstRepo   string
+		srcRepo   string // "app" if empty
+		wantSrc   requests
+		wantDst   requests
 	}{
 		{
-			name: "cold", before: sameClient,
-			src: func(r registries) string { return r.src + "/app:1" }, dst: func(r registries) string { return r.dst + "/app:1" },
-			dstRepo: "app",
+			name: "cold", before: sameClient, src: "{src}/app:1", dst: "{dst}/app:1", dstRepo: "app",
 			wantSrc: requests{pings: 1, manifestGets: 1},
 			wantDst: requests{pings: 1, manifestHeads: 1, blobHeads: blobs, patches: blobs},
 		},
 		{
 			name: "new tag, blobs copied before by this process", before: sameClient,
-			prior: func(r registries) (string, string) { return r.src + "/app:1", r.dst + "/app:1" },
-			src:   func(r registries) string { return r.src + "/app:2" }, dst: func(r registries) string { return r.dst + "/app:2" },
-			dstRepo: "app",
+			prior: [2]string{"{src}/app:1", "{dst}/app:1"}, src: "{src}/app:2", dst: "{dst}/app:2", dstRepo: "app",
 			wantSrc: requests{manifestGets: 1},
 			wantDst: requests{manifestHeads: 1},
 		},
 		{
 			name: "new tag, blobs copied before by another process", before: otherClient,
-			prior: func(r registries) (string, string) { return r.src + "/app:1", r.dst + "/app:1" },
-			src:   func(r registries) string { return r.src + "/app:2" }, dst: func(r registries) string { return r.dst + "/app:2" },
-			dstRepo: "app",
+			prior: [2]string{"{src}/app:1", "{dst}/app:1"}, src: "{src}/app:2", dst: "{dst}/app:2", dstRepo: "app",
 			wantSrc: requests{pings: 1, manifestGets: 1},
 			wantDst: requests{pings: 1, manifestHeads: 1, blobHeads: blobs},
 		},
 		{
 			name: "new repository, blobs this process copied to another one", before: sameClient,
-			prior: func(r registries) (string, string) { return r.src + "/app:1", r.dst + "/staging/app:1" },
-			src:   func(r registries) string { return r.src + "/app:1" }, dst: func(r registries) string { return r.dst + "/prod/app:1" },
-			dstRepo: "prod/app",
+			prior: [2]string{"{src}/app:1", "{dst}/staging/app:1"}, src: "{src}/app:1", dst: "{dst}/prod/app:1", dstRepo: "prod/app",
 			wantSrc: requests{manifestGets: 1},
 			wantDst: requests{manifestHeads: 1, blobHeads: blobs, mounts: blobs},
 		},
 		{
-			name: "new repository, hinted repository holds the blobs", before: otherClient,
-			prior: func(r registries) (string, string) { return r.src + "/app:1", r.dst + "/staging/app:1" },
-			src:   func(r registries) string { return r.src + "/app:1" }, dst: func(r registries) string { return r.dst + "/prod/app:1" },
-			opts:    func(r registries) []CopyOption { return []CopyOption{MountFrom(r.dst + "/staging/app")} },
-			dstRepo: "prod/app",
+			name: "new repository, hinted repository holds the blobs", before: otherClient, mountFrom: "{dst}/staging/app",
+			prior: [2]string{"{src}/app:1", "{dst}/staging/app:1"}, src: "{src}/app:1", dst: "{dst}/prod/app:1", dstRepo: "prod/app",
 			wantSrc: requests{pings: 1, manifestGets: 1},
 			wantDst: requests{pings: 1, manifestHeads: 1, blobHeads: blobs, mounts: blobs},
 		},
 		{
 			name: "new repository, nothing known: uploads", before: otherClient,
-			prior: func(r registries) (string, string) { return r.src + "/app:1", r.dst + "/staging/app:1" },
-			src:   func(r registries) string { return r.src + "/app:1" }, dst: func(r registries) string { return r.dst + "/prod/app:1" },
-			dstRepo: "prod/app",
+			prior: [2]string{"{src}/app:1", "{dst}/staging/app:1"}, src: "{src}/app:1", dst: "{dst}/prod/app:1", dstRepo: "prod/app",
 			wantSrc: requests{pings: 1, manifestGets: 1},
 			wantDst: requests{pings: 1, manifestHeads: 1, blobHeads: blobs, patches: blobs},
 		},
 		{
-			name: "new repository, index whose blobs this process copied to another one", before: sameClient,
-			prior: func(r registries) (string, string) { return r.src + "/multi:1", r.dst + "/staging/multi:1" },
-			src:   func(r registries) string { return r.src + "/multi:1" }, dst: func(r registries) string { return r.dst + "/prod/multi:1" },
-			dstRepo: "prod/multi", srcRepo: "multi",
 			// The index and its two images are read; each image is checked by digest before its blobs.
+			name: "new repository, index whose blobs this process copied to another one", before: sameClient,
+			prior: [2]string{"{src}/multi:1", "{dst}/staging/multi:1"}, src: "{src}/multi:1", dst: "{dst}/prod/multi:1",
+			dstRepo: "prod/multi", srcRepo: "multi",
 			wantSrc: requests{manifestGets: 3},
 			wantDst: requests{manifestHeads: 3, blobHeads: indexBlobs, mounts: indexBlobs},
 		},
 		{
 			name: "new repository, source in the same registry", before: otherClient,
-			prior: func(r registries) (string, string) { return r.src + "/app:1", r.dst + "/staging/app:1" },
-			src:   func(r registries) string { return r.dst + "/staging/app:1" }, dst: func(r registries) string { return r.dst + "/prod/app:1" },
-			dstRepo: "prod/app",
-			wantDst: requests{pings: 1, manifestHeads: 1, manifestGets: 0, blobHeads: blobs, mounts: blobs},
+			prior: [2]string{"{src}/app:1", "{dst}/staging/app:1"}, src: "{dst}/staging/app:1", dst: "{dst}/prod/app:1", dstRepo: "prod/app",
+			wantDst: requests{pings: 1, manifestHeads: 1, blobHeads: blobs, mounts: blobs},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srcCnt, srcMounts, src := newMountingRegistry(t)
 			dstCnt, dstMounts, dst := newMountingRegistry(t)
-			r := registries{src, dst}
 			for _, tag := range []string{"1", "2"} {
 				ref, _ := name.ParseReference(src + "/app:" + tag)
 				if err := remote.Write(ref, img); err != nil {
@@ -248,9 +231,9 @@ func TestCopyRequests(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := newClient(t)
-			if tc.prior != nil {
-				from, to := tc.prior(r)
-				if _, err := tc.before(c).Copy(ctx, from, to, false); err != nil {
+			refs := strings.NewReplacer("{src}", src, "{dst}", dst)
+			if tc.prior[0] != "" {
+				if _, err := tc.before(c).Copy(ctx, refs.Replace(tc.prior[0]), refs.Replace(tc.prior[1]), false); err != nil {
 					t.Fatalf("copy before: %v", err)
 				}
 			}
@@ -259,10 +242,10 @@ func TestCopyRequests(t *testing.T) {
 			srcMounts.mounted.Store(0)
 			dstMounts.mounted.Store(0)
 			var opts []CopyOption
-			if tc.opts != nil {
-				opts = tc.opts(r)
+			if tc.mountFrom != "" {
+				opts = append(opts, MountFrom(refs.Replace(tc.mountFrom)))
 			}
-			got, err := c.Copy(ctx, tc.src(r), tc.dst(r), false, opts...)
+			got, err := c.Copy(ctx, refs.Replace(tc.src), refs.Replace(tc.dst), false, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -273,7 +256,7 @@ func TestCopyRequests(t *testing.T) {
 			if srcRepo == "" {
 				srcRepo = "app"
 			}
-			if s := srcCnt.requests(srcMounts, srcRepo); !strings.HasPrefix(tc.src(r), dst) && s != tc.wantSrc {
+			if s := srcCnt.requests(srcMounts, srcRepo); strings.HasPrefix(tc.src, "{src}") && s != tc.wantSrc {
 				t.Errorf("source registry got %+v, want %+v", s, tc.wantSrc)
 			}
 			if d := dstCnt.requests(dstMounts, tc.dstRepo); d != tc.wantDst {
