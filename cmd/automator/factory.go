@@ -196,7 +196,8 @@ func (a *app) builds(ctx context.Context) (*pipeline.Builds, error) {
 		NewBuilder: func(ctx context.Context, backend string) (build.Builder, error) {
 			return build.New(ctx, backend, build.WithLogger(a.logger))
 		},
-		Pusher: func() (pipeline.Pusher, error) { return a.registry() },
+		Pusher:   func() (pipeline.Pusher, error) { return a.registry() },
+		Registry: func() (pipeline.Retagger, error) { return a.registry() },
 	}, nil
 }
 
