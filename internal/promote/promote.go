@@ -214,7 +214,7 @@ func (p *Promoter) PromoteUpstream(ctx context.Context, t *Target, published []g
 func (p *Promoter) upstream(ctx context.Context, t *Target) ([]gitops.Update, error) {
 	from := t.From
 	if from == nil {
-		return nil, &TerminalError{Err: fmt.Errorf("environment %q has no promoteFrom; pass --set SERVICE=REF@DIGEST", t.Name())}
+		return nil, &TerminalError{Err: fmt.Errorf("environment %q has no promoteFrom; pass --set SERVICE=REPOSITORY:TAG", t.Name())}
 	}
 	imgs, err := p.Writer.Current(ctx, from.Env, "", p.Images)
 	if err != nil {
