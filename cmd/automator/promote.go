@@ -71,7 +71,7 @@ func promoteRun(ctx context.Context, a *app, o *promoteOptions, out io.Writer) e
 		if err != nil {
 			return err
 		}
-		if explicit, err = promote.ResolveSets(ctx, rc, explicit); err != nil {
+		if explicit, err = promote.ResolveSets(ctx, rc, explicit, a.logger); err != nil {
 			return err
 		}
 	}

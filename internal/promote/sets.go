@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"go.uber.org/zap"
+
 	"github.com/deployment-automator/automator/internal/gitops"
 	"github.com/deployment-automator/automator/internal/registry"
 	"github.com/deployment-automator/automator/internal/rewrite"
@@ -67,9 +69,12 @@ func (e *SetError) Unwrap() error { return e.Err }
 // ResolveSets asks the registry for the digest of every update that names
 // a tag: an update without digest gets it (a tag can move later; the
 // promotion pins what it names now), and a TAG@DIGEST pair the registry
-// disagrees with is refused (*SetError), so a PR never shows a tag next to
-// a digest it does not name. A digest without tag is left as given.
-func ResolveSets(ctx context.Context, r DigestResolver, updates []gitops.Update) ([]gitops.Update, error) {
+// disagrees with — or whose tag it does not have — is refused (*SetError),
+// so a PR never shows a tag next to a digest it does not name. A registry
+// that cannot be asked (unreachable) fails a bare tag, which has no digest
+// to pin, but only warns (on log) for a TAG@DIGEST, whose digest is what
+// gets pinned. A digest without tag is left as given.
+func ResolveSets(ctx context.Context, r DigestResolver, updates []gitops.Update, log *zap.Logger) ([]gitops.Update, error) {
 	out := make([]gitops.Update, len(updates))
 	for i, u := range updates {
 		out[i] = u
@@ -85,6 +90,9 @@ func ResolveSets(ctx context.Context, r DigestResolver, updates []gitops.Update)
 		switch {
 		case err != nil && registry.IsNotFound(err):
 			return nil, &SetError{Ref: given, Err: fmt.Errorf("the registry has no tag %s: %w", ref, err)}
+		case err != nil && u.Digest != "":
+			log.Warn("could not check the tag against the registry: pinning the digest given", zap.String("image", given), zap.Error(err))
+			continue
 		case err != nil:
 			return nil, fmt.Errorf("resolving --set %s: %w", given, err)
 		case u.Digest != "" && d.String() != u.Digest:

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"go.uber.org/zap"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/deployment-automator/automator/internal/gitops"
@@ -47,10 +48,14 @@ func TestParseSets(t *testing.T) {
 	}
 }
 
-// registryTags answers Digest from a tag map; a missing tag is a 404.
+// registryTags answers Digest from a tag map; a missing tag is a 404, and
+// the host down cannot be asked.
 type registryTags map[string]string
 
 func (r registryTags) Digest(_ context.Context, ref string) (v1.Hash, error) {
+	if strings.HasPrefix(ref, "down/") {
+		return v1.Hash{}, errors.New("dial tcp: lookup down: no such host")
+	}
 	d, ok := r[ref]
 	if !ok {
 		return v1.Hash{}, &transport.Error{StatusCode: http.StatusNotFound}
@@ -72,10 +77,19 @@ func TestResolveSets(t *testing.T) {
 		{"a digest alone is not looked up", gitops.Update{Service: "cart", Repository: "r/other", Digest: digest("c")}, digest("c"), false, ""},
 		{"a pair the registry contradicts", gitops.Update{Service: "cart", Repository: "r/cart", Tag: "2.1.1", Digest: digest("b")}, "", true, "the registry says r/cart:2.1.1 is " + digest("a") + ", not " + digest("b")},
 		{"an unknown tag", gitops.Update{Service: "cart", Repository: "r/cart", Tag: "9.9.9"}, "", true, "the registry has no tag r/cart:9.9.9"},
+		{"an unknown tag with a digest", gitops.Update{Service: "cart", Repository: "r/cart", Tag: "9.9.9", Digest: digest("a")}, "", true, "the registry has no tag r/cart:9.9.9"},
+		{"an unreachable registry keeps a given digest", gitops.Update{Service: "cart", Repository: "down/cart", Tag: "1", Digest: digest("e")}, digest("e"), false, ""},
+		{"an unreachable registry fails a bare tag", gitops.Update{Service: "cart", Repository: "down/cart", Tag: "1"}, "", false, "no such host"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := ResolveSets(context.Background(), reg, []gitops.Update{tc.in})
+			got, err := ResolveSets(context.Background(), reg, []gitops.Update{tc.in}, zap.NewNop())
 			var se *SetError
+			if tc.wantErr != "" && !tc.setErr {
+				if err == nil || errors.As(err, &se) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want a plain error containing %q", err, tc.wantErr)
+				}
+				return
+			}
 			if tc.setErr {
 				if !errors.As(err, &se) || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want a *SetError containing %q", err, tc.wantErr)
