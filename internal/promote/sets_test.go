@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"go.uber.org/zap"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"go.uber.org/zap"
 
 	"github.com/deployment-automator/automator/internal/gitops"
 )
