@@ -3,8 +3,10 @@ package e2e_test
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -79,14 +81,14 @@ func TestDemo(t *testing.T) {
 	say("$ automator promote --env prod --dry-run\n%s", stripPending(r.stdout))
 
 	step("6. The release tag v0.2.0 on the same commit: the candidate's digests re-tagged as 0.2.0, prod's PR — one run, no rebuild")
-	s.app.Tag("v0.2.0")
-	s.app.PushTo(s.gh, shopRepo)
-	r = s.exec(s.actionEnv(s.gh.PushEvent(repo, "refs/tags/v0.2.0", zeroSHA, change, false), map[string]string{"command": "run"}))
-	if r.code != 3 {
-		t.Fatalf("release run exit %d, want 3 (frontend blocked for prod)\n%s\n%s", r.code, r.stdout, r.stderr)
+	rel := s.runOnTag(t, "v0.2.0", change, func(ev harness.Event) map[string]string {
+		return s.actionEnv(ev, map[string]string{"command": "run"})
+	})
+	if rel.code != 3 {
+		t.Fatalf("release run exit %d, want 3 (frontend blocked for prod)\n%s\n%s", rel.code, rel.stdout, rel.stderr)
 	}
 	for _, svc := range []string{"cart", "checkout"} {
-		group := serviceGroup(r.stdout, svc)
+		group := serviceGroup(rel.stdout, svc)
 		if strings.Contains(group, "STEP 1/") || !strings.Contains(group, "tagging it again instead of building") {
 			t.Fatalf("the release run rebuilt %s:\n%s", svc, group)
 		}
@@ -99,7 +101,7 @@ func TestDemo(t *testing.T) {
 			t.Fatalf("%s in the registry: %v; want one digest under every tag", svc, digests)
 		}
 		say("registry %s/acme/%s — one image, built once, found by its commit tag and re-tagged:", s.reg.Host, svc)
-		for _, tag := range sortedKeys(digests) {
+		for _, tag := range slices.Sorted(maps.Keys(digests)) {
 			say("    %-22s %s", tag, digests[tag])
 		}
 	}

@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -137,7 +138,7 @@ func (s *shop) runWorkflow(t *testing.T, name string, wf exampleWorkflow, ev har
 	done := map[string]bool{}
 	for len(done) < len(wf.Jobs) {
 		progressed := false
-		for _, jobName := range sortedKeys(wf.Jobs) {
+		for _, jobName := range slices.Sorted(maps.Keys(wf.Jobs)) {
 			job := wf.Jobs[jobName]
 			needs := needsOf(job.Needs)
 			if done[jobName] || slices.ContainsFunc(needs, func(n string) bool { return !done[n] }) {
@@ -253,7 +254,7 @@ func evalExpr(t *testing.T, v string, vars map[string]string) string {
 		}
 		val, ok := vars[expr]
 		if !ok {
-			t.Fatalf("expression %q: unknown to this test (have %v)", expr, sortedKeys(vars))
+			t.Fatalf("expression %q: unknown to this test (have %v)", expr, slices.Sorted(maps.Keys(vars)))
 		}
 		return val
 	})
@@ -290,15 +291,6 @@ func needsOf(v any) []string {
 		return out
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // checkReadmeWorkflows: every workflow in README (a yaml block with jobs:)
