@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -164,7 +165,7 @@ func (s *shop) runWorkflow(t *testing.T, name string, wf exampleWorkflow, ev har
 			stepOutputs := map[string]string{}
 			for _, entry := range entries {
 				for k, v := range entry {
-					vars["matrix."+k] = v.(string)
+					vars["matrix."+k] = fmt.Sprint(v)
 				}
 				for i, step := range job.Steps {
 					if !strings.HasPrefix(step.Uses, "deployment-automator/automator@") {
