@@ -93,6 +93,17 @@ func TestWorkflows(t *testing.T) {
 	if !ok || !strings.Contains(prod, s.headDigest(s.reg.Ref("acme/cart")+":2.1.1")) {
 		t.Errorf("the workflows left no prod PR pinning cart 2.1.1:\n%s", prod)
 	}
+
+	// A TAG@DIGEST the registry contradicts is refused (exit 2), and
+	// nothing is written.
+	env := s.gh.Env(manifestRepo)
+	env["REG_USER"], env["REG_PASS"] = regUser, regPassword
+	other := s.headDigest(s.reg.Ref("acme/checkout") + ":2.1.1-rc1")
+	writes := len(s.gh.Writes())
+	r := s.exec(env, "promote", "--env", "prod", "--set", "cart="+s.reg.Ref("acme/cart")+":2.1.1@"+other)
+	if r.code != 2 || !strings.Contains(r.stderr, "not "+other) || len(s.gh.Writes()) != writes {
+		t.Errorf("a contradicted --set: exit %d, %d writes\n%s", r.code, len(s.gh.Writes())-writes, r.stderr)
+	}
 }
 
 // openPull is the open pull request from head in the manifests repository.
