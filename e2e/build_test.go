@@ -218,13 +218,17 @@ func TestBuildPushSampleMonorepo(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := map[string]string{
-			build.LabelTitle: img.Service, build.LabelRevision: e2eSHA, build.LabelVersion: "2.1.1-rc1",
+			build.LabelTitle: img.Service, build.LabelRevision: e2eSHA,
 			build.LabelSource: "https://github.com/acme/shop",
 		}
 		for k, v := range want {
 			if cf.Config.Labels[k] != v {
 				t.Errorf("%s: config label %s = %q, want %q", img.Service, k, cf.Config.Labels[k], v)
 			}
+		}
+		// The version is the event's, not the commit's: it is a tag, never a label.
+		if v, ok := cf.Config.Labels[build.LabelVersion]; ok {
+			t.Errorf("%s: per-event label %s = %q baked into the image", img.Service, build.LabelVersion, v)
 		}
 		if cf.Config.Labels[build.LabelCreated] == "" {
 			t.Errorf("%s: no %s label", img.Service, build.LabelCreated)

@@ -3,8 +3,10 @@ package e2e_test
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -77,7 +79,42 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("dry run wrote %d requests or printed no diff:\n%s", len(s.gh.Writes())-writes, r.stdout)
 	}
 	say("$ automator promote --env prod --dry-run\n%s", stripPending(r.stdout))
-	say("\nDone: dev runs the new digests, staging has a reviewed PR, prod's PR is one command away.")
+
+	step("6. The release tag v0.2.0 on the same commit: the candidate's digests re-tagged as 0.2.0, prod's PR — one run, no rebuild")
+	rel := s.runOnTag(t, "v0.2.0", change, func(ev harness.Event) map[string]string {
+		return s.actionEnv(ev, map[string]string{"command": "run"})
+	})
+	if rel.code != 3 {
+		t.Fatalf("release run exit %d, want 3 (frontend blocked for prod)\n%s\n%s", rel.code, rel.stdout, rel.stderr)
+	}
+	for _, svc := range []string{"cart", "checkout"} {
+		group := serviceGroup(rel.stdout, svc)
+		if strings.Contains(group, "STEP 1/") || !strings.Contains(group, "tagging it again instead of building") {
+			t.Fatalf("the release run rebuilt %s:\n%s", svc, group)
+		}
+		digests := s.registryDigests(t, "acme/"+svc)
+		distinct := map[string]bool{}
+		for _, d := range digests {
+			distinct[d] = true
+		}
+		if len(distinct) != 1 || digests["0.2.0"] == "" {
+			t.Fatalf("%s in the registry: %v; want one digest under every tag", svc, digests)
+		}
+		say("registry %s/acme/%s — one image, built once, found by its commit tag and re-tagged:", s.reg.Host, svc)
+		for _, tag := range slices.Sorted(maps.Keys(digests)) {
+			say("    %-22s %s", tag, digests[tag])
+		}
+	}
+	prod, ok := s.gh.ReadFile(manifestRepo, "automator/prod", "envs/prod/kustomization.yaml")
+	if !ok || !strings.Contains(prod, "0.2.0") || !strings.Contains(prod, s.headDigest(s.reg.Ref("acme/cart")+":0.2.0")) {
+		t.Fatalf("no prod PR pinning the release:\n%s", prod)
+	}
+	for _, p := range s.gh.PullRequests(manifestRepo) {
+		if p.Head == "automator/prod" {
+			say("pull request #%d %q (%s → %s), reviewers %v:\n\n%s", p.Number, p.Title, p.Head, p.Base, p.Reviewers, indent(stripPending(p.Body)))
+		}
+	}
+	say("\nDone: dev runs the new digests, staging ran the candidate, and prod's PR pins the very same digests as 0.2.0.")
 }
 
 func gitShow(t *testing.T, gitDir, rev string) string {

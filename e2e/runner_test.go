@@ -97,7 +97,9 @@ func chownR(t *testing.T, path string, uid int) {
 // HOME=/github/home, the GITHUB_* variables and INPUT_* for every input of
 // action.yml — and runs `plan` and then `run` on a push to main: both must
 // succeed (git's ownership check does not stop them, outputs and summary are
-// written) and no exit status outside the documented ones may appear.
+// written) and no exit status outside the documented ones may appear. Then
+// `run` on a release-candidate tag and on the release tag of that commit
+// re-tag its images (checkRelease).
 func TestActionAsGitHubRunsIt(t *testing.T) {
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") != "" {
@@ -171,6 +173,16 @@ func TestActionAsGitHubRunsIt(t *testing.T) {
 	if info, err := os.Stat(filepath.Join(s.app.Dir, ".git")); err != nil || ownerUID(info) != runnerUID {
 		t.Errorf("the workspace changed owner (%v)", err)
 	}
+
+	// run on a release-candidate tag, then on the release tag, of the same
+	// commit: re-tagged by digest, never rebuilt; staging's PR, then prod's.
+	pushed := map[string]string{}
+	for _, im := range images {
+		pushed[im.Service] = im.Digest
+	}
+	s.checkRelease(t, change, pushed, func(ev harness.Event) map[string]string {
+		return s.asRunner(t, ev, map[string]string{"command": "run"})
+	})
 
 	// A revision git cannot resolve is a documented failure, not git's 128.
 	bad := s.gh.PushEvent(repo, "refs/heads/main", "1111111111111111111111111111111111111111", change, false)

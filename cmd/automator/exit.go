@@ -62,7 +62,7 @@ func exitCode(err error) int {
 
 // isUsage reports whether err is bad usage or configuration: a flag, the
 // config file, the event payload, an unknown revision, service or
-// environment.
+// environment, an explicit image the registry contradicts.
 func isUsage(err error) bool {
 	var (
 		ue *usageError
@@ -74,9 +74,11 @@ func isUsage(err error) bool {
 		re *git.UnknownRevisionError
 		rh *rewrite.UnheldError
 		ui *gitops.UnknownImageError
+		se *promote.SetError
 	)
 	return errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &de) || errors.As(err, &ev) ||
-		errors.As(err, &pe) || errors.As(err, &te) || errors.As(err, &re) || errors.As(err, &rh) || errors.As(err, &ui)
+		errors.As(err, &pe) || errors.As(err, &te) || errors.As(err, &re) || errors.As(err, &rh) || errors.As(err, &ui) ||
+		errors.As(err, &se)
 }
 
 var exitCodesHelp = help("exit.codes.help")

@@ -86,6 +86,7 @@ func TestExitCodeMapping(t *testing.T) {
 		{"planning", &detect.UsageError{Msg: "unknown service"}, exitUsage},
 		{"event", &event.Error{Err: errors.New("bad payload")}, exitUsage},
 		{"unknown environment", &promote.TargetError{Name: "qa"}, exitUsage},
+		{"--set the registry contradicts", fmt.Errorf("promoting: %w", &promote.SetError{Ref: "r/cart:1@sha256:…", Err: errors.New("the registry says …")}), exitUsage},
 		{"unknown revision", &git.UnknownRevisionError{Rev: "nope"}, exitUsage},
 		{"build request", &pipeline.UsageError{Err: errors.New("unknown service")}, exitUsage},
 		{"gate", fmt.Errorf("promoting: %w", blocked), exitBlocked},

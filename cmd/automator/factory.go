@@ -195,9 +195,14 @@ func (a *app) builds(ctx context.Context) (*pipeline.Builds, error) {
 	return &pipeline.Builds{
 		Config: cfg, Gate: g, OpenLayout: scan.OpenLayout, Logger: a.logger, Group: a.groupedLogs(),
 		NewBuilder: func(ctx context.Context, backend string) (build.Builder, error) {
-			return build.New(ctx, backend, build.WithLogger(a.logger))
+			rc, err := a.registry() // base images come from the same registries, with the same credentials
+			if err != nil {
+				return nil, err
+			}
+			return build.New(ctx, backend, build.WithLogger(a.logger), build.WithRegistries(rc.BuildRegistries()...))
 		},
-		Pusher: func() (pipeline.Pusher, error) { return a.registry() },
+		Pusher:   func() (pipeline.Pusher, error) { return a.registry() },
+		Registry: func() (pipeline.Retagger, error) { return a.registry() },
 	}, nil
 }
 

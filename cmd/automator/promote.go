@@ -22,7 +22,7 @@ type promoteOptions struct {
 func newPromoteCmd(a *app) *cobra.Command {
 	var o promoteOptions
 	cmd := &cobra.Command{
-		Use:     "promote --env ENV [--set SERVICE=REF@DIGEST]...",
+		Use:     "promote --env ENV [--set SERVICE=REPOSITORY:TAG]...",
 		Short:   "Propose for an environment the digests its promoteFrom environment runs",
 		Long:    help("promote.long"),
 		Args:    cobra.NoArgs,
@@ -45,7 +45,7 @@ func newPromoteCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&o.env, "env", "", "environment to promote into (with --results: default the environments whose triggers match the event)")
 	cmd.Flags().StringVar(&o.results, "results", "", "promote the build results in DIR (written by build --results in fan-out jobs)")
-	cmd.Flags().StringArrayVar(&o.sets, "set", nil, "explicit image SERVICE=REPOSITORY[:TAG]@DIGEST (repeatable)")
+	cmd.Flags().StringArrayVar(&o.sets, "set", nil, "explicit image SERVICE=REPOSITORY:TAG (digest from the registry) or SERVICE=REPOSITORY[:TAG]@DIGEST, checked against the registry (repeatable)")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print the diff and the pull request; write nothing")
 	return cmd
 }
@@ -66,8 +66,17 @@ func promoteRun(ctx context.Context, a *app, o *promoteOptions, out io.Writer) e
 	if err := gitops.CheckServices(cfg, t.Name(), explicit); err != nil {
 		return err
 	}
+	if len(explicit) > 0 {
+		rc, err := a.registry()
+		if err != nil {
+			return err
+		}
+		if explicit, err = promote.ResolveSets(ctx, rc, explicit, a.logger); err != nil {
+			return err
+		}
+	}
 	if len(explicit) == 0 && t.From == nil {
-		return usageErrorf("environment %q has no promoteFrom: pass --set SERVICE=REF@DIGEST", t.Name())
+		return usageErrorf("environment %q has no promoteFrom: pass --set SERVICE=REPOSITORY:TAG", t.Name())
 	}
 	p, err := a.promoter(ctx, o.dryRun)
 	if err != nil {

@@ -13,8 +13,8 @@ type FlagLookup func(args []string) (has func(flag string) bool, ok bool)
 
 // Args is the command line for the step's inputs: the command input
 // (default run), then --config, --log-level and the inputs the subcommand
-// has flags for (environments → --env, services → --service, results,
-// dry-run), then the args input verbatim.
+// has flags for (environments → --env, services → --service, or --all for
+// services: all; results, dry-run), then the args input verbatim.
 func Args(getenv func(string) string, lookup FlagLookup) []string {
 	input := func(name string) string {
 		return strings.TrimSpace(getenv("INPUT_" + strings.ToUpper(name)))
@@ -35,10 +35,23 @@ func Args(getenv func(string) string, lookup FlagLookup) []string {
 	if v := input("log-level"); v != "" {
 		args = append(args, "--log-level", v)
 	}
+	services := "services"
+	if strings.EqualFold(input("services"), "all") {
+		// "all" selects every service: --all where the subcommand
+		// chooses (plan, run); build builds every service without
+		// --service.
+		if has("all") {
+			args = append(args, "--all")
+		}
+		services = ""
+	}
 	for _, m := range []struct{ input, flag string }{
 		{"environments", "env"},
-		{"services", "service"},
+		{services, "service"},
 	} {
+		if m.input == "" {
+			continue
+		}
 		if v := input(m.input); v != "" && has(m.flag) {
 			for _, item := range strings.Split(v, ",") {
 				if item = strings.TrimSpace(item); item != "" {

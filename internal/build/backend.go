@@ -30,6 +30,7 @@ type options struct {
 	binary       string
 	storageDir   string
 	probeTimeout time.Duration
+	registries   []Registry
 }
 
 // Option configures a builder.

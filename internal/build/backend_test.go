@@ -27,6 +27,7 @@ import (
 type fakeRunner struct {
 	mu        sync.Mutex
 	cmds      [][]string
+	envs      [][]string // each command's environment (nil: inherited)
 	fail      string
 	dropLabel bool
 	docker    bool // whether `docker info` succeeds
@@ -36,6 +37,7 @@ type fakeRunner struct {
 func (f *fakeRunner) Run(_ context.Context, c Command) error {
 	f.mu.Lock()
 	f.cmds = append(f.cmds, append([]string{c.Path}, c.Args...))
+	f.envs = append(f.envs, c.Env)
 	f.mu.Unlock()
 	if len(c.Args) > 0 && c.Args[0] == "info" {
 		if f.docker {

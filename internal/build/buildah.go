@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,6 +21,7 @@ type Buildah struct {
 	root    string
 	runroot string
 	owned   string // storage directory removed by Close; empty when supplied by the caller
+	regs    *registryFiles
 }
 
 var _ Builder = (*Buildah)(nil)
@@ -39,6 +41,9 @@ func newBuildah(o *options) (*Buildah, error) {
 		b.owned = dir
 	}
 	b.root, b.runroot = filepath.Join(dir, "root"), filepath.Join(dir, "runroot")
+	if b.regs, err = writeRegistryFiles(o.registries, systemRegistriesConf); err != nil {
+		return nil, errors.Join(err, b.Close())
+	}
 	return b, nil
 }
 
@@ -53,6 +58,7 @@ func (b *Buildah) storageArgs() []string {
 // list when more than one platform is requested).
 func (b *Buildah) budArgs(req Request, name string) []string {
 	args := append(b.storageArgs(), "bud", "--isolation", "chroot", "--format", "oci", "--file", dockerfilePath(req))
+	args = append(args, b.regs.args()...)
 	if len(req.Platforms) > 1 {
 		args = append(args, "--manifest", name, "--platform", strings.Join(req.Platforms, ","))
 	} else {
@@ -103,7 +109,7 @@ func (b *Buildah) Build(ctx context.Context, req Request) (*Result, error) {
 		return nil, &Error{Service: req.Service, Builder: BackendBuildah, Err: err}
 	}
 	name := "localhost/automator/" + req.Service + ":" + randomSuffix()
-	env := buildahEnv(os.Environ())
+	env := b.regs.env(buildahEnv(os.Environ()))
 	if err := run(ctx, b.o, BackendBuildah, b.path, req, b.budArgs(req, name), env); err != nil {
 		return nil, err
 	}
@@ -153,14 +159,15 @@ func buildahEnv(environ []string) []string {
 // Close implements Builder: it removes the temporary image store (after asking buildah to delete its
 // images and containers) unless the store was supplied with WithStorageDir.
 func (b *Buildah) Close() error {
+	regErr := b.regs.remove()
 	if b.owned == "" {
-		return nil
+		return regErr
 	}
 	ctx := context.Background()
 	_ = b.o.runner.Run(ctx, Command{Path: b.path, Args: append(b.storageArgs(), "rm", "--all"), Output: io.Discard})
 	_ = b.o.runner.Run(ctx, Command{Path: b.path, Args: append(b.storageArgs(), "rmi", "--all", "--force"), Output: io.Discard})
 	if err := removeTree(b.owned); err != nil {
-		return fmt.Errorf("removing buildah storage %q: %w", b.owned, err)
+		return errors.Join(fmt.Errorf("removing buildah storage %q: %w", b.owned, err), regErr)
 	}
-	return nil
+	return regErr
 }

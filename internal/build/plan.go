@@ -20,6 +20,9 @@ type Plan struct {
 	Repositories []string
 	// Tags are the validated tags.
 	Tags []string
+	// CommitTags are those of Tags that name the commit alone (CommitTags): the image
+	// published under one of them is this commit's image, whatever event built it.
+	CommitTags []string
 	// Request is the build request; Request.Output is <outDir>/<service>.
 	Request Request
 }
@@ -38,16 +41,14 @@ type Provenance struct {
 }
 
 // PlanService resolves svc against the shared build settings. root is the repository root that
-// service paths are relative to; outDir receives one OCI layout per service. The
-// org.opencontainers.image.version label is the semantic version on a tag push, else the first tag.
+// service paths are relative to; outDir receives one OCI layout per service. Only values derived
+// from the commit are baked into the image (revision, commit time, source, title; no
+// org.opencontainers.image.version, which would differ between a branch push and a release tag),
+// so the same commit builds to the same digest whatever the event; tags carry the version.
 func PlanService(svc config.Service, settings config.Build, root, outDir string, p Provenance) (Plan, error) {
 	tags, err := Tags(settings.Tags, p.Tag)
 	if err != nil {
 		return Plan{}, fmt.Errorf("service %q: %w", svc.Name, err)
-	}
-	version := p.Tag.Version
-	if version == "" {
-		version = tags[0]
 	}
 	dockerfile := filepath.Join(root, svc.Context, "Dockerfile")
 	if svc.Dockerfile != "" {
@@ -68,12 +69,13 @@ func PlanService(svc config.Service, settings config.Build, root, outDir string,
 		}
 		secrets = append(secrets, sec)
 	}
-	meta := Metadata{Source: p.Source, Revision: p.Tag.SHA, Created: p.Created, Version: version, Title: svc.Name}
+	meta := Metadata{Source: p.Source, Revision: p.Tag.SHA, Created: p.Created, Title: svc.Name}
 	return Plan{
 		Service:      svc.Name,
 		Image:        svc.Image,
 		Repositories: append([]string{svc.Image}, svc.Mirrors...),
 		Tags:         tags,
+		CommitTags:   CommitTags(settings.Tags, p.Tag),
 		Request: Request{
 			Service:    svc.Name,
 			Context:    filepath.Join(root, svc.Context),

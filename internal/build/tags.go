@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -121,6 +122,42 @@ func Tags(templates []string, d TagData) ([]string, error) {
 		return nil, fmt.Errorf("%w: tag templates %q rendered no tag", ErrInvalidTag, templates)
 	}
 	return out, nil
+}
+
+// CommitTags returns those of tags (as Tags rendered them from templates and d) that name the commit
+// and nothing else: templates that render the same whatever the branch, git tag, version and time,
+// and differently for another commit, such as DefaultTagTemplate (a constant tag like "latest" names
+// no commit). A commit's image is found again by such a tag, so that a later event on
+// the same commit (a release tag) re-tags it instead of building it again; and such a tag is never
+// moved to another digest. The check renders each template again with every field but SHA and
+// ShortSHA changed, and with only those changed, rather than parsing the template, because a
+// template's output, not its field names, is what has to stay put.
+func CommitTags(templates []string, d TagData) []string {
+	if len(templates) == 0 {
+		templates = []string{DefaultTagTemplate}
+	}
+	other := TagData{SHA: d.SHA, ShortSHA: d.ShortSHA, Branch: d.Branch + "-x", Tag: d.Tag + "-x",
+		Timestamp: d.Timestamp + "0", Version: d.Version + "-x"}
+	otherSHA := d
+	flip := "0"
+	if strings.HasPrefix(d.SHA, "0") {
+		flip = "1"
+	}
+	otherSHA.SHA = flip + d.SHA[min(1, len(d.SHA)):]
+	otherSHA.ShortSHA = flip + d.ShortSHA[min(1, len(d.ShortSHA)):]
+	var out []string
+	for _, src := range templates {
+		a, errA := Tags([]string{src}, d)
+		b, errB := Tags([]string{src}, other)
+		c, errC := Tags([]string{src}, otherSHA)
+		if errA != nil || errB != nil || errC != nil || a[0] != b[0] || a[0] == c[0] || (d.Version != "" && a[0] == d.Version) {
+			continue
+		}
+		if !slices.Contains(out, a[0]) {
+			out = append(out, a[0])
+		}
+	}
+	return out
 }
 
 // OCI label keys set on every image.

@@ -87,3 +87,31 @@ func TestMetadataLabels(t *testing.T) {
 		t.Errorf("labels = %v, want %v", got, want)
 	}
 }
+
+func TestCommitTags(t *testing.T) {
+	now := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	for _, tc := range []struct {
+		name      string
+		ref       string
+		templates []string
+		want      []string
+	}{
+		{"default on branch push", "refs/heads/main", nil, []string{"sha-0123456789ab"}},
+		{"default on release tag: the version is not the commit's", "refs/tags/v2.1.1", nil, []string{"sha-0123456789ab"}},
+		{"full SHA and a fixed prefix", "refs/heads/main", []string{"{{ .SHA }}", "git-{{ .ShortSHA }}"}, []string{testSHA, "git-0123456789ab"}},
+		{"branch, tag, time and version name no commit", "refs/tags/v3.0.0",
+			[]string{"{{ .Branch }}{{ .ShortSHA }}", "{{ .Tag }}", "ts-{{ .Timestamp }}", "{{ .Version }}-{{ .ShortSHA }}"}, nil},
+		{"a template empty on this event is skipped", "refs/heads/main", []string{"{{ .Tag }}", "sha-{{ .ShortSHA }}"}, []string{"sha-0123456789ab"}},
+		{"a constant tag names no commit", "refs/heads/main", []string{"latest", "sha-{{ .ShortSHA }}"}, []string{"sha-0123456789ab"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := NewTagData(testSHA, tc.ref, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := CommitTags(tc.templates, d); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("CommitTags = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -151,8 +151,8 @@ type Environment struct {
 // Trigger selects the events on which an environment is targeted.
 type Trigger struct {
 	Event    string   `yaml:"event" doc:"GitHub event." required:"true" enum:"push,tag,pull_request,workflow_dispatch,merge_group"`
-	Branches []string `yaml:"branches,omitempty" doc:"Branch globs (push, pull_request)."`
-	Tags     []string `yaml:"tags,omitempty" doc:"Tag globs (tag)."`
+	Branches []string `yaml:"branches,omitempty" doc:"Branch globs (push, pull_request); a leading ! excludes, the last match decides."`
+	Tags     []string `yaml:"tags,omitempty" doc:"Tag globs (tag); a leading ! excludes, the last match decides (v*, !v*-rc*: releases only)."`
 }
 
 // PullRequest holds options for promotion pull requests.

@@ -308,6 +308,8 @@ type promoteCall struct {
 	Env      string
 	From     string
 	Explicit []gitops.Update
+	// Upstream is true for PromoteUpstream calls.
+	Upstream bool
 }
 
 // fakePromoter records calls and answers with the result and error set
@@ -326,5 +328,10 @@ func (p *fakePromoter) Promote(ctx context.Context, t *promote.Target, explicit 
 		c.From = t.From.Name()
 	}
 	p.calls = append(p.calls, c)
+	return p.results[t.Name()], p.errs[t.Name()]
+}
+
+func (p *fakePromoter) PromoteUpstream(ctx context.Context, t *promote.Target, published []gitops.Update) (*gitops.Result, error) {
+	p.calls = append(p.calls, promoteCall{Env: t.Name(), From: t.From.Name(), Explicit: published, Upstream: true})
 	return p.results[t.Name()], p.errs[t.Name()]
 }

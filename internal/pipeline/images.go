@@ -55,6 +55,9 @@ type Image struct {
 	Source *gitops.Source `json:"source,omitempty"`
 	// BuiltAt is when the image was built; the newest update per service wins.
 	BuiltAt time.Time `json:"builtAt"`
+	// Retagged is true when the run did not build the image but found the
+	// commit's image published (under a commit tag) and tagged it again.
+	Retagged bool `json:"retagged,omitempty"`
 	// Error is the one-line reason the service failed (its build, scan or
 	// push), set only on the entries ForReport returns; such an entry is
 	// never promoted.
@@ -78,10 +81,16 @@ func (e *ServiceError) Unwrap() error { return e.Err }
 // target environment is not pushed; one blocked only for some is pushed and
 // promoted to the others.
 type BuildStage struct {
-	Builder     Builder
-	OpenLayout  LayoutOpener
-	Gate        *Gate
-	Pusher      Pusher // nil: build (and scan) only
+	Builder    Builder
+	OpenLayout LayoutOpener
+	Gate       *Gate
+	Pusher     Pusher // nil: build (and scan) only
+	// Registry, when set with Pusher, is asked first whether the commit's
+	// image is already published under one of the plan's commit tags: then
+	// nothing is built, and the published image is scanned and tagged again
+	// by digest (build once per commit, whatever the event). It also keeps
+	// a build's push from re-pointing a commit tag. Nil builds every time.
+	Registry    Retagger
 	Logger      *zap.Logger
 	Parallelism int
 	// KeepLayouts records layout directories in the results.
@@ -221,6 +230,15 @@ func blockedError(images []*Image) error {
 }
 
 func (s *BuildStage) one(ctx context.Context, log *zap.Logger, p build.Plan, targets []*promote.Target, source *gitops.Source, at time.Time) (*Image, error) {
+	if s.Pusher != nil && s.Registry != nil {
+		digest, ok, err := s.published(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return s.retag(ctx, log, p, digest, targets, source, at)
+		}
+	}
 	log.Info("building image", zap.Strings("tags", p.Tags))
 	// The builder's own output lines go to this service's log (its group
 	// in GitHub Actions), never to a log shared with the other builds.
@@ -247,32 +265,17 @@ func (s *BuildStage) one(ctx context.Context, log *zap.Logger, p build.Plan, tar
 			return im, fmt.Errorf("scanning %s: %w", p.Service, err)
 		}
 		s.Gate.Remember(report, im.Digest)
-		im.Report = report
-		im.Verdicts = s.Gate.Verdicts(report, targets)
-		for _, v := range im.Verdicts {
-			switch v.Outcome {
-			case gate.Block:
-				im.Blocked = append(im.Blocked, v.Env)
-				log.Warn("vulnerability gate blocked the image", zap.String("environment", v.Env), zap.Strings("reasons", v.Reasons))
-			case gate.Warn:
-				im.Allowed = append(im.Allowed, v.Env)
-				log.Warn("vulnerability gate warns", zap.String("environment", v.Env), zap.Strings("reasons", v.Reasons))
-			default:
-				im.Allowed = append(im.Allowed, v.Env)
-			}
-		}
-		log.Info("scanned image", zap.Int("findings", len(report.Findings)), zap.Strings("allowed", im.Allowed), zap.Strings("blocked", im.Blocked))
-		if len(im.Allowed) == 0 {
-			log.Warn("not pushing: blocked for every target environment")
+		if !s.judge(log, im, report, targets) {
 			return im, nil
 		}
 	} else {
-		for _, t := range targets {
-			im.Allowed = append(im.Allowed, t.Name())
-		}
+		allowAll(im, targets)
 	}
 	if s.Pusher == nil {
 		return im, nil
+	}
+	if err := s.keepCommitTags(ctx, p, res.Digest); err != nil {
+		return im, fmt.Errorf("pushing %s: %w", p.Service, err)
 	}
 	pushed, err := s.Pusher.Push(ctx, res.Layout, res.Digest, p.Repositories, p.Tags)
 	if err != nil {
@@ -281,6 +284,38 @@ func (s *BuildStage) one(ctx context.Context, log *zap.Logger, p build.Plan, tar
 	im.Pushed, im.References = true, pushed.References
 	log.Info("pushed image", zap.Strings("references", pushed.References))
 	return im, nil
+}
+
+// judge records report and the targets' verdicts on im and reports whether
+// any target lets it in (false: it must not be pushed).
+func (s *BuildStage) judge(log *zap.Logger, im *Image, report *gate.Report, targets []*promote.Target) bool {
+	im.Report = report
+	im.Verdicts = s.Gate.Verdicts(report, targets)
+	for _, v := range im.Verdicts {
+		switch v.Outcome {
+		case gate.Block:
+			im.Blocked = append(im.Blocked, v.Env)
+			log.Warn("vulnerability gate blocked the image", zap.String("environment", v.Env), zap.Strings("reasons", v.Reasons))
+		case gate.Warn:
+			im.Allowed = append(im.Allowed, v.Env)
+			log.Warn("vulnerability gate warns", zap.String("environment", v.Env), zap.Strings("reasons", v.Reasons))
+		default:
+			im.Allowed = append(im.Allowed, v.Env)
+		}
+	}
+	log.Info("scanned image", zap.Int("findings", len(report.Findings)), zap.Strings("allowed", im.Allowed), zap.Strings("blocked", im.Blocked))
+	if len(im.Allowed) == 0 {
+		log.Warn("not pushing: blocked for every target environment")
+		return false
+	}
+	return true
+}
+
+// allowAll lets im into every target (scanning is disabled).
+func allowAll(im *Image, targets []*promote.Target) {
+	for _, t := range targets {
+		im.Allowed = append(im.Allowed, t.Name())
+	}
 }
 
 // Updates turns built images into write-back updates, one per service,

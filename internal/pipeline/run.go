@@ -122,7 +122,11 @@ type Builds struct {
 	NewBuilder func(ctx context.Context, backend string) (build.Builder, error)
 	// Pusher is asked for only when a request pushes.
 	Pusher func() (Pusher, error)
-	Logger *zap.Logger // required
+	// Registry, asked for when a request pushes, finds a commit's image
+	// already published so that it is tagged again instead of rebuilt
+	// (BuildStage.Registry); nil rebuilds every time.
+	Registry func() (Retagger, error)
+	Logger   *zap.Logger // required
 	// Group wraps each service's work (see BuildStage.Group).
 	Group func(service string, work func(log *zap.Logger) error) error
 }
@@ -158,6 +162,11 @@ func (b *Builds) Run(ctx context.Context, req BuildRequest) ([]*Image, error) {
 	if req.Push {
 		if stage.Pusher, err = b.Pusher(); err != nil {
 			return nil, err
+		}
+		if b.Registry != nil {
+			if stage.Registry, err = b.Registry(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	var src *gitops.Source
@@ -253,7 +262,12 @@ type Delivered struct {
 }
 
 // Run builds plan's services (when any target is fed by a build, or as a
-// check when nothing is targeted) and writes back into targets. With dryRun
+// check when nothing is targeted) and writes back into targets. A run of a
+// git tag (req.Ref refs/tags/…) publishes a release: every target it
+// triggers, promoteFrom ones too, is fed by the build (their gates decide
+// what is published under the release's tags), and a target with
+// promoteFrom receives those of the run's images its upstream runs now,
+// under the release's tag (WriteStage.Published). With dryRun
 // nothing is pushed or written. An error that stops the run early comes
 // with no Delivered; otherwise the error follows the exit precedence —
 // failures first (exit 1), then gate blocks (exit 3); see RunErr.
@@ -261,6 +275,10 @@ func (d *Delivery) Run(ctx context.Context, plan *detect.Result, targets []*prom
 	out := &Delivered{}
 	var buildErr error
 	req.Targets = BuildTargets(targets)
+	release := strings.HasPrefix(req.Ref, "refs/tags/")
+	if release {
+		req.Targets = targets
+	}
 	if len(plan.Services) > 0 && (len(req.Targets) > 0 || len(targets) == 0) {
 		// With no target environment (e.g. a pull request that no trigger
 		// names) the images are built and scanned as a check, not pushed:
@@ -284,7 +302,7 @@ func (d *Delivery) Run(ctx context.Context, plan *detect.Result, targets []*prom
 		if err != nil {
 			return nil, err
 		}
-		w := &WriteStage{Promoter: p, Logger: d.Logger.Named("writeback")}
+		w := &WriteStage{Promoter: p, Logger: d.Logger.Named("writeback"), Published: release}
 		out.Envs = w.Run(ctx, targets, Updates(out.Images, !dryRun))
 	}
 	// The summary and outputs list every selected service, failed ones too.

@@ -9,6 +9,7 @@ package pipeline
 
 import (
 	"path"
+	"strings"
 
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/event"
@@ -39,7 +40,10 @@ func Targets(all promote.Targets, ev *event.Event, names []string) ([]*promote.T
 }
 
 // Matches reports whether trigger t fires for ev. Branch and tag lists are
-// path.Match globs; an empty list matches any branch or tag.
+// path.Match globs; an empty list matches any branch or tag. As in GitHub's
+// workflow filters, a glob with a leading "!" excludes what it matches, and
+// the last glob that matches decides (["v*", "!v*-rc*"]: releases, not
+// release candidates).
 func Matches(t config.Trigger, ev *event.Event) bool {
 	switch t.Event {
 	case "push":
@@ -60,10 +64,12 @@ func matchAny(globs []string, s string) bool {
 	if len(globs) == 0 {
 		return true
 	}
+	match := false
 	for _, g := range globs {
-		if ok, _ := path.Match(g, s); ok {
-			return true
+		neg := strings.HasPrefix(g, "!")
+		if ok, _ := path.Match(strings.TrimPrefix(g, "!"), s); ok {
+			match = !neg
 		}
 	}
-	return false
+	return match
 }

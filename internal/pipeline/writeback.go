@@ -18,6 +18,9 @@ import (
 // target's upstream runs now; promote.Promoter satisfies it.
 type Lander interface {
 	Promote(ctx context.Context, t *promote.Target, explicit []gitops.Update) (*gitops.Result, error)
+	// PromoteUpstream lands in t (which has an upstream) those of published
+	// whose digests its upstream runs now, under published's tags.
+	PromoteUpstream(ctx context.Context, t *promote.Target, published []gitops.Update) (*gitops.Result, error)
 }
 
 // EnvOutcome is what happened to one environment.
@@ -33,6 +36,12 @@ type EnvOutcome struct {
 type WriteStage struct {
 	Promoter Lander
 	Logger   *zap.Logger
+	// Published says the run published its images for every target, as a
+	// release tag does: an environment with promoteFrom then receives those
+	// of the run's images its upstream runs now, under the run's tags (the
+	// release's name for the digest staging already runs), instead of
+	// everything its upstream runs.
+	Published bool
 }
 
 // Run writes back into envs one at a time (API calls grow with the number of
@@ -54,6 +63,12 @@ func (w *WriteStage) Run(ctx context.Context, targets []*promote.Target, updates
 			err error
 		)
 		switch {
+		case t.From != nil && w.Published && len(updates) == 0:
+			l.Info("nothing to write: the run published no image")
+			continue
+		case t.From != nil && w.Published:
+			l.Info("promoting the run's images that the upstream environment runs", zap.String("from", t.From.Name()), zap.Int("images", len(updates)))
+			res, err = w.Promoter.PromoteUpstream(ctx, t, updates)
 		case t.From != nil:
 			l.Info("promoting what the upstream environment runs", zap.String("from", t.From.Name()))
 			res, err = w.Promoter.Promote(ctx, t, nil)

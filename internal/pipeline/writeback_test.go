@@ -45,6 +45,24 @@ func TestWriteStageRun(t *testing.T) {
 	}
 }
 
+// A release run (Published) hands an environment with promoteFrom the run's
+// images, for it to keep those its upstream runs; with none published it
+// writes nothing rather than everything upstream runs.
+func TestWriteStagePublished(t *testing.T) {
+	cfg := parseConfig(t, testConfig)
+	updates := []gitops.Update{{Service: "web", Repository: "ghcr.io/acme/web", Tag: "1.4.0", Digest: digestOfService("web").String()}}
+	p := &fakePromoter{}
+	w := &WriteStage{Promoter: p, Published: true}
+	w.Run(t.Context(), []*promote.Target{env(t, cfg, "rc"), env(t, cfg, "prod")}, updates)
+	if len(p.calls) != 2 || p.calls[0].Upstream || !p.calls[1].Upstream || p.calls[1].From != "staging" || !slices.EqualFunc(p.calls[1].Explicit, updates, equalUpdate) {
+		t.Errorf("calls = %+v, want rc given the updates and prod the published images to match against staging", p.calls)
+	}
+	p.calls = nil
+	if out := w.Run(t.Context(), []*promote.Target{env(t, cfg, "prod")}, nil); len(out) != 0 || len(p.calls) != 0 {
+		t.Errorf("nothing published: outcomes %+v, calls %+v; want nothing written", out, p.calls)
+	}
+}
+
 func TestWriteStageNothingToWrite(t *testing.T) {
 	cfg := parseConfig(t, testConfig)
 	p := &fakePromoter{}

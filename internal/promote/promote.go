@@ -214,11 +214,50 @@ func (p *Promoter) Promote(ctx context.Context, t *Target, explicit []gitops.Upd
 	return res, nil
 }
 
+// PromoteUpstream proposes for t, which has an upstream (promoteFrom),
+// those of published whose digest the upstream runs now for the same
+// service, under published's tags: a release tag names the very digests
+// staging already runs, so prod pins them as `2.1.1@sha256:…` and still
+// only receives what its upstream runs. A published image the upstream does
+// not run is left out with a warning; when none is left the result is a
+// *TerminalError (promote the release candidate first). With published
+// empty it is Promote with no explicit update.
+func (p *Promoter) PromoteUpstream(ctx context.Context, t *Target, published []gitops.Update) (*gitops.Result, error) {
+	if len(published) == 0 {
+		return p.Promote(ctx, t, nil)
+	}
+	runs, err := p.upstream(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	digests := map[string]string{}
+	for _, u := range runs {
+		digests[u.Service] = u.Digest
+	}
+	var keep []gitops.Update
+	var missing []string
+	for _, u := range published {
+		if digests[u.Service] != u.Digest || u.Digest == "" {
+			missing = append(missing, u.Service+"@"+u.Digest)
+			p.logger().Warn("not promoting an image the upstream environment does not run", zap.String("environment", t.Name()),
+				zap.String("from", t.From.Name()), zap.String("service", u.Service), zap.String("digest", u.Digest), zap.String("upstream", digests[u.Service]))
+			continue
+		}
+		u.PromotedFrom = t.From.Name()
+		keep = append(keep, u)
+	}
+	if len(keep) == 0 {
+		return nil, &TerminalError{Err: fmt.Errorf("environment %q takes only what %q runs, which runs none of %s: promote them to %q first",
+			t.Name(), t.From.Name(), strings.Join(missing, ", "), t.From.Name())}
+	}
+	return p.Promote(ctx, t, keep)
+}
+
 // upstream reads the digests t's upstream environment pins now.
 func (p *Promoter) upstream(ctx context.Context, t *Target) ([]gitops.Update, error) {
 	from := t.From
 	if from == nil {
-		return nil, &TerminalError{Err: fmt.Errorf("environment %q has no promoteFrom; pass --set SERVICE=REF@DIGEST", t.Name())}
+		return nil, &TerminalError{Err: fmt.Errorf("environment %q has no promoteFrom; pass --set SERVICE=REPOSITORY:TAG", t.Name())}
 	}
 	imgs, err := p.Writer.Current(ctx, from.Env, "", p.Images)
 	if err != nil {
