@@ -131,6 +131,8 @@ func newRootCmd(a *app) *cobra.Command {
 		newRewriteCmd(a),
 		newPromoteCmd(a),
 		newRollbackCmd(a),
+		newHoldCmd(a, false),
+		newHoldCmd(a, true),
 		newPlanCmd(a),
 		newRunCmd(a),
 		newWatchCmd(a),

@@ -146,6 +146,19 @@ type Environment struct {
 	PullRequest PullRequest `yaml:"pullRequest,omitempty" doc:"Pull request options (mode: pull-request)."`
 	Images      []ImagePath `yaml:"images,omitempty" doc:"Explicit YAML paths for layouts the rewriter cannot find by itself."`
 	RetryFor    string      `yaml:"retryFor,omitempty" doc:"How long a write-back keeps re-reading and re-applying while concurrent writers win the race to move the branch (Go duration); back-off is exponential with full jitter." default:"5m"`
+	HoldsFile   string      `yaml:"holdsFile,omitempty" doc:"File in the manifests repository (on the environment's branch) that keeps the holds of automator hold and rollback; environments sharing a repository may share it." default:".automator/holds.yaml"`
+}
+
+// DefaultHoldsFile is where holds live when an environment names no
+// holdsFile.
+const DefaultHoldsFile = ".automator/holds.yaml"
+
+// HoldsPath is the environment's holds file (holdsFile or the default).
+func (e Environment) HoldsPath() string {
+	if e.HoldsFile == "" {
+		return DefaultHoldsFile
+	}
+	return e.HoldsFile
 }
 
 // Trigger selects the events on which an environment is targeted.

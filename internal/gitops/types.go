@@ -107,6 +107,16 @@ type Request struct {
 	// is inserted only for an update whose service is listed here and whose
 	// image no file of the environment pins; nil inserts nothing.
 	Services map[string]string
+	// Edits rewrite further files of the repository in the same commit
+	// (e.g. the holds file a rollback or `automator hold` writes).
+	Edits []FileEdit
+	// Held are services automation must not promote in this environment
+	// now: their pending updates are not carried over, and the pull request
+	// and commit message say why.
+	Held []Held
+	// Trailers are extra "Key: value" lines appended to the commit message's
+	// trailers (e.g. Automator-Hold).
+	Trailers []string
 }
 
 // FileChange is one rewritten file with its diff and typed change set.
@@ -154,6 +164,8 @@ type Result struct {
 	// Dropped are pending updates of earlier runs that the Verifier refused
 	// to carry over (pull-request mode).
 	Dropped []Dropped
+	// Held are the services the request held back (Request.Held).
+	Held []Held
 	// Superseded is automator's open pull request that this run withdrew
 	// (closed on GitHub; its branch deleted on a plain git remote) because
 	// the environment already runs what was asked and nothing was left to
@@ -199,6 +211,9 @@ type Writer interface {
 	// Previous returns the commit before the latest commit that changed the
 	// environment's files: what a rollback restores by default.
 	Previous(ctx context.Context, env config.Environment) (string, error)
+	// History reads the repository's files and commits beyond the
+	// environment's own files (holds, rollback awareness, soak times).
+	History
 }
 
 // ErrProtectedBranch is returned when a branch refuses a direct commit.

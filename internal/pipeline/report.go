@@ -217,6 +217,15 @@ func verdictCell(im *Image) string {
 }
 
 func envCell(o EnvOutcome) string {
+	if o.Result != nil && len(o.Result.Held) > 0 {
+		held := o.Result.Held
+		o.Result = withoutHeld(o.Result)
+		var parts []string
+		for _, h := range held {
+			parts = append(parts, h.Service+" ("+h.Reason+")")
+		}
+		return envCell(o) + "; held: " + strings.ReplaceAll(strings.Join(parts, ", "), "|", "\\|")
+	}
 	var be *gate.BlockedError
 	if errors.As(o.Err, &be) && o.Result != nil {
 		names := make([]string, len(be.Images))
@@ -242,6 +251,13 @@ func envCell(o EnvOutcome) string {
 		return fmt.Sprintf("commit [`%s`](%s)", shortSHA(o.Result.Commit), o.Result.CommitURL)
 	}
 	return "no change"
+}
+
+// withoutHeld is a copy of r without its holds.
+func withoutHeld(r *gitops.Result) *gitops.Result {
+	c := *r
+	c.Held = nil
+	return &c
 }
 
 func shortSHA(s string) string {
@@ -307,6 +323,9 @@ func ReadResults(dir string) ([]*Image, error) {
 // the diff, then the commit or pull request.
 func PrintResult(w io.Writer, res *gitops.Result, dryRun bool) {
 	verb := map[bool]string{true: "would ", false: ""}[dryRun]
+	for _, h := range res.Held {
+		fmt.Fprintf(w, "%s: %s held, not promoted: %s\n", res.Env, h.Service, h.Reason)
+	}
 	if len(res.Files) == 0 {
 		switch s := res.Superseded; {
 		case s != nil && s.Number > 0:

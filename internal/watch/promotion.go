@@ -101,6 +101,9 @@ func (b *writeBack) Promote(ctx context.Context, env string, u Update) (Outcome,
 	if err != nil {
 		return Outcome{}, err
 	}
+	if !res.Changed() && len(res.Held) > 0 {
+		return Outcome{Result: Held, Reason: res.Held[0].Reason}, nil
+	}
 	if !res.Changed() {
 		return Outcome{Result: Unchanged}, nil
 	}

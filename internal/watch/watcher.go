@@ -81,6 +81,9 @@ const (
 	Unchanged Result = "unchanged"
 	// Blocked means the environment's vulnerability gate refused the image.
 	Blocked Result = "blocked"
+	// Held means a hold (or a revert automation does not promote over)
+	// keeps the service where it is; the promoter said why once.
+	Held Result = "held"
 )
 
 // Outcome is the result of one promotion.
@@ -857,6 +860,8 @@ func (w *Watcher) promote(ctx context.Context, env string, u Update, log *zap.Lo
 		rep.blocked = append(rep.blocked, env)
 		w.m.gateBlocks.WithLabelValues(env).Inc()
 		log.Warn("promotion blocked by the gate", zap.String("reason", out.Reason))
+	case Held:
+		log.Debug("promotion held", zap.String("reason", out.Reason))
 	default:
 		log.Info("environment already up to date")
 	}

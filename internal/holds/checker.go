@@ -1,0 +1,233 @@
+package holds
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/deployment-automator/automator/internal/config"
+	"github.com/deployment-automator/automator/internal/gitops"
+)
+
+// Reader is what the Checker reads from the manifests repository;
+// gitops.Writer satisfies it.
+type Reader interface {
+	gitops.History
+	Current(ctx context.Context, env config.Environment, at string, images map[string]string) ([]gitops.Image, error)
+}
+
+// DefaultDepth is how many commits of a file's history the Checker reads
+// to find automator's last promotion of a service.
+const DefaultDepth = 30
+
+// Checker answers which services of an environment automation must not
+// promote: those the holds file holds, and those whose value was reverted
+// (set by a commit without automator's trailers to the value automator's
+// last promotion replaced) and not released since. It says so once per
+// hold (Info), then only at Debug. Values read at a commit are cached (a
+// commit never changes), so repeated checks cost one history page per file.
+type Checker struct {
+	Reader Reader
+	Logger *zap.Logger
+	// Depth bounds the history read per file (DefaultDepth when 0).
+	Depth int
+
+	mu        sync.Mutex
+	announced map[string]string         // env/service → what was said
+	values    map[string]map[string]pin // commit → service → value
+}
+
+// pin is a service's value at a commit.
+type pin struct{ tag, digest string }
+
+func (p pin) String() string {
+	return gitops.Update{Tag: p.tag, Digest: p.digest}.Ref()
+}
+
+// Held returns the holds on env's services (images: service → repository
+// as the manifests name it): explicit holds from the holds file (one with
+// an empty Service holds them all) and holds implied by reverts.
+func (c *Checker) Held(ctx context.Context, env config.Environment, images map[string]string) ([]Hold, error) {
+	f, err := Load(ctx, c.Reader, env)
+	if err != nil {
+		return nil, err
+	}
+	var out []Hold
+	if h := f.For(env.Name, ""); h != nil {
+		out = append(out, *h)
+		c.announce(env.Name, *h)
+		return out, nil
+	}
+	names := make([]string, 0, len(images))
+	for s := range images {
+		names = append(names, s)
+	}
+	sort.Strings(names)
+	var rest []string
+	for _, s := range names {
+		if h := f.For(env.Name, s); h != nil {
+			out = append(out, *h)
+			c.announce(env.Name, *h)
+			continue
+		}
+		rest = append(rest, s)
+	}
+	if len(rest) == 0 {
+		return out, nil
+	}
+	implied, err := c.reverts(ctx, env, images, rest, f)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range implied {
+		c.announce(env.Name, h)
+	}
+	return append(out, implied...), nil
+}
+
+// reverts finds the services among names whose pinned value reverts
+// automator's last promotion of them, unless released.
+func (c *Checker) reverts(ctx context.Context, env config.Environment, images map[string]string, names []string, f *File) ([]Hold, error) {
+	want := map[string]string{}
+	for _, s := range names {
+		want[s] = images[s]
+	}
+	cur, err := c.Reader.Current(ctx, env, "", want)
+	if err != nil {
+		return nil, fmt.Errorf("environment %q: reading what it pins: %w", env.Name, err)
+	}
+	depth := c.Depth
+	if depth <= 0 {
+		depth = DefaultDepth
+	}
+	logs := map[string][]gitops.Commit{}
+	var out []Hold
+	for _, im := range cur {
+		log, ok := logs[im.File]
+		if !ok {
+			if log, err = c.Reader.Log(ctx, env, im.File, depth); err != nil {
+				return nil, err
+			}
+			logs[im.File] = log
+		}
+		now := pin{im.Tag, im.Digest}
+		h, err := c.revert(ctx, env, im.Service, want, now, log)
+		if err != nil {
+			return nil, err
+		}
+		if h != nil && !f.released(env.Name, im.Service, h.Reverted) {
+			out = append(out, *h)
+		}
+	}
+	return out, nil
+}
+
+// promotedBy reports whether automator's commit c promoted service in env.
+func promotedBy(c gitops.Commit, env, service string) bool {
+	return slices.Contains(c.Trailer("Automator-Environment"), env) && slices.Contains(c.Trailer("Automator-Service"), service)
+}
+
+// revert decides one service: automator's newest commit A promoting it;
+// if the value now differs from A's, and equals the value before A (or a
+// digest an older automator commit promoted), it is a revert.
+func (c *Checker) revert(ctx context.Context, env config.Environment, service string, images map[string]string, now pin, log []gitops.Commit) (*Hold, error) {
+	i := slices.IndexFunc(log, func(cm gitops.Commit) bool { return promotedBy(cm, env.Name, service) })
+	if i < 0 {
+		return nil, nil // automator never promoted it here (as far as we read)
+	}
+	a := log[i]
+	wrote, err := c.valueAt(ctx, env, a.SHA, service, images)
+	if err != nil || wrote == now {
+		return nil, err
+	}
+	older := false
+	if len(a.Parents) > 0 {
+		// The parent may predate the environment's files: then nothing
+		// before automator's commit is known, and only older promotions
+		// (below) can show the value is older.
+		if before, err := c.valueAt(ctx, env, a.Parents[0], service, images); err == nil {
+			older = before == now
+		}
+	}
+	for _, b := range log[i+1:] {
+		if older || now.digest == "" {
+			break
+		}
+		older = promotedBy(b, env.Name, service) && slices.Contains(b.Trailer("Automator-Digest"), now.digest)
+	}
+	if !older {
+		return nil, nil // moved by hand to something automator never ran before it: not a revert
+	}
+	return &Hold{Environment: env.Name, Service: service, Reverted: a.SHA, Pinned: now.String(),
+		Reason: fmt.Sprintf("pins %s, a revert of %s that automator promoted in %s; automation will not promote over it until `automator release --env %s --service %s`",
+			now, wrote, short(a.SHA), env.Name, service)}, nil
+}
+
+// valueAt is service's value at commit (cached: commits never change).
+func (c *Checker) valueAt(ctx context.Context, env config.Environment, commit, service string, images map[string]string) (pin, error) {
+	c.mu.Lock()
+	if p, ok := c.values[commit][service]; ok {
+		c.mu.Unlock()
+		return p, nil
+	}
+	c.mu.Unlock()
+	imgs, err := c.Reader.Current(ctx, env, commit, map[string]string{service: images[service]})
+	if err != nil {
+		return pin{}, fmt.Errorf("environment %q: reading %s at %s: %w", env.Name, service, short(commit), err)
+	}
+	var p pin
+	for _, im := range imgs {
+		if im.Service == service {
+			p = pin{im.Tag, im.Digest}
+		}
+	}
+	c.mu.Lock()
+	if c.values == nil {
+		c.values = map[string]map[string]pin{}
+	}
+	if c.values[commit] == nil {
+		c.values[commit] = map[string]pin{}
+	}
+	c.values[commit][service] = p
+	c.mu.Unlock()
+	return p, nil
+}
+
+// announce logs a hold at Info the first time (or when it changes), and at
+// Debug on every later check, so a watcher says it once.
+func (c *Checker) announce(env string, h Hold) {
+	log := c.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	key := env + "/" + h.Service
+	what := h.Describe()
+	c.mu.Lock()
+	if c.announced == nil {
+		c.announced = map[string]string{}
+	}
+	first := c.announced[key] != what
+	c.announced[key] = what
+	c.mu.Unlock()
+	service := h.Service
+	if service == "" {
+		service = "*"
+	}
+	fields := []zap.Field{zap.String("environment", env), zap.String("service", service), zap.String("hold", what)}
+	if first {
+		log.Info("not promoting a held service", fields...)
+		return
+	}
+	log.Debug("not promoting a held service", fields...)
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
