@@ -172,7 +172,9 @@ func (a *app) promoter(ctx context.Context, dryRun bool, wrap ...func(gitops.Wri
 		return nil, err
 	}
 	p := &promote.Promoter{Writer: w, Gate: g, Images: promote.ImagesFromConfig(cfg), Logger: a.logger.Named("promote"), Copier: promote.DryRunCopier{},
-		Holds: &holds.Checker{Reader: w, Logger: a.logger.Named("holds")}}
+		Override: a.freezeOverride}
+	hc := &holds.Checker{Reader: w, Logger: a.logger.Named("holds")}
+	p.Holds, p.Since = hc, hc
 	if !dryRun {
 		c, err := a.registry()
 		if err != nil {

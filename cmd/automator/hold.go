@@ -70,3 +70,8 @@ func holdRun(cmd *cobra.Command, a *app, o *holdOptions, release bool) error {
 func actor(a *app) string {
 	return envOr(a.getenv, "GITHUB_ACTOR", a.getenv("USER"))
 }
+
+// overrideFreezeFlag adds --override-freeze to a command that promotes.
+func overrideFreezeFlag(cmd *cobra.Command, a *app) {
+	cmd.Flags().StringVar(&a.freezeOverride, "override-freeze", "", "emergency: commit even inside a freeze window; the REASON lands in the Automator-Freeze-Override trailer")
+}

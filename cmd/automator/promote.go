@@ -47,6 +47,7 @@ func newPromoteCmd(a *app) *cobra.Command {
 	cmd.Flags().StringVar(&o.results, "results", "", "promote the build results in DIR (written by build --results in fan-out jobs)")
 	cmd.Flags().StringArrayVar(&o.sets, "set", nil, "explicit image SERVICE=REPOSITORY[:TAG]@DIGEST (repeatable)")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print the diff and the pull request; write nothing")
+	overrideFreezeFlag(cmd, a)
 	return cmd
 }
 

@@ -289,3 +289,59 @@ func (r Router) Log(ctx context.Context, env config.Environment, p string, limit
 	}
 	return w.Log(ctx, env, p, limit)
 }
+
+// FreezeLabel is the label a pull request carries while its environment is
+// in a freeze window; FreezeStatus is the context of the commit status that
+// fails on its head until the window ends.
+const (
+	FreezeLabel  = "freeze"
+	FreezeStatus = "automator/freeze"
+)
+
+// Freeze is a freeze window an environment is in.
+type Freeze struct {
+	Until  time.Time `json:"until"`
+	Reason string    `json:"reason,omitempty"`
+}
+
+func reasonSuffix(r string) string {
+	if r == "" {
+		return ""
+	}
+	return " (" + oneLine(r) + ")"
+}
+
+// markFreeze labels the pull request and fails its head's FreezeStatus
+// while pr.Freeze is set; once it is not, a pull request still labelled has
+// the label removed and the status set to success. Statuses belong to a
+// commit, so a new head (fresh) is marked again.
+func (t *target) markFreeze(ctx context.Context, pr *PullRequest, head string, has *decorations, fresh bool) error {
+	labelled := has != nil && len(missing([]string{FreezeLabel}, has.labels)) == 0
+	fz := pr.Freeze
+	switch {
+	case fz != nil && (!labelled || fresh):
+		if !labelled {
+			if _, _, err := t.api.Issues.AddLabelsToIssue(ctx, t.owner, t.name, pr.Number, []string{FreezeLabel}); err != nil {
+				return fmt.Errorf("environment %q: labelling pull request #%d %s: GitHub said: %s: %w", t.env.Name, pr.Number, FreezeLabel, ghMessage(err), err)
+			}
+		}
+		desc := capRunes("Freeze window until "+fz.Until.UTC().Format("2006-01-02 15:04 MST")+reasonSuffix(fz.Reason), 140)
+		return t.status(ctx, head, "failure", desc)
+	case fz == nil && labelled:
+		if _, err := t.api.Issues.RemoveLabelForIssue(ctx, t.owner, t.name, pr.Number, FreezeLabel); err != nil && !refMissing(err) {
+			return fmt.Errorf("environment %q: unlabelling pull request #%d: GitHub said: %s: %w", t.env.Name, pr.Number, ghMessage(err), err)
+		}
+		return t.status(ctx, head, "success", "No freeze window")
+	}
+	return nil
+}
+
+// status sets the FreezeStatus commit status on sha (GitHub caps
+// descriptions at 140 characters).
+func (t *target) status(ctx context.Context, sha, state, desc string) error {
+	_, _, err := t.api.Repositories.CreateStatus(ctx, t.owner, t.name, sha, &github.RepoStatus{State: github.String(state), Context: github.String(FreezeStatus), Description: github.String(desc)})
+	if err != nil {
+		return fmt.Errorf("environment %q: setting the %s status on %s: GitHub said: %s: %w", t.env.Name, FreezeStatus, short(sha), ghMessage(err), err)
+	}
+	return nil
+}

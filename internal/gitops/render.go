@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"text/template"
+	"time"
 	"unicode/utf8"
 
 	"github.com/deployment-automator/automator/internal/rewrite"
@@ -406,6 +407,10 @@ func renderBody(req Request, bt bodyText, level int) string {
 	renderBlocked(&b, req.Blocked, level < 2, blockedRows)
 	renderDropped(&b, bt.dropped, []int{len(bt.dropped), len(bt.dropped), 100, 20}[level])
 	renderHeld(&b, req.Held, []int{len(req.Held), len(req.Held), 100, 20}[level])
+	if f := req.Freeze; f != nil {
+		fmt.Fprintf(&b, "\n### ❄️ Freeze window\n\n**%s** is in a freeze window until %s%s: do not merge before then (commit status `%s`).\n",
+			req.Env.Name, f.Until.UTC().Format(time.RFC3339), reasonSuffix(f.Reason), FreezeStatus)
+	}
 	if level == 0 {
 		renderFiles(&b, bt.eds)
 	} else {

@@ -117,6 +117,12 @@ type Request struct {
 	// Trailers are extra "Key: value" lines appended to the commit message's
 	// trailers (e.g. Automator-Hold).
 	Trailers []string
+	// Freeze is set while the environment is in a freeze window: the pull
+	// request is still updated, but labelled FreezeLabel and given a failing
+	// FreezeStatus commit status (cleared by the first write-back after the
+	// window). Commit-mode environments are never written while frozen (the
+	// promoter does not call Apply).
+	Freeze *Freeze
 }
 
 // FileChange is one rewritten file with its diff and typed change set.
@@ -140,6 +146,9 @@ type PullRequest struct {
 	Updated bool
 	// Reason says why a superseded pull request was withdrawn.
 	Reason string
+	// Freeze marks the pull request as in a freeze window (see
+	// Request.Freeze).
+	Freeze *Freeze
 }
 
 // Result reports what a write-back did (or, under DryRun, would do).
@@ -166,6 +175,9 @@ type Result struct {
 	Dropped []Dropped
 	// Held are the services the request held back (Request.Held).
 	Held []Held
+	// Frozen is the freeze window the environment was in (nil: none): a
+	// commit-mode environment was not written, a pull request was marked.
+	Frozen *Freeze
 	// Superseded is automator's open pull request that this run withdrew
 	// (closed on GitHub; its branch deleted on a plain git remote) because
 	// the environment already runs what was asked and nothing was left to

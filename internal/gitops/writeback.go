@@ -136,7 +136,7 @@ func (w *writeBack) run(ctx context.Context) (*Result, error) {
 }
 
 func (w *writeBack) result(mode string) *Result {
-	return &Result{Env: w.req.Env.Name, Repo: w.req.Env.Repo, Branch: w.base, Mode: mode, Held: w.req.Held}
+	return &Result{Env: w.req.Env.Name, Repo: w.req.Env.Repo, Branch: w.base, Mode: mode, Held: w.req.Held, Frozen: w.req.Freeze}
 }
 
 // retry waits before the next attempt after a lost race (exponential
@@ -323,7 +323,7 @@ func (w *writeBack) pullRequest(ctx context.Context) (*Result, error) {
 		}
 
 		pr := &PullRequest{Branch: branch, Title: subject, Body: body(req, bodyText{branch: branch, base: st.baseHead, updates: updates, eds: eds, files: extraBlobs(snap, eds),
-			dropped: w.dropped, links: w.o.links, compare: w.b.compareURL(w.base, branch)})}
+			dropped: w.dropped, links: w.o.links, compare: w.b.compareURL(w.base, branch)}), Freeze: req.Freeze}
 		res.PR = pr
 		if err := w.b.publish(ctx, st, pr, at); err != nil {
 			if !errors.Is(err, ErrRejected) {

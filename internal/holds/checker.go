@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -230,4 +231,41 @@ func short(sha string) string {
 		return sha[:12]
 	}
 	return sha
+}
+
+// Since returns since when env has pinned, without interruption, the value
+// it pins now for service (repository as the manifests name it): the
+// committer date of the oldest commit, among the file's last Depth changes,
+// from which on the value is the same. ok is false when env does not pin
+// the service or its file has no history.
+func (c *Checker) Since(ctx context.Context, env config.Environment, service, repository string) (since time.Time, ok bool, err error) {
+	images := map[string]string{service: repository}
+	cur, err := c.Reader.Current(ctx, env, "", images)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("environment %q: reading what it pins: %w", env.Name, err)
+	}
+	i := slices.IndexFunc(cur, func(im gitops.Image) bool { return im.Service == service })
+	if i < 0 {
+		return time.Time{}, false, nil
+	}
+	now := pin{cur[i].Tag, cur[i].Digest}
+	depth := c.Depth
+	if depth <= 0 {
+		depth = DefaultDepth
+	}
+	log, err := c.Reader.Log(ctx, env, cur[i].File, depth)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	for _, cm := range log {
+		v, err := c.valueAt(ctx, env, cm.SHA, service, images)
+		if err != nil {
+			return time.Time{}, false, err
+		}
+		if v != now {
+			break
+		}
+		since, ok = cm.When, true
+	}
+	return since, ok, nil
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/deployment-automator/automator/internal/actions"
 	"github.com/deployment-automator/automator/internal/gate"
@@ -217,6 +218,12 @@ func verdictCell(im *Image) string {
 }
 
 func envCell(o EnvOutcome) string {
+	if o.Result != nil && o.Result.Frozen != nil {
+		f := o.Result.Frozen
+		c := *o.Result
+		c.Frozen = nil
+		return envCell(EnvOutcome{Env: o.Env, Result: &c, Err: o.Err}) + "; frozen until " + f.Until.UTC().Format(time.RFC3339)
+	}
 	if o.Result != nil && len(o.Result.Held) > 0 {
 		held := o.Result.Held
 		o.Result = withoutHeld(o.Result)
@@ -325,6 +332,10 @@ func PrintResult(w io.Writer, res *gitops.Result, dryRun bool) {
 	verb := map[bool]string{true: "would ", false: ""}[dryRun]
 	for _, h := range res.Held {
 		fmt.Fprintf(w, "%s: %s held, not promoted: %s\n", res.Env, h.Service, h.Reason)
+	}
+	if f := res.Frozen; f != nil {
+		fmt.Fprintf(w, "%s: in a freeze window until %s %s: %s\n", res.Env, f.Until.UTC().Format(time.RFC3339), f.Reason,
+			map[bool]string{true: "nothing committed", false: "pull request marked " + gitops.FreezeLabel}[res.Mode == "commit"])
 	}
 	if len(res.Files) == 0 {
 		switch s := res.Superseded; {

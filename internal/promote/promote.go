@@ -95,8 +95,16 @@ type Promoter struct {
 	// Holds says which services automation must not promote (holds and
 	// reverts); nil holds nothing.
 	Holds Holds
-	// Now is the clock that dates holds (nil: time.Now).
+	// Now is the clock that dates holds and decides freeze windows and
+	// soak times (nil: time.Now).
 	Now func() time.Time
+	// Since reads since when an upstream runs a digest, for soak times
+	// (nil: soak times are not enforced).
+	Since Since
+	// Override is an emergency override of freeze windows: non-empty, it is
+	// the reason, which lands in the commit's Automator-Freeze-Override
+	// trailer.
+	Override string
 }
 
 func (p *Promoter) logger() *zap.Logger {
@@ -137,6 +145,12 @@ func retarget(t *Target, repo string) string {
 // (Result.Held); when every candidate is held nothing is written, except that
 // an open pull request stops carrying their updates.
 func (p *Promoter) Promote(ctx context.Context, t *Target, explicit []gitops.Update) (*gitops.Result, error) {
+	fz, trailers := p.frozen(t)
+	if fz != nil && t.Env.Mode == "commit" {
+		p.logger().Info("not committing: the environment is in a freeze window", zap.String("environment", t.Name()),
+			zap.Time("until", fz.Until), zap.String("reason", fz.Reason))
+		return &gitops.Result{Env: t.Name(), Repo: t.Env.Repo, Branch: t.Env.Branch, Mode: t.Env.Mode, Frozen: fz}, nil
+	}
 	candidates := explicit
 	if len(candidates) == 0 {
 		var err error
@@ -147,6 +161,13 @@ func (p *Promoter) Promote(ctx context.Context, t *Target, explicit []gitops.Upd
 	candidates, held, err := p.held(ctx, t, candidates)
 	if err != nil {
 		return nil, err
+	}
+	if explicit == nil {
+		var soaking []gitops.Held
+		if candidates, soaking, err = p.soaked(ctx, t, candidates); err != nil {
+			return nil, err
+		}
+		held = append(held, soaking...)
 	}
 	var updates []gitops.Update
 	var blocked []gitops.Blocked
@@ -172,7 +193,8 @@ func (p *Promoter) Promote(ctx context.Context, t *Target, explicit []gitops.Upd
 	if len(updates) == 0 && len(blocked) > 0 {
 		return nil, blockedError(t, blocked)
 	}
-	res, err := p.Writer.Apply(ctx, gitops.Request{Env: t.Env, Updates: updates, Blocked: blocked, Services: t.Services, Held: held})
+	res, err := p.Writer.Apply(ctx, gitops.Request{Env: t.Env, Updates: updates, Blocked: blocked, Services: t.Services, Held: held,
+		Freeze: fz, Trailers: trailers})
 	if errors.Is(err, gitops.ErrProtectedBranch) {
 		return nil, &TerminalError{Err: err}
 	}

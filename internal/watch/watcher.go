@@ -84,6 +84,9 @@ const (
 	// Held means a hold (or a revert automation does not promote over)
 	// keeps the service where it is; the promoter said why once.
 	Held Result = "held"
+	// Frozen means the environment is in a freeze window and commits
+	// nothing; the promotion lands on the first cycle after it.
+	Frozen Result = "frozen"
 )
 
 // Outcome is the result of one promotion.
@@ -862,6 +865,8 @@ func (w *Watcher) promote(ctx context.Context, env string, u Update, log *zap.Lo
 		log.Warn("promotion blocked by the gate", zap.String("reason", out.Reason))
 	case Held:
 		log.Debug("promotion held", zap.String("reason", out.Reason))
+	case Frozen:
+		log.Info("not committing during a freeze window", zap.String("reason", out.Reason))
 	default:
 		log.Info("environment already up to date")
 	}
