@@ -6,6 +6,7 @@ import (
 	"github.com/deployment-automator/automator/internal/gitops"
 	"github.com/deployment-automator/automator/internal/holds"
 	"github.com/deployment-automator/automator/internal/pipeline"
+	"github.com/deployment-automator/automator/internal/promote"
 )
 
 type holdOptions struct {
@@ -50,10 +51,17 @@ func holdRun(cmd *cobra.Command, a *app, o *holdOptions, release bool) error {
 	if err != nil {
 		return err
 	}
-	p, err := a.promoter(cmd.Context(), o.dryRun)
+	cfg, err := a.config()
 	if err != nil {
 		return err
 	}
+	w, err := a.writer(o.dryRun)
+	if err != nil {
+		return err
+	}
+	// No gate, no copier: holds write only the holds file.
+	p := &promote.Promoter{Writer: w, Images: promote.ImagesFromConfig(cfg), Logger: a.logger.Named("promote"),
+		Holds: &holds.Checker{Reader: w, Logger: a.logger.Named("holds")}}
 	var res *gitops.Result
 	if release {
 		res, err = p.Release(cmd.Context(), t, o.service, o.by, o.reason)
