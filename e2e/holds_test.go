@@ -1,8 +1,6 @@
 package e2e_test
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,41 +15,20 @@ const holdsValues = "envs/prod/values.yaml"
 // 1.0.0, by tag; scanning is off (the images are random).
 func newHoldsShop(t *testing.T) *shop {
 	t.Helper()
-	s := &shop{t: t, bin: automatorBinary(t)}
-	s.reg = harness.StartRegistry(t, harness.WithBasicAuth(regUser, regPassword))
-	s.gh = harness.StartGitHub(t)
-	values := `# prod
-payments:
-  image:
-    repository: ` + s.reg.Ref("vendor/payments") + `
-    tag: "1.2.0"
-ledger:
-  image:
-    repository: ` + s.reg.Ref("vendor/ledger") + `
-    tag: "1.0.0"
-`
-	seed := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(seed, "envs/prod"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(seed, holdsValues), []byte(values), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s.seed = s.gh.CreateRepo("acme", "manifests", "main", seed)
-	s.app = harness.NewGitRepo(t, t.TempDir())
-	s.app.WriteFile("automator.yaml", `version: 1
+	values := strings.Replace(timedValues, `tag: "1.0.0"`, `tag: "1.2.0"`, 1)
+	return newTimedShop(t, map[string]string{holdsValues: values}, func(*shop) string {
+		return `version: 1
 registries:
-  - {host: `+s.reg.Host+`, insecure: true, usernameEnv: REG_USER, passwordEnv: REG_PASS}
+  - {host: REG, insecure: true, usernameEnv: REG_USER, passwordEnv: REG_PASS}
 scan: {enabled: false}
 environments:
-  - {name: prod, repo: `+manifestRepo+`, files: [`+holdsValues+`], mode: commit}
+  - {name: prod, repo: ` + manifestRepo + `, files: [` + holdsValues + `], mode: commit}
 watch:
   rules:
-    - {name: payments, image: `+s.reg.Ref("vendor/payments")+`, policy: {semver: ">=1.0.0"}, environments: [prod]}
-    - {name: ledger, image: `+s.reg.Ref("vendor/ledger")+`, policy: {semver: ">=1.0.0"}, environments: [prod]}
-`)
-	s.app.Commit("holds config")
-	return s
+    - {name: payments, image: REG/vendor/payments, policy: {semver: ">=1.0.0"}, environments: [prod]}
+    - {name: ledger, image: REG/vendor/ledger, policy: {semver: ">=1.0.0"}, environments: [prod]}
+`
+	})
 }
 
 // cmd runs one automator command as alice, failing the test on a non-zero exit.
@@ -154,6 +131,13 @@ func TestHoldsRevertAndRollback(t *testing.T) {
 
 	// A merged rollback pull request holds payments the same way.
 	s.cmd("rollback", "--env", "prod", "--reason", "1.3.0 breaks checkout again")
+	rbHead, _ := s.gh.RevParse(manifestRepo, "automator/rollback-prod")
+	wantAllText(t, "the rollback commit", s.message(rbHead), "Automator-Hold: payments", "Automator-By: alice", "Automator-Reason: 1.3.0 breaks checkout again")
+	// A re-run recognises its own branch, holds file included, and writes nothing.
+	again := s.cmd("rollback", "--env", "prod", "--reason", "1.3.0 breaks checkout again")
+	if h, _ := s.gh.RevParse(manifestRepo, "automator/rollback-prod"); h != rbHead {
+		t.Errorf("re-running the rollback moved its branch from %s to %s:\n%s", rbHead, h, again.stdout)
+	}
 	var pr *harness.PullRequest
 	for _, p := range s.gh.PullRequests(manifestRepo) {
 		if p.Head == "automator/rollback-prod" {

@@ -55,13 +55,25 @@ func (c Commit) Trailer(key string) []string {
 }
 
 // FileEdit rewrites one file of the repository as part of a write-back. Edit
-// receives the file's content at the commit being written on (exists false
-// when it is absent) and returns the new content; returning the old content
-// unchanged writes nothing. Edit runs again on every attempt, on the freshly
-// read base, so a racing writer's change to the file is never lost.
+// returns the new content from the file at the commit being written on;
+// returning it unchanged writes nothing. Edit runs again on every attempt,
+// on the freshly read base, so a racing writer's change to the file is never
+// lost.
 type FileEdit struct {
 	Path string
-	Edit func(old []byte, exists bool) ([]byte, error)
+	Edit func(in EditInput) ([]byte, error)
+}
+
+// EditInput is what a FileEdit sees.
+type EditInput struct {
+	// Old is the file at the commit being written on; Exists is false when
+	// it is absent there.
+	Old    []byte
+	Exists bool
+	// Pending is the file as automator's open pull request branch has it
+	// (nil without one), so an edit can keep what it wrote before (e.g. a
+	// hold's time) and a re-run writes the same bytes.
+	Pending []byte
 }
 
 // Held is a service (or, Service "*", a whole environment) automation must
@@ -75,11 +87,19 @@ type Held struct {
 
 // editFiles applies the request's file edits on snap and returns eds with
 // the changed files added (or replaced, for a path already edited).
-func (w *writeBack) editFiles(ctx context.Context, snap *snapshot, eds []edited) ([]edited, error) {
+// pending is the trusted pull request branch head's tree (nil in commit
+// mode or without one).
+func (w *writeBack) editFiles(ctx context.Context, snap *snapshot, eds []edited, pending *snapshot) ([]edited, error) {
 	for _, fe := range w.req.Edits {
 		old, exists, err := w.b.readPath(ctx, snap, fe.Path)
 		if err != nil {
 			return nil, err
+		}
+		var prev []byte
+		if pending != nil {
+			if prev, _, err = w.b.readPath(ctx, pending, fe.Path); err != nil {
+				return nil, err
+			}
 		}
 		idx := -1
 		for i, e := range eds {
@@ -87,7 +107,7 @@ func (w *writeBack) editFiles(ctx context.Context, snap *snapshot, eds []edited)
 				idx, old, exists = i, e.New, true
 			}
 		}
-		next, err := fe.Edit(old, exists)
+		next, err := fe.Edit(EditInput{Old: old, Exists: exists, Pending: prev})
 		if err != nil {
 			return nil, fmt.Errorf("environment %q: editing %s: %w", w.req.Env.Name, fe.Path, err)
 		}

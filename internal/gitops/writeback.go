@@ -187,7 +187,7 @@ func (w *writeBack) commit(ctx context.Context) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		if eds, err = w.editFiles(ctx, snap, eds); err != nil {
+		if eds, err = w.editFiles(ctx, snap, eds, nil); err != nil {
 			return nil, err
 		}
 		if len(eds) == 0 {
@@ -260,7 +260,11 @@ func (w *writeBack) pullRequest(ctx context.Context) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		if eds, err = w.editFiles(ctx, snap, eds); err != nil {
+		var pendingTree *snapshot
+		if head != nil && len(record.Files) > 0 {
+			pendingTree = &snapshot{commit: head.sha, shas: head.blobs}
+		}
+		if eds, err = w.editFiles(ctx, snap, eds, pendingTree); err != nil {
 			return nil, err
 		}
 		if len(eds) == 0 {

@@ -45,8 +45,15 @@ type Checker struct {
 // pin is a service's value at a commit.
 type pin struct{ tag, digest string }
 
+// String is TAG, TAG@DIGEST or @DIGEST.
 func (p pin) String() string {
-	return gitops.Update{Tag: p.tag, Digest: p.digest}.Ref()
+	switch {
+	case p.digest == "":
+		return p.tag
+	case p.tag == "":
+		return "@" + p.digest
+	}
+	return p.tag + "@" + p.digest
 }
 
 // Held returns the holds on env's services (images: service → repository

@@ -156,10 +156,21 @@ func Load(ctx context.Context, r gitops.History, env config.Environment) (*File,
 // AddEdit is the write-back edit that records h in env's holds file,
 // replacing a hold of the same environment and service.
 func AddEdit(env config.Environment, h Hold) gitops.FileEdit {
-	return gitops.FileEdit{Path: env.HoldsPath(), Edit: func(old []byte, _ bool) ([]byte, error) {
-		f, err := Parse(old)
+	return gitops.FileEdit{Path: env.HoldsPath(), Edit: func(in gitops.EditInput) ([]byte, error) {
+		f, err := Parse(in.Old)
 		if err != nil {
 			return nil, err
+		}
+		h := h
+		// The same hold already written (on the base, or on the pending
+		// pull request branch) keeps its time: a re-run writes the same
+		// bytes.
+		for _, text := range [][]byte{in.Old, in.Pending} {
+			if prev, err := Parse(text); err == nil {
+				if o := prev.For(h.Environment, h.Service); o != nil && o.Service == h.Service && o.By == h.By && o.Reason == h.Reason {
+					h.At = o.At
+				}
+			}
 		}
 		f.Holds = slices.DeleteFunc(f.Holds, func(o Hold) bool { return o.Environment == h.Environment && o.Service == h.Service })
 		f.Holds = append(f.Holds, h)
@@ -172,10 +183,18 @@ func AddEdit(env config.Environment, h Hold) gitops.FileEdit {
 // accepted revert of automator's commit reverted ("" when none is implied).
 // Releasing what is not held is ErrNotHeld.
 func ReleaseEdit(env config.Environment, service, reverted, by string, at time.Time) gitops.FileEdit {
-	return gitops.FileEdit{Path: env.HoldsPath(), Edit: func(old []byte, _ bool) ([]byte, error) {
-		f, err := Parse(old)
+	return gitops.FileEdit{Path: env.HoldsPath(), Edit: func(in gitops.EditInput) ([]byte, error) {
+		f, err := Parse(in.Old)
 		if err != nil {
 			return nil, err
+		}
+		if prev, err := Parse(in.Pending); err == nil {
+			// Keep the time the pending pull request recorded.
+			for _, r := range prev.Releases {
+				if r.Environment == env.Name && r.Service == service && r.Reverted == reverted && r.By == by {
+					at = r.At
+				}
+			}
 		}
 		n := len(f.Holds)
 		f.Holds = slices.DeleteFunc(f.Holds, func(o Hold) bool { return o.Environment == env.Name && o.Service == service })

@@ -35,7 +35,7 @@ func TestParseRejects(t *testing.T) {
 func TestEditsRoundTrip(t *testing.T) {
 	at := time.Date(2026, 11, 26, 2, 0, 0, 0, time.UTC)
 	add := AddEdit(prod, Hold{Environment: "prod", Service: "cart", By: "alice", At: at, Reason: "INC-1"})
-	b, err := add.Edit(nil, false)
+	b, err := add.Edit(gitops.EditInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,9 +43,14 @@ func TestEditsRoundTrip(t *testing.T) {
 		t.Errorf("path %q, want the default %q", add.Path, config.DefaultHoldsFile)
 	}
 	// Holding again replaces, never duplicates.
-	b2, err := add.Edit(b, true)
+	b2, err := AddEdit(prod, Hold{Environment: "prod", Service: "cart", By: "alice", At: at.Add(time.Hour), Reason: "INC-1"}).Edit(gitops.EditInput{Old: b, Exists: true})
 	if err != nil || string(b2) != string(b) {
 		t.Fatalf("holding twice changed the file (%v):\n%s\nthen\n%s", err, b, b2)
+	}
+	// A regenerated pull request keeps the time its pending branch holds.
+	b3, err := AddEdit(prod, Hold{Environment: "prod", Service: "cart", By: "alice", At: at.Add(time.Hour), Reason: "INC-1"}).Edit(gitops.EditInput{Pending: b})
+	if err != nil || string(b3) != string(b) {
+		t.Fatalf("re-applying on the base changed the pending hold (%v):\n%s\nthen\n%s", err, b, b3)
 	}
 	f, err := Parse(b)
 	if err != nil {
@@ -62,7 +67,7 @@ func TestEditsRoundTrip(t *testing.T) {
 		t.Errorf("Describe() = %q", got)
 	}
 
-	whole, err := AddEdit(prod, Hold{Environment: "prod", Reason: "freeze"}).Edit(b, true)
+	whole, err := AddEdit(prod, Hold{Environment: "prod", Reason: "freeze"}).Edit(gitops.EditInput{Old: b, Exists: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,17 +75,17 @@ func TestEditsRoundTrip(t *testing.T) {
 		t.Errorf("an environment hold does not hold its other services:\n%s", whole)
 	}
 
-	rel, err := ReleaseEdit(prod, "cart", "", "bob", at).Edit(b, true)
+	rel, err := ReleaseEdit(prod, "cart", "", "bob", at).Edit(gitops.EditInput{Old: b, Exists: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if f, _ := Parse(rel); f.For("prod", "cart") != nil {
 		t.Errorf("release left the hold:\n%s", rel)
 	}
-	if _, err := ReleaseEdit(prod, "cart", "", "bob", at).Edit(rel, true); !errors.Is(err, ErrNotHeld) {
+	if _, err := ReleaseEdit(prod, "cart", "", "bob", at).Edit(gitops.EditInput{Old: rel, Exists: true}); !errors.Is(err, ErrNotHeld) {
 		t.Errorf("releasing twice = %v, want ErrNotHeld", err)
 	}
-	acc, err := ReleaseEdit(prod, "cart", "abc123", "bob", at).Edit(rel, true)
+	acc, err := ReleaseEdit(prod, "cart", "abc123", "bob", at).Edit(gitops.EditInput{Old: rel, Exists: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,6 +226,9 @@ func TestCheckerReverts(t *testing.T) {
 			var got []string
 			for _, h := range hs {
 				got = append(got, h.Service)
+				if h.Reverted != "" && !strings.Contains(h.Reason, "pins 1.2.0, a revert of 1.3.0 that automator promoted in "+h.Reverted) {
+					t.Errorf("reason %q does not say what was reverted", h.Reason)
+				}
 			}
 			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
 				t.Fatalf("held %v, want %v (%+v)", got, tt.want, hs)
