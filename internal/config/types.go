@@ -217,7 +217,7 @@ type WatchRule struct {
 	Exclude      []string  `yaml:"exclude,omitempty" doc:"Tag regexes never considered." default:"\\.sig$,\\.att$,\\.sbom$"`
 	Environments []string  `yaml:"environments" doc:"Environments to promote into." required:"true"`
 	Interval     string    `yaml:"interval,omitempty" doc:"Poll interval for this rule; defaults to watch.interval."`
-	MinAge       string    `yaml:"minAge,omitempty" doc:"A new tag is promoted only once it is at least this old, counted from its push time when the registry tells it, else from when this watcher first saw it (Go duration, e.g. 2h)."`
+	MinAge       string    `yaml:"minAge,omitempty" doc:"A new tag is promoted only once it is at least this old, counted from its push time when a registry webhook tells it, else from when this watcher process first saw it (Go duration, e.g. 2h)."`
 }
 
 // TagPolicy selects tags. Exactly one of Semver, Regex or Digest is set.
