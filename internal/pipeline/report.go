@@ -346,6 +346,8 @@ func PrintResult(w io.Writer, res *gitops.Result, dryRun bool) {
 			fmt.Fprintf(w, "%s: %s pull request #%d: %s\n", res.Env, map[bool]string{true: "would close", false: "closed"}[dryRun], s.Number, s.Reason)
 		case s != nil:
 			fmt.Fprintf(w, "%s: %s branch %s: %s\n", res.Env, map[bool]string{true: "would delete", false: "deleted"}[dryRun], s.Branch, s.Reason)
+		case len(res.Held) > 0 || res.Frozen != nil:
+			// Said above.
 		default:
 			fmt.Fprintf(w, "%s: nothing to change (%s@%s already runs these images)\n", res.Env, res.Repo, res.Branch)
 		}
