@@ -39,7 +39,7 @@ type Checker struct {
 
 	mu        sync.Mutex
 	announced map[string]string         // env/service → what was said
-	values    map[string]map[string]pin // commit → service → value
+	values    map[string]map[string]pin // env@commit → service → value
 }
 
 // pin is a service's value at a commit.
@@ -175,34 +175,41 @@ func (c *Checker) revert(ctx context.Context, env config.Environment, service st
 			now, wrote, short(a.SHA), env.Name, service)}, nil
 }
 
-// valueAt is service's value at commit (cached: commits never change).
+// valueAt is service's value at commit. One read answers every service of
+// images at that commit (a promotion commit usually changed many), and
+// answers are cached: commits never change. A service the files do not pin
+// there has the zero value.
 func (c *Checker) valueAt(ctx context.Context, env config.Environment, commit, service string, images map[string]string) (pin, error) {
+	key := env.Name + "@" + commit
 	c.mu.Lock()
-	if p, ok := c.values[commit][service]; ok {
-		c.mu.Unlock()
+	p, ok := c.values[key][service]
+	c.mu.Unlock()
+	if ok {
 		return p, nil
 	}
-	c.mu.Unlock()
-	imgs, err := c.Reader.Current(ctx, env, commit, map[string]string{service: images[service]})
+	imgs, err := c.Reader.Current(ctx, env, commit, images)
 	if err != nil {
 		return pin{}, fmt.Errorf("environment %q: reading %s at %s: %w", env.Name, service, short(commit), err)
 	}
-	var p pin
-	for _, im := range imgs {
-		if im.Service == service {
-			p = pin{im.Tag, im.Digest}
-		}
-	}
 	c.mu.Lock()
-	if c.values == nil {
+	defer c.mu.Unlock()
+	if c.values == nil || len(c.values) > 4096 {
 		c.values = map[string]map[string]pin{}
 	}
-	if c.values[commit] == nil {
-		c.values[commit] = map[string]pin{}
+	m := c.values[key]
+	if m == nil {
+		m = map[string]pin{}
+		c.values[key] = m
 	}
-	c.values[commit][service] = p
-	c.mu.Unlock()
-	return p, nil
+	for s := range images {
+		if _, ok := m[s]; !ok {
+			m[s] = pin{}
+		}
+	}
+	for _, im := range imgs {
+		m[im.Service] = pin{im.Tag, im.Digest}
+	}
+	return m[service], nil
 }
 
 // announce logs a hold at Info the first time (or when it changes), and at
