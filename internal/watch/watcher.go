@@ -895,7 +895,7 @@ func (w *Watcher) promote(ctx context.Context, env string, u Update, log *zap.Lo
 		log.Debug("promotion held", zap.String("reason", out.Reason))
 	case Frozen:
 		rep.waiting = true
-		log.Info("not committing during a freeze window", zap.String("reason", out.Reason))
+		log.Debug("not committing during a freeze window", zap.String("reason", out.Reason))
 	default:
 		log.Info("environment already up to date")
 	}
