@@ -119,7 +119,7 @@ watch:
 	time.Sleep(time.Until(end) + 2*time.Second)
 	s.cmd("watch", "--once")
 	values, _ := s.gh.ReadFile(manifestRepo, "main", "envs/dev/values.yaml")
-	if !strings.Contains(values, `tag: "1.1.0"`) || strings.Contains(values, `tag: "1.0.0"`) {
+	if strings.Count(values, `tag: "1.1.0@`) != 2 {
 		t.Errorf("dev after the window:\n%s\nwant payments and ledger at 1.1.0", values)
 	}
 	for _, p := range s.gh.PullRequests(manifestRepo) {

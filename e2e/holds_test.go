@@ -43,7 +43,8 @@ func (s *shop) cmd(args ...string) runResult {
 	return r
 }
 
-// tags returns the tags prod's values file pins for payments and ledger.
+// tags returns the tags prod's values file pins for payments and ledger
+// (without the digest automator writes after the tag).
 func (s *shop) tags() (payments, ledger string) {
 	s.t.Helper()
 	text, ok := s.gh.ReadFile(manifestRepo, "main", holdsValues)
@@ -51,9 +52,9 @@ func (s *shop) tags() (payments, ledger string) {
 		s.t.Fatalf("%s is missing", holdsValues)
 	}
 	_, rest, _ := strings.Cut(text, "payments:")
-	payments = between(rest, `tag: "`, `"`)
+	payments, _, _ = strings.Cut(between(rest, `tag: "`, `"`), "@")
 	_, rest, _ = strings.Cut(text, "ledger:")
-	ledger = between(rest, `tag: "`, `"`)
+	ledger, _, _ = strings.Cut(between(rest, `tag: "`, `"`), "@")
 	return payments, ledger
 }
 
