@@ -12,16 +12,17 @@ import (
 	"github.com/deployment-automator/automator/e2e/harness"
 )
 
-// newTimedShop is a shop whose manifests repository on the GitHub fake holds
-// one values file per environment (payments and ledger pinned by the given
-// image references, tag plus digest), and whose automator.yaml is config.
-func newTimedShop(t *testing.T, files map[string]string, config func(s *shop) string) *shop {
+// newTimedShop is a shop with the real registry and the GitHub fake whose
+// manifests repository holds files(s) (called once the registry runs, so it
+// may push images first; REG in the files and in the config stands for the
+// registry host), and whose automator.yaml is config(s).
+func newTimedShop(t *testing.T, files func(s *shop) map[string]string, config func(s *shop) string) *shop {
 	t.Helper()
 	s := &shop{t: t, bin: automatorBinary(t)}
 	s.reg = harness.StartRegistry(t, harness.WithBasicAuth(regUser, regPassword))
 	s.gh = harness.StartGitHub(t)
 	seed := t.TempDir()
-	for p, c := range files {
+	for p, c := range files(s) {
 		if err := os.MkdirAll(filepath.Join(seed, filepath.Dir(p)), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +69,9 @@ func TestFreezeWindow(t *testing.T) {
 	end := now.Add(30 * time.Second)
 	start := now.Truncate(time.Minute)
 	window := fmt.Sprintf(`{start: "%d %d * * *", duration: %ds, timeZone: UTC, reason: release day}`, start.Minute(), start.Hour(), int(end.Sub(start).Seconds()))
-	s := newTimedShop(t, map[string]string{"envs/dev/values.yaml": timedValues, "envs/prod/values.yaml": timedValues}, func(s *shop) string {
+	s := newTimedShop(t, func(*shop) map[string]string {
+		return map[string]string{"envs/dev/values.yaml": timedValues, "envs/prod/values.yaml": timedValues}
+	}, func(*shop) string {
 		return `version: 1
 registries:
   - {host: REG, insecure: true, usernameEnv: REG_USER, passwordEnv: REG_PASS}
@@ -137,41 +140,30 @@ watch:
 // proposed a digest staging started running a moment ago, and says why; once
 // staging has run it for 8 seconds, the next promote proposes it.
 func TestSoakDelaysPromoteFrom(t *testing.T) {
-	var s *shop
-	kust := `apiVersion: kustomize.config.k8s.io/v1beta1
+	var d1, d2, ref2 string
+	s := newTimedShop(t, func(s *shop) map[string]string {
+		_, d1 = s.pushRandom("vendor/payments", "1.0.0")
+		ref2, d2 = s.pushRandom("vendor/payments", "1.1.0")
+		kust := `apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 images:
   - name: REG/vendor/payments
     newTag: 1.0.0
-    digest: DIGEST
-`
-	files := map[string]string{}
-	// The images' digests are known once pushed: seed a placeholder, then
-	// push the real manifests over it.
-	s = newTimedShop(t, map[string]string{"README.md": "manifests\n"}, func(*shop) string { return "version: 1\n" })
-	_, d1 := s.pushRandom("vendor/payments", "1.0.0")
-	ref2, d2 := s.pushRandom("vendor/payments", "1.1.0")
-	for _, env := range []string{"staging", "prod"} {
-		files["envs/"+env+"/kustomization.yaml"] = strings.ReplaceAll(strings.ReplaceAll(kust, "DIGEST", d1), "REG", s.reg.Host)
-	}
-	seed := harness.NewGitRepo(t, t.TempDir())
-	for p, c := range files {
-		seed.WriteFile(p, c)
-	}
-	seed.Commit("seed")
-	seed.Git("push", "-q", "--force", s.gh.AuthCloneURL(manifestRepo, s.gh.Token), "HEAD:main")
-	s.app.WriteFile("automator.yaml", strings.ReplaceAll(`version: 1
+    digest: ` + d1 + "\n"
+		return map[string]string{"envs/staging/kustomization.yaml": kust, "envs/prod/kustomization.yaml": kust}
+	}, func(*shop) string {
+		return `version: 1
 registries:
   - {host: REG, insecure: true, usernameEnv: REG_USER, passwordEnv: REG_PASS}
 scan: {enabled: false}
 environments:
-  - {name: staging, repo: `+manifestRepo+`, files: [envs/staging/kustomization.yaml], mode: commit}
-  - {name: prod, repo: `+manifestRepo+`, files: [envs/prod/kustomization.yaml], mode: commit, promoteFrom: staging, soak: 8s}
+  - {name: staging, repo: ` + manifestRepo + `, files: [envs/staging/kustomization.yaml], mode: commit}
+  - {name: prod, repo: ` + manifestRepo + `, files: [envs/prod/kustomization.yaml], mode: commit, promoteFrom: staging, soak: 8s}
 watch:
   rules:
     - {name: payments, image: REG/vendor/payments, policy: {semver: ">=1.0.0"}, environments: [staging]}
-`, "REG", s.reg.Host))
-	s.app.Commit("soak config")
+`
+	})
 
 	s.cmd("promote", "--env", "staging", "--set", "payments="+ref2)
 	promoted := time.Now()

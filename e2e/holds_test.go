@@ -16,7 +16,7 @@ const holdsValues = "envs/prod/values.yaml"
 func newHoldsShop(t *testing.T) *shop {
 	t.Helper()
 	values := strings.Replace(timedValues, `tag: "1.0.0"`, `tag: "1.2.0"`, 1)
-	return newTimedShop(t, map[string]string{holdsValues: values}, func(*shop) string {
+	return newTimedShop(t, func(*shop) map[string]string { return map[string]string{holdsValues: values} }, func(*shop) string {
 		return `version: 1
 registries:
   - {host: REG, insecure: true, usernameEnv: REG_USER, passwordEnv: REG_PASS}
