@@ -81,5 +81,5 @@ func actor(a *app) string {
 
 // overrideFreezeFlag adds --override-freeze to a command that promotes.
 func overrideFreezeFlag(cmd *cobra.Command, a *app) {
-	cmd.Flags().StringVar(&a.freezeOverride, "override-freeze", "", "emergency: commit even inside a freeze window; the REASON lands in the Automator-Freeze-Override trailer")
+	cmd.Flags().StringVar(&a.freezeOverride, "override-freeze", "", "emergency: commit even inside a freeze window; the `REASON` lands in the Automator-Freeze-Override trailer")
 }
