@@ -14,7 +14,7 @@ import (
 
 // newTimedShop is a shop with the real registry and the GitHub fake whose
 // manifests repository holds files(s) (called once the registry runs, so it
-// may push images first; REG in the files and in the config stands for the
+// may push images first; {{REG}} in the files and in the config stands for the
 // registry host), and whose automator.yaml is config(s).
 func newTimedShop(t *testing.T, files func(s *shop) map[string]string, config func(s *shop) string) *shop {
 	t.Helper()
@@ -26,13 +26,13 @@ func newTimedShop(t *testing.T, files func(s *shop) map[string]string, config fu
 		if err := os.MkdirAll(filepath.Join(seed, filepath.Dir(p)), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(seed, p), []byte(strings.ReplaceAll(c, "REG", s.reg.Host)), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(seed, p), []byte(strings.ReplaceAll(c, "{{REG}}", s.reg.Host)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	s.seed = s.gh.CreateRepo("acme", "manifests", "main", seed)
 	s.app = harness.NewGitRepo(t, t.TempDir())
-	s.app.WriteFile("automator.yaml", strings.ReplaceAll(config(s), "REG", s.reg.Host))
+	s.app.WriteFile("automator.yaml", strings.ReplaceAll(config(s), "{{REG}}", s.reg.Host))
 	s.app.Commit("config")
 	return s
 }
@@ -49,11 +49,11 @@ func (s *shop) message(rev string) string {
 
 const timedValues = `payments:
   image:
-    repository: REG/vendor/payments
+    repository: {{REG}}/vendor/payments
     tag: "1.0.0"
 ledger:
   image:
-    repository: REG/vendor/ledger
+    repository: {{REG}}/vendor/ledger
     tag: "1.0.0"
 `
 
@@ -74,15 +74,15 @@ func TestFreezeWindow(t *testing.T) {
 	}, func(*shop) string {
 		return `version: 1
 registries:
-  - {host: REG, insecure: true, usernameEnv: REG_USER, passwordEnv: REG_PASS}
+  - {host: {{REG}}, insecure: true, usernameEnv: REG_USER, passwordEnv: REG_PASS}
 scan: {enabled: false}
 environments:
   - {name: dev, repo: ` + manifestRepo + `, files: [envs/dev/values.yaml], mode: commit, freeze: [` + window + `]}
   - {name: prod, repo: ` + manifestRepo + `, files: [envs/prod/values.yaml], mode: pull-request, freeze: [` + window + `]}
 watch:
   rules:
-    - {name: payments, image: REG/vendor/payments, policy: {semver: ">=1.0.0"}, environments: [dev, prod]}
-    - {name: ledger, image: REG/vendor/ledger, policy: {semver: ">=1.0.0"}, environments: [dev]}
+    - {name: payments, image: {{REG}}/vendor/payments, policy: {semver: ">=1.0.0"}, environments: [dev, prod]}
+    - {name: ledger, image: {{REG}}/vendor/ledger, policy: {semver: ">=1.0.0"}, environments: [dev]}
 `
 	})
 	s.pushRandom("vendor/payments", "1.0.0")
@@ -147,21 +147,21 @@ func TestSoakDelaysPromoteFrom(t *testing.T) {
 		kust := `apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 images:
-  - name: REG/vendor/payments
+  - name: {{REG}}/vendor/payments
     newTag: 1.0.0
     digest: ` + d1 + "\n"
 		return map[string]string{"envs/staging/kustomization.yaml": kust, "envs/prod/kustomization.yaml": kust}
 	}, func(*shop) string {
 		return `version: 1
 registries:
-  - {host: REG, insecure: true, usernameEnv: REG_USER, passwordEnv: REG_PASS}
+  - {host: {{REG}}, insecure: true, usernameEnv: REG_USER, passwordEnv: REG_PASS}
 scan: {enabled: false}
 environments:
   - {name: staging, repo: ` + manifestRepo + `, files: [envs/staging/kustomization.yaml], mode: commit}
   - {name: prod, repo: ` + manifestRepo + `, files: [envs/prod/kustomization.yaml], mode: commit, promoteFrom: staging, soak: 8s}
 watch:
   rules:
-    - {name: payments, image: REG/vendor/payments, policy: {semver: ">=1.0.0"}, environments: [staging]}
+    - {name: payments, image: {{REG}}/vendor/payments, policy: {semver: ">=1.0.0"}, environments: [staging]}
 `
 	})
 

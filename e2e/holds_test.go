@@ -19,14 +19,14 @@ func newHoldsShop(t *testing.T) *shop {
 	return newTimedShop(t, func(*shop) map[string]string { return map[string]string{holdsValues: values} }, func(*shop) string {
 		return `version: 1
 registries:
-  - {host: REG, insecure: true, usernameEnv: REG_USER, passwordEnv: REG_PASS}
+  - {host: {{REG}}, insecure: true, usernameEnv: REG_USER, passwordEnv: REG_PASS}
 scan: {enabled: false}
 environments:
   - {name: prod, repo: ` + manifestRepo + `, files: [` + holdsValues + `], mode: commit}
 watch:
   rules:
-    - {name: payments, image: REG/vendor/payments, policy: {semver: ">=1.0.0"}, environments: [prod]}
-    - {name: ledger, image: REG/vendor/ledger, policy: {semver: ">=1.0.0"}, environments: [prod]}
+    - {name: payments, image: {{REG}}/vendor/payments, policy: {semver: ">=1.0.0"}, environments: [prod]}
+    - {name: ledger, image: {{REG}}/vendor/ledger, policy: {semver: ">=1.0.0"}, environments: [prod]}
 `
 	})
 }
