@@ -47,6 +47,15 @@ func (s *shop) message(rev string) string {
 	return string(out)
 }
 
+// timedConfig opens the configs of the timed shops: the registry, no
+// scanning (the images are random), then the environments.
+const timedConfig = `version: 1
+registries:
+  - {host: {{REG}}, insecure: true, usernameEnv: REG_USER, passwordEnv: REG_PASS}
+scan: {enabled: false}
+environments:
+`
+
 const timedValues = `payments:
   image:
     repository: {{REG}}/vendor/payments
@@ -72,12 +81,7 @@ func TestFreezeWindow(t *testing.T) {
 	s := newTimedShop(t, func(*shop) map[string]string {
 		return map[string]string{"envs/dev/values.yaml": timedValues, "envs/prod/values.yaml": timedValues}
 	}, func(*shop) string {
-		return `version: 1
-registries:
-  - {host: {{REG}}, insecure: true, usernameEnv: REG_USER, passwordEnv: REG_PASS}
-scan: {enabled: false}
-environments:
-  - {name: dev, repo: ` + manifestRepo + `, files: [envs/dev/values.yaml], mode: commit, freeze: [` + window + `]}
+		return timedConfig + `  - {name: dev, repo: ` + manifestRepo + `, files: [envs/dev/values.yaml], mode: commit, freeze: [` + window + `]}
   - {name: prod, repo: ` + manifestRepo + `, files: [envs/prod/values.yaml], mode: pull-request, freeze: [` + window + `]}
 watch:
   rules:
@@ -152,12 +156,7 @@ images:
     digest: ` + d1 + "\n"
 		return map[string]string{"envs/staging/kustomization.yaml": kust, "envs/prod/kustomization.yaml": kust}
 	}, func(*shop) string {
-		return `version: 1
-registries:
-  - {host: {{REG}}, insecure: true, usernameEnv: REG_USER, passwordEnv: REG_PASS}
-scan: {enabled: false}
-environments:
-  - {name: staging, repo: ` + manifestRepo + `, files: [envs/staging/kustomization.yaml], mode: commit}
+		return timedConfig + `  - {name: staging, repo: ` + manifestRepo + `, files: [envs/staging/kustomization.yaml], mode: commit}
   - {name: prod, repo: ` + manifestRepo + `, files: [envs/prod/kustomization.yaml], mode: commit, promoteFrom: staging, soak: 8s}
 watch:
   rules:

@@ -17,12 +17,7 @@ func newHoldsShop(t *testing.T) *shop {
 	t.Helper()
 	values := strings.Replace(timedValues, `tag: "1.0.0"`, `tag: "1.2.0"`, 1)
 	return newTimedShop(t, func(*shop) map[string]string { return map[string]string{holdsValues: values} }, func(*shop) string {
-		return `version: 1
-registries:
-  - {host: {{REG}}, insecure: true, usernameEnv: REG_USER, passwordEnv: REG_PASS}
-scan: {enabled: false}
-environments:
-  - {name: prod, repo: ` + manifestRepo + `, files: [` + holdsValues + `], mode: commit}
+		return timedConfig + `  - {name: prod, repo: ` + manifestRepo + `, files: [` + holdsValues + `], mode: commit}
 watch:
   rules:
     - {name: payments, image: {{REG}}/vendor/payments, policy: {semver: ">=1.0.0"}, environments: [prod]}

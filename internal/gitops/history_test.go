@@ -2,8 +2,6 @@ package gitops
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,19 +13,7 @@ import (
 // nothing; a commit-mode edit lands on main with its trailers, and History
 // reads the file and the commit back.
 func TestEditsLandWithTheUpdatesAndHistoryReadsThem(t *testing.T) {
-	root := t.TempDir()
-	bare, work := filepath.Join(root, "manifests.git"), filepath.Join(root, "work")
-	gitIn(t, root, "init", "--quiet", "--bare", "--initial-branch=main", bare)
-	gitIn(t, root, "clone", "--quiet", bare, work)
-	if err := os.MkdirAll(filepath.Join(work, "envs", "dev"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(work, "envs", "dev", "values.yaml"), []byte(values), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	gitIn(t, work, "add", "-A")
-	gitIn(t, work, "commit", "--quiet", "-m", "dev")
-	gitIn(t, work, "push", "--quiet", "origin", "HEAD:main")
+	root, bare := seededBare(t, "dev")
 
 	env := dev
 	env.Repo, env.Branch, env.Mode = bare, "main", "pull-request"
