@@ -290,7 +290,7 @@ func TestLocalWriterPullRequest(t *testing.T) {
 	if len(imgs) != 2 || imgs[0].Service != "cart" || imgs[0].Tag != "1.0.0" || imgs[0].Digest != "sha256:0000000000000000000000000000000000000000000000000000000000000001" {
 		t.Errorf("Current at the seed commit: %+v", imgs)
 	}
-	if _, err := p.Rollback(ctx, &promote.Target{Env: devLocal}, ""); err != nil {
+	if _, err := p.Rollback(ctx, &promote.Target{Env: devLocal}, "", "", ""); err != nil {
 		t.Fatal(err)
 	}
 	if got := b.file("automator/rollback-dev", "envs/dev/values.yaml"); got != devValues {

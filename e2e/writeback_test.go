@@ -319,7 +319,7 @@ func TestWriteBackEnvironments(t *testing.T) {
 	}
 
 	// Rollback dev to before the promotion.
-	res, err = p.Rollback(ctx, &promote.Target{Env: devEnv}, "")
+	res, err = p.Rollback(ctx, &promote.Target{Env: devEnv}, "", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/deployment-automator/automator/internal/detect"
 	ghclient "github.com/deployment-automator/automator/internal/github"
 	"github.com/deployment-automator/automator/internal/gitops"
+	"github.com/deployment-automator/automator/internal/holds"
 	"github.com/deployment-automator/automator/internal/pipeline"
 	"github.com/deployment-automator/automator/internal/promote"
 	"github.com/deployment-automator/automator/internal/registry"
@@ -171,7 +172,9 @@ func (a *app) promoter(ctx context.Context, dryRun bool, wrap ...func(gitops.Wri
 		return nil, err
 	}
 	p := &promote.Promoter{Writer: w, Gate: g, Images: promote.ImagesFromConfig(cfg), Logger: a.logger.Named("promote"), Copier: promote.DryRunCopier{},
-		Registries: promote.RegistriesFromConfig(cfg)}
+		Registries: promote.RegistriesFromConfig(cfg), Override: a.freezeOverride}
+	hc := &holds.Checker{Reader: w, Logger: a.logger.Named("holds")}
+	p.Holds, p.Since = hc, hc
 	if !dryRun {
 		c, err := a.registry()
 		if err != nil {

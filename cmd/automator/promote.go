@@ -47,6 +47,7 @@ func newPromoteCmd(a *app) *cobra.Command {
 	cmd.Flags().StringVar(&o.results, "results", "", "promote the build results in DIR (written by build --results in fan-out jobs)")
 	cmd.Flags().StringArrayVar(&o.sets, "set", nil, "explicit image SERVICE=REPOSITORY:TAG (digest from the registry) or SERVICE=REPOSITORY[:TAG]@DIGEST, checked against the registry (repeatable)")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print the diff and the pull request; write nothing")
+	overrideFreezeFlag(cmd, a)
 	return cmd
 }
 

@@ -8,8 +8,9 @@ import (
 )
 
 type rollbackOptions struct {
-	env, to string
-	dryRun  bool
+	env, to    string
+	reason, by string
+	dryRun     bool
 }
 
 func newRollbackCmd(a *app) *cobra.Command {
@@ -25,6 +26,8 @@ func newRollbackCmd(a *app) *cobra.Command {
 	cmd.Flags().StringVar(&o.env, "env", "", "environment to roll back (required)")
 	cmd.Flags().StringVar(&o.to, "to", "", "manifests repository commit whose image values to restore")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print the diff and the pull request; write nothing")
+	cmd.Flags().StringVar(&o.reason, "reason", "", "why, recorded with the hold the rollback places (default: rolled back to COMMIT)")
+	cmd.Flags().StringVar(&o.by, "by", actor(a), "who rolls back, recorded with the hold")
 	_ = cmd.MarkFlagRequired("env")
 	return cmd
 }
@@ -45,7 +48,7 @@ func rollbackRun(cmd *cobra.Command, a *app, o *rollbackOptions) error {
 		return err
 	}
 	p := &promote.Promoter{Writer: w, Images: promote.ImagesFromConfig(cfg)}
-	res, err := p.Rollback(cmd.Context(), t, o.to)
+	res, err := p.Rollback(cmd.Context(), t, o.to, o.by, o.reason)
 	if res != nil {
 		pipeline.PrintResult(cmd.OutOrStdout(), res, o.dryRun)
 	}

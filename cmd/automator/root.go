@@ -41,6 +41,8 @@ type app struct {
 	reg      *registry.Client
 	gh       *ghclient.Factory
 	closers  []func() // run at exit, e.g. closing the scanner
+
+	freezeOverride string // --override-freeze: the emergency override's reason
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
@@ -131,6 +133,8 @@ func newRootCmd(a *app) *cobra.Command {
 		newRewriteCmd(a),
 		newPromoteCmd(a),
 		newRollbackCmd(a),
+		newHoldCmd(a, false),
+		newHoldCmd(a, true),
 		newPlanCmd(a),
 		newRunCmd(a),
 		newWatchCmd(a),

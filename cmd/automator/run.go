@@ -35,6 +35,7 @@ func newRunCmd(a *app) *cobra.Command {
 	f.BoolVar(&o.dryRun, "dry-run", false, "build and scan, but push nothing and only print the diffs and pull requests")
 	f.StringVar(&o.builder, "builder", "", "override build.builder: auto, buildah or docker")
 	f.IntVar(&o.parallelism, "parallelism", 0, "services built at once (default build.parallelism)")
+	overrideFreezeFlag(cmd, a)
 	return cmd
 }
 

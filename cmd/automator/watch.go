@@ -50,6 +50,7 @@ func newWatchCmd(a *app) *cobra.Command {
 	cmd.Flags().StringVar(&o.shardFlag, "shard", "", "watch only shard I of N (I/N, 0-based), by a stable hash of the repository")
 	cmd.Flags().DurationVar(&o.grace, "grace", 30*time.Second, "how long in-flight promotions may finish after SIGTERM")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "decide and log promotions, write nothing")
+	overrideFreezeFlag(cmd, a)
 	return cmd
 }
 

@@ -707,6 +707,7 @@ func (g *GitHub) routes() {
 	g.route("POST "+repo+"/issues/{number}/assignees", authToken, "issues:write|pull_requests:write", g.addAssignees)
 	g.route("POST "+repo+"/issues/{number}/comments", authToken, "issues:write|pull_requests:write", g.createComment)
 	g.route("GET "+repo+"/issues/{number}/comments", authToken, "issues:read|pull_requests:read", g.listComments)
+	g.statusRoutes(repo) // github_statuses.go
 }
 
 // sortedKeys returns map keys in order, for deterministic JSON arrays.

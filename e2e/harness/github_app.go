@@ -38,7 +38,7 @@ type installation struct {
 
 // DefaultAppPermissions are the permissions the automator documents for its App.
 func DefaultAppPermissions() map[string]string {
-	return map[string]string{"contents": "write", "pull_requests": "write", "metadata": "read"}
+	return map[string]string{"contents": "write", "pull_requests": "write", "metadata": "read", "statuses": "write"}
 }
 
 // RegisterApp creates a GitHub App with a fresh 2048-bit RSA key and the given installation permissions

@@ -36,6 +36,7 @@ type repoState struct {
 	// plans without them.
 	noDrafts bool
 	comments []IssueComment
+	statuses map[string][]CommitStatus // commit → statuses, oldest first (github_statuses.go)
 }
 
 func (r *repoState) fullName() string { return r.owner + "/" + r.name }

@@ -90,6 +90,38 @@ func TestParseProblems(t *testing.T) {
 		{"retryFor not a duration", "version: 1\nenvironments: [{name: dev, repo: a/b, files: [v.yaml], retryFor: soon}]\n", []string{`environments[0].retryFor: want a positive Go duration such as 5m, got "soon"`}},
 		{"retryFor is a duration", "version: 1\nenvironments: [{name: dev, repo: a/b, files: [v.yaml], retryFor: 90s}]\n", nil},
 		{"duplicate key", "version: 1\nversion: 1\n", []string{"duplicate key"}},
+		{"freeze windows", `version: 1
+environments:
+  - name: prod
+    repo: a/b
+    files: [v.yaml]
+    freeze:
+      - {start: "0 18 * * 5", duration: 63h, timeZone: Europe/Berlin, reason: weekend}
+      - {start: "0 18 * * 5", duration: 1h, timeZone: Mars/Olympus}
+      - {start: "0 18 * * 5", duration: -1h}
+      - {start: "0 18 * * 5", duration: 0s}
+      - {start: "every friday", duration: 1h}
+`, []string{`automator.yaml:8:45: environments[0].freeze[1].timeZone: timeZone "Mars/Olympus": unknown time zone`,
+			`environments[0].freeze[2].duration: duration "-1h": a window must last a positive time`,
+			`environments[0].freeze[3].duration: duration "0s": a window must last a positive time`,
+			`environments[0].freeze[4].start: start "every friday"`}},
+		{"overlapping freeze windows", `version: 1
+environments:
+  - name: prod
+    repo: a/b
+    files: [v.yaml]
+    freeze:
+      - {start: "0 18 * * 5", duration: 63h}
+      - {start: "0 8 * * 1", duration: 2h}
+`, []string{`automator.yaml:6:5: environments[0].freeze: windows[0] starting`}},
+		{"soak and minAge", `version: 1
+environments:
+  - {name: staging, repo: a/b, files: [v.yaml], soak: 1h}
+  - {name: prod, repo: a/b, files: [v.yaml], promoteFrom: staging, soak: -2h}
+watch:
+  rules: [{name: x, image: r/x, policy: {semver: "1"}, environments: [prod], minAge: -1m}]
+`, []string{"environments[0].soak: soak needs promoteFrom", `environments[1].soak: want a non-negative Go duration such as 24h, got "-2h"`,
+			`watch.rules[0].minAge: want a non-negative Go duration such as 2h, got "-1m"`}},
 		{"duplicate service and image", `version: 1
 services:
   - {name: a, context: src/a, image: r/a}

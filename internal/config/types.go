@@ -134,18 +134,41 @@ type GitHubApp struct {
 
 // Environment is a target in the manifests repository.
 type Environment struct {
-	Name        string      `yaml:"name" doc:"Environment name, e.g. dev." required:"true" pattern:"^[a-z0-9][a-z0-9._-]*$"`
-	Repo        string      `yaml:"repo" doc:"Manifests repository owner/name (or a git URL for the local git writer)." required:"true"`
-	Branch      string      `yaml:"branch,omitempty" doc:"Branch the environment lives on; defaults to the repository's default branch."`
-	Files       []string    `yaml:"files" doc:"Values files or kustomizations to rewrite (paths or globs)." required:"true"`
-	Mode        string      `yaml:"mode,omitempty" doc:"How changes land." default:"pull-request" enum:"commit,pull-request"`
-	PromoteFrom string      `yaml:"promoteFrom,omitempty" doc:"Environment whose running digests this one is promoted from."`
-	Registry    string      `yaml:"registry,omitempty" doc:"Registry prefix images are copied to before promotion when it differs from the build registry."`
-	Triggers    []Trigger   `yaml:"triggers,omitempty" doc:"Events on which automator run targets this environment."`
-	Gate        *Policy     `yaml:"gate,omitempty" doc:"Scan policy for this environment; defaults to scan.policy."`
-	PullRequest PullRequest `yaml:"pullRequest,omitempty" doc:"Pull request options (mode: pull-request)."`
-	Images      []ImagePath `yaml:"images,omitempty" doc:"Explicit YAML paths for layouts the rewriter cannot find by itself."`
-	RetryFor    string      `yaml:"retryFor,omitempty" doc:"How long a write-back keeps re-reading and re-applying while concurrent writers win the race to move the branch (Go duration); back-off is exponential with full jitter." default:"5m"`
+	Name        string         `yaml:"name" doc:"Environment name, e.g. dev." required:"true" pattern:"^[a-z0-9][a-z0-9._-]*$"`
+	Repo        string         `yaml:"repo" doc:"Manifests repository owner/name (or a git URL for the local git writer)." required:"true"`
+	Branch      string         `yaml:"branch,omitempty" doc:"Branch the environment lives on; defaults to the repository's default branch."`
+	Files       []string       `yaml:"files" doc:"Values files or kustomizations to rewrite (paths or globs)." required:"true"`
+	Mode        string         `yaml:"mode,omitempty" doc:"How changes land." default:"pull-request" enum:"commit,pull-request"`
+	PromoteFrom string         `yaml:"promoteFrom,omitempty" doc:"Environment whose running digests this one is promoted from."`
+	Registry    string         `yaml:"registry,omitempty" doc:"Registry prefix images are copied to before promotion when it differs from the build registry."`
+	Triggers    []Trigger      `yaml:"triggers,omitempty" doc:"Events on which automator run targets this environment."`
+	Gate        *Policy        `yaml:"gate,omitempty" doc:"Scan policy for this environment; defaults to scan.policy."`
+	PullRequest PullRequest    `yaml:"pullRequest,omitempty" doc:"Pull request options (mode: pull-request)."`
+	Images      []ImagePath    `yaml:"images,omitempty" doc:"Explicit YAML paths for layouts the rewriter cannot find by itself."`
+	RetryFor    string         `yaml:"retryFor,omitempty" doc:"How long a write-back keeps re-reading and re-applying while concurrent writers win the race to move the branch (Go duration); back-off is exponential with full jitter." default:"5m"`
+	HoldsFile   string         `yaml:"holdsFile,omitempty" doc:"File in the manifests repository (on the environment's branch) that keeps the holds of automator hold and rollback; environments sharing a repository may share it." default:".automator/holds.yaml"`
+	Freeze      []FreezeWindow `yaml:"freeze,omitempty" doc:"Recurring windows during which nothing is committed to the environment; pull requests are still updated, labelled freeze and given a failing automator/freeze commit status until the window ends."`
+	Soak        string         `yaml:"soak,omitempty" doc:"With promoteFrom: how long the upstream environment must have run a digest (read from its file's history) before it is proposed here (Go duration, e.g. 24h)."`
+}
+
+// FreezeWindow is one recurring freeze window of an environment.
+type FreezeWindow struct {
+	Start    string `yaml:"start" doc:"Cron expression (five fields: minute hour day-of-month month day-of-week) of the window's starts, e.g. 0 18 * * 5 for Fridays 18:00." required:"true"`
+	Duration string `yaml:"duration" doc:"How long each window lasts (Go duration, positive), e.g. 63h." required:"true"`
+	TimeZone string `yaml:"timeZone,omitempty" doc:"IANA time zone start is read in, e.g. Europe/Berlin." default:"UTC"`
+	Reason   string `yaml:"reason,omitempty" doc:"Why, shown in logs, pull requests and the commit status."`
+}
+
+// DefaultHoldsFile is where holds live when an environment names no
+// holdsFile.
+const DefaultHoldsFile = ".automator/holds.yaml"
+
+// HoldsPath is the environment's holds file (holdsFile or the default).
+func (e Environment) HoldsPath() string {
+	if e.HoldsFile == "" {
+		return DefaultHoldsFile
+	}
+	return e.HoldsFile
 }
 
 // Trigger selects the events on which an environment is targeted.
@@ -194,6 +217,7 @@ type WatchRule struct {
 	Exclude      []string  `yaml:"exclude,omitempty" doc:"Tag regexes never considered." default:"\\.sig$,\\.att$,\\.sbom$"`
 	Environments []string  `yaml:"environments" doc:"Environments to promote into." required:"true"`
 	Interval     string    `yaml:"interval,omitempty" doc:"Poll interval for this rule; defaults to watch.interval."`
+	MinAge       string    `yaml:"minAge,omitempty" doc:"A new tag is promoted only once it is at least this old, counted from its push time when a registry webhook tells it, else from when this watcher process first saw it (Go duration, e.g. 2h)."`
 }
 
 // TagPolicy selects tags. Exactly one of Semver, Regex or Digest is set.

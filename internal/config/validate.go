@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
+
+	"github.com/deployment-automator/automator/internal/freeze"
 )
 
 // Source is the file the config was read from.
@@ -147,6 +149,12 @@ func (c *Config) validate() []Problem {
 		if d, err := time.ParseDuration(e.RetryFor); e.RetryFor != "" && (err != nil || d <= 0) {
 			add(p+".retryFor", "want a positive Go duration such as 5m, got %q", e.RetryFor)
 		}
+		c.validateFreeze(p, e, add)
+		if d, err := time.ParseDuration(e.Soak); e.Soak != "" && (err != nil || d < 0) {
+			add(p+".soak", "want a non-negative Go duration such as 24h, got %q", e.Soak)
+		} else if e.Soak != "" && e.PromoteFrom == "" {
+			add(p+".soak", "soak needs promoteFrom: it counts how long the upstream environment ran a digest")
+		}
 		for j, im := range e.Images {
 			if im.Tag == "" && im.Digest == "" && im.Repository == "" {
 				add(fmt.Sprintf("%s.images[%d]", p, j), "set at least one of repository, tag or digest")
@@ -231,6 +239,9 @@ func (c *Config) validate() []Problem {
 					add(p+".interval", "invalid duration %q", r.Interval)
 				}
 			}
+			if d, err := time.ParseDuration(r.MinAge); r.MinAge != "" && (err != nil || d < 0) {
+				add(p+".minAge", "want a non-negative Go duration such as 2h, got %q", r.MinAge)
+			}
 			for j, env := range r.Environments {
 				if _, ok := envs[env]; !ok {
 					add(fmt.Sprintf("%s.environments[%d]", p, j), "unknown environment %q", env)
@@ -277,5 +288,36 @@ func (c *Config) checkPath(ps *[]Problem, keyPath, p string, wantDir bool) {
 		*ps = append(*ps, c.Problemf(keyPath, "path %q is not a directory", p))
 	case !wantDir && st.IsDir():
 		*ps = append(*ps, c.Problemf(keyPath, "path %q is a directory, expected a file", p))
+	}
+}
+
+// validateFreeze checks an environment's freeze windows: each parses (cron
+// start, positive duration, known time zone), and no two periods overlap
+// within a year from the first of January of the current year.
+func (c *Config) validateFreeze(p string, e Environment, add func(keyPath, format string, args ...any)) {
+	var ws freeze.Windows
+	for j, f := range e.Freeze {
+		w, err := freeze.Parse(f.Start, f.Duration, f.TimeZone, f.Reason)
+		if err != nil {
+			key := fmt.Sprintf("%s.freeze[%d]", p, j)
+			switch {
+			case strings.HasPrefix(err.Error(), "timeZone"):
+				key += ".timeZone"
+			case strings.HasPrefix(err.Error(), "duration"):
+				key += ".duration"
+			default:
+				key += ".start"
+			}
+			add(key, "%v", err)
+			continue
+		}
+		ws = append(ws, w)
+	}
+	if len(ws) != len(e.Freeze) {
+		return
+	}
+	from := time.Date(time.Now().Year(), 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := ws.Check(from, 366*24*time.Hour); err != nil {
+		add(p+".freeze", "%v", err)
 	}
 }

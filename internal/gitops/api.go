@@ -37,12 +37,14 @@ type IssuesAPI interface {
 	AddAssignees(ctx context.Context, owner, repo string, number int, assignees []string) (*github.Issue, *github.Response, error)
 	ListComments(ctx context.Context, owner, repo string, number int, opts *github.IssueListCommentsOptions) ([]*github.IssueComment, *github.Response, error)
 	CreateComment(ctx context.Context, owner, repo string, number int, comment *github.IssueComment) (*github.IssueComment, *github.Response, error)
+	RemoveLabelForIssue(ctx context.Context, owner, repo string, number int, label string) (*github.Response, error)
 }
 
 // RepositoriesAPI is the slice of go-github's RepositoriesService the writer uses.
 type RepositoriesAPI interface {
 	Get(ctx context.Context, owner, repo string) (*github.Repository, *github.Response, error)
 	ListCommits(ctx context.Context, owner, repo string, opts *github.CommitsListOptions) ([]*github.RepositoryCommit, *github.Response, error)
+	CreateStatus(ctx context.Context, owner, repo, ref string, status *github.RepoStatus) (*github.RepoStatus, *github.Response, error)
 }
 
 // API bundles the narrow service interfaces; go-github's services satisfy
@@ -85,7 +87,7 @@ func DryRun(src ClientSource) ClientSource {
 			Git:          &dryGit{GitAPI: api.Git, n: n, refs: map[string]*github.Reference{}},
 			PullRequests: &dryPulls{PullRequestsAPI: api.PullRequests},
 			Issues:       dryIssues{IssuesAPI: api.Issues},
-			Repositories: api.Repositories,
+			Repositories: dryRepos{RepositoriesAPI: api.Repositories},
 		}, nil
 	}
 }
@@ -168,6 +170,16 @@ func (dryIssues) CreateComment(_ context.Context, _, _ string, _ int, c *github.
 
 func (dryIssues) AddLabelsToIssue(context.Context, string, string, int, []string) ([]*github.Label, *github.Response, error) {
 	return nil, nil, nil
+}
+
+func (dryIssues) RemoveLabelForIssue(context.Context, string, string, int, string) (*github.Response, error) {
+	return nil, nil
+}
+
+type dryRepos struct{ RepositoriesAPI }
+
+func (dryRepos) CreateStatus(_ context.Context, _, _, _ string, s *github.RepoStatus) (*github.RepoStatus, *github.Response, error) {
+	return s, nil, nil
 }
 
 func (dryIssues) AddAssignees(context.Context, string, string, int, []string) (*github.Issue, *github.Response, error) {

@@ -382,6 +382,9 @@ func (t *target) publish(ctx context.Context, st *prState, pr *PullRequest, head
 		if err := t.decorate(ctx, pr.Number, &decorations{}, true); err != nil {
 			return err
 		}
+		if err := t.markFreeze(ctx, pr, head, &decorations{}, true); err != nil {
+			return err
+		}
 	} else {
 		pr.Number, pr.URL = st.open.Number, st.open.URL
 		if normalize(st.open.Body) != normalize(pr.Body) || st.open.Title != pr.Title {
@@ -392,6 +395,9 @@ func (t *target) publish(ctx context.Context, st *prState, pr *PullRequest, head
 		}
 		// Decorations that failed (or were removed) are applied again.
 		if err := t.decorate(ctx, pr.Number, st.has, head != st.branchHead); err != nil {
+			return err
+		}
+		if err := t.markFreeze(ctx, pr, head, st.has, head != st.branchHead); err != nil {
 			return err
 		}
 	}

@@ -208,7 +208,7 @@ func TestCarry(t *testing.T) {
 func TestPendingBlockRoundTrip(t *testing.T) {
 	in := []Update{{Service: "cart", Repository: "ghcr.io/acme/cart", Tag: "1.0.0--rc", Digest: digest("a"),
 		Scan: &ScanSummary{Verdict: "warn", Blocking: []Finding{{ID: "CVE-1", Title: "a --> b"}}}}}
-	text := "hello\n\n" + encodeBlock("dev", "abc", in) + "\n"
+	text := "hello\n\n" + encodeBlock("dev", "abc", in, nil) + "\n"
 	if strings.Count(text, "-->") != 1 {
 		t.Fatalf("block can end early:\n%s", text)
 	}

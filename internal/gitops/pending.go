@@ -136,6 +136,9 @@ func (w *writeBack) trust(ctx context.Context, h *headCommit, base *snapshot) (p
 	}
 	want := wantBlobs(bs, eds)
 	for p, s := range h.blobs {
+		if f, ok := pb.Files[p]; ok && f == s {
+			continue
+		}
 		if ws, ok := want[p]; (ok && s != ws) || (!ok && bs.shas[p] != s) {
 			return pb, "its files differ from what automator writes (" + p + ")", false, nil
 		}

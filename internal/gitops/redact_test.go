@@ -16,7 +16,7 @@ type applyRecorder struct {
 }
 
 func (a *applyRecorder) Apply(_ context.Context, req Request) (*Result, error) {
-	msg := commitMessage(req.Title, req, req.Updates, Links{}, "", false)
+	msg := commitMessage(req.Title, req, req.Updates, Links{}, "", nil, false)
 	pr := body(req, bodyText{branch: "automator/" + req.Env.Name, updates: req.Updates})
 	a.text = msg + pr
 	return &Result{Env: req.Env.Name, Message: msg, PR: &PullRequest{Title: req.Title, Body: pr}}, nil

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"text/template"
+	"time"
 	"unicode/utf8"
 
 	"github.com/deployment-automator/automator/internal/rewrite"
@@ -25,10 +26,13 @@ type pendingBlock struct {
 	// Base is the base branch commit the branch was generated from.
 	Base    string   `json:"base,omitempty"`
 	Updates []Update `json:"updates"`
+	// Files names (path → blob) the files besides the environment's that
+	// the branch's commit wrote (Request.Edits, e.g. the holds file).
+	Files map[string]string `json:"files,omitempty"`
 }
 
-func encodeBlock(env, base string, updates []Update) string {
-	b, _ := json.Marshal(pendingBlock{Version: 1, Env: env, Base: base, Updates: updates}) // plain structs: cannot fail
+func encodeBlock(env, base string, updates []Update, files map[string]string) string {
+	b, _ := json.Marshal(pendingBlock{Version: 1, Env: env, Base: base, Updates: updates, Files: files}) // plain structs: cannot fail
 	// "--" never appears in JSON of our data except inside strings; escape it
 	// so the HTML comment cannot end early.
 	s := strings.ReplaceAll(string(b), "--", `\u002d\u002d`)
@@ -366,6 +370,8 @@ type bodyText struct {
 	links        Links
 	// compare links the pull request's changes ("" without a web view).
 	compare string
+	// files are the edited files besides the environment's (path → blob).
+	files map[string]string
 }
 
 // body renders the pull request body within MaxBody: summary, table,
@@ -400,6 +406,11 @@ func renderBody(req Request, bt bodyText, level int) string {
 	blockedRows := []int{len(req.Blocked), len(req.Blocked), 100, 20}[level]
 	renderBlocked(&b, req.Blocked, level < 2, blockedRows)
 	renderDropped(&b, bt.dropped, []int{len(bt.dropped), len(bt.dropped), 100, 20}[level])
+	renderHeld(&b, req.Held, []int{len(req.Held), len(req.Held), 100, 20}[level])
+	if f := req.Freeze; f != nil {
+		fmt.Fprintf(&b, "\n### ❄️ Freeze window\n\n**%s** is in a freeze window until %s%s: do not merge before then (commit status `%s`).\n",
+			req.Env.Name, f.Until.UTC().Format(time.RFC3339), reasonSuffix(f.Reason), FreezeStatus)
+	}
 	if level == 0 {
 		renderFiles(&b, bt.eds)
 	} else {
@@ -411,7 +422,7 @@ func renderBody(req Request, bt bodyText, level int) string {
 	}
 	b.WriteString("\nThis pull request is maintained by automator: re-runs update it in place. Merge it to promote.\n\n")
 	if level == 0 {
-		b.WriteString(encodeBlock(req.Env.Name, bt.base, bt.updates))
+		b.WriteString(encodeBlock(req.Env.Name, bt.base, bt.updates, bt.files))
 		b.WriteString("\n")
 	} else {
 		b.WriteString("The machine-readable record of every pending update is in the head commit's message.\n")
@@ -423,7 +434,7 @@ func renderBody(req Request, bt bodyText, level int) string {
 // blocked images, and trailers that make history machine-readable. withBlock
 // embeds the pending block (pull request branches, whose head commit is the
 // race-free record of what the PR carries).
-func commitMessage(subject string, req Request, updates []Update, links Links, blockBase string, withBlock bool) string {
+func commitMessage(subject string, req Request, updates []Update, links Links, blockBase string, files map[string]string, withBlock bool) string {
 	var b strings.Builder
 	b.WriteString(subject + "\n\n")
 	for i, u := range updates {
@@ -447,7 +458,14 @@ func commitMessage(subject string, req Request, updates []Update, links Links, b
 	if withBlock {
 		// The record is whole whatever its size: it is the state later
 		// runs carry over.
-		b.WriteString("\n" + encodeBlock(req.Env.Name, blockBase, updates) + "\n")
+		b.WriteString("\n" + encodeBlock(req.Env.Name, blockBase, updates, files) + "\n")
+	}
+	for i, h := range req.Held {
+		if i == messageList {
+			fmt.Fprintf(&b, "- …and %d more services HELD\n", len(req.Held)-messageList)
+			break
+		}
+		fmt.Fprintf(&b, "- %s: HELD, not promoted (%s)\n", h.Service, oneLine(h.Reason))
 	}
 	b.WriteString("\n")
 	for i, u := range updates {
@@ -463,6 +481,39 @@ func commitMessage(subject string, req Request, updates []Update, links Links, b
 			fmt.Fprintf(&b, "Automator-Source: %s\n", s)
 		}
 	}
+	for i, h := range req.Held {
+		if i == messageList {
+			break
+		}
+		fmt.Fprintf(&b, "Automator-Held: %s\n", h.Service)
+	}
+	for _, t := range req.Trailers {
+		b.WriteString(oneLine(t) + "\n")
+	}
 	fmt.Fprintf(&b, "Automator-Environment: %s\n", req.Env.Name)
 	return b.String()
 }
+
+// renderHeld lists the services held in the environment (holds and
+// reverts automation does not promote over), naming at most rows.
+func renderHeld(b *strings.Builder, held []Held, rows int) {
+	if len(held) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\n### Held, not promoted (%d)\n\n", len(held))
+	for i, h := range held {
+		if i == rows {
+			fmt.Fprintf(b, "- …and %d more\n", len(held)-rows)
+			break
+		}
+		name := h.Service
+		if name == "*" {
+			name = "every service"
+		}
+		fmt.Fprintf(b, "- **%s**: %s\n", name, capRunes(oneLine(h.Reason), 500))
+	}
+	b.WriteString("\nRelease a hold with `automator release --env ENV --service SERVICE`.\n")
+}
+
+// oneLine folds text onto one line (trailers and list items are lines).
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

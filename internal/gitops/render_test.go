@@ -70,7 +70,7 @@ func TestTextWithinGitHubLimits(t *testing.T) {
 			if tt.services >= 500 && (!strings.Contains(bd, "more services") || !strings.Contains(bd, "/compare/")) {
 				t.Error("a collapsed body neither counts the rest nor links the changes")
 			}
-			msg := commitMessage(ti, req, updates, links, "b4se", true)
+			msg := commitMessage(ti, req, updates, links, "b4se", nil, true)
 			if got := decodeBlock(msg); len(got.Updates) != tt.services {
 				t.Errorf("the commit message's record holds %d of %d updates", len(got.Updates), tt.services)
 			}
@@ -123,6 +123,6 @@ func BenchmarkRenderPullRequest2000(b *testing.B) {
 	for b.Loop() {
 		ti, _ := title(req, updates)
 		_ = body(req, bodyText{branch: "automator/staging", base: "b4se", updates: updates, eds: eds, links: links})
-		_ = commitMessage(ti, req, updates, links, "b4se", true)
+		_ = commitMessage(ti, req, updates, links, "b4se", nil, true)
 	}
 }

@@ -28,6 +28,26 @@ func gitIn(t *testing.T, dir string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// seededBare is a bare repository (in root) whose main holds
+// envs/<env>/values.yaml with values.
+func seededBare(t *testing.T, env string) (root, bare string) {
+	t.Helper()
+	root = t.TempDir()
+	bare, work := filepath.Join(root, "manifests.git"), filepath.Join(root, "work")
+	gitIn(t, root, "init", "--quiet", "--bare", "--initial-branch=main", bare)
+	gitIn(t, root, "clone", "--quiet", bare, work)
+	if err := os.MkdirAll(filepath.Join(work, "envs", env), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(work, "envs", env, "values.yaml"), []byte(values), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gitIn(t, work, "add", "-A")
+	gitIn(t, work, "commit", "--quiet", "-m", env)
+	gitIn(t, work, "push", "--quiet", "origin", "HEAD:main")
+	return root, bare
+}
+
 // TestSupersededProposalIsWithdrawn: automator's open proposal asks for an
 // image; the next promotion asks for what the base already runs (its
 // upstream rolled back). Nothing is left to propose, so the proposal must not
@@ -40,19 +60,7 @@ func TestSupersededProposalIsWithdrawn(t *testing.T) {
 		}
 		t.Skip("git not installed")
 	}
-	root := t.TempDir()
-	bare, work := filepath.Join(root, "manifests.git"), filepath.Join(root, "work")
-	gitIn(t, root, "init", "--quiet", "--bare", "--initial-branch=main", bare)
-	gitIn(t, root, "clone", "--quiet", bare, work)
-	if err := os.MkdirAll(filepath.Join(work, "envs", "staging"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(work, "envs", "staging", "values.yaml"), []byte(values), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	gitIn(t, work, "add", "-A")
-	gitIn(t, work, "commit", "--quiet", "-m", "staging")
-	gitIn(t, work, "push", "--quiet", "origin", "HEAD:main")
+	root, bare := seededBare(t, "staging")
 
 	env := dev
 	env.Name, env.Repo, env.Branch, env.Mode = "staging", bare, "main", "pull-request"

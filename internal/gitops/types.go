@@ -107,6 +107,22 @@ type Request struct {
 	// is inserted only for an update whose service is listed here and whose
 	// image no file of the environment pins; nil inserts nothing.
 	Services map[string]string
+	// Edits rewrite further files of the repository in the same commit
+	// (e.g. the holds file a rollback or `automator hold` writes).
+	Edits []FileEdit
+	// Held are services automation must not promote in this environment
+	// now: their pending updates are not carried over, and the pull request
+	// and commit message say why.
+	Held []Held
+	// Trailers are extra "Key: value" lines appended to the commit message's
+	// trailers (e.g. Automator-Hold).
+	Trailers []string
+	// Freeze is set while the environment is in a freeze window: the pull
+	// request is still updated, but labelled FreezeLabel and given a failing
+	// FreezeStatus commit status (cleared by the first write-back after the
+	// window). Commit-mode environments are never written while frozen (the
+	// promoter does not call Apply).
+	Freeze *Freeze
 }
 
 // FileChange is one rewritten file with its diff and typed change set.
@@ -130,6 +146,9 @@ type PullRequest struct {
 	Updated bool
 	// Reason says why a superseded pull request was withdrawn.
 	Reason string
+	// Freeze marks the pull request as in a freeze window (see
+	// Request.Freeze).
+	Freeze *Freeze
 }
 
 // Result reports what a write-back did (or, under DryRun, would do).
@@ -154,6 +173,11 @@ type Result struct {
 	// Dropped are pending updates of earlier runs that the Verifier refused
 	// to carry over (pull-request mode).
 	Dropped []Dropped
+	// Held are the services the request held back (Request.Held).
+	Held []Held
+	// Frozen is the freeze window the environment was in (nil: none): a
+	// commit-mode environment was not written, a pull request was marked.
+	Frozen *Freeze
 	// Superseded is automator's open pull request that this run withdrew
 	// (closed on GitHub; its branch deleted on a plain git remote) because
 	// the environment already runs what was asked and nothing was left to
@@ -199,6 +223,9 @@ type Writer interface {
 	// Previous returns the commit before the latest commit that changed the
 	// environment's files: what a rollback restores by default.
 	Previous(ctx context.Context, env config.Environment) (string, error)
+	// History reads the repository's files and commits beyond the
+	// environment's own files (holds, rollback awareness, soak times).
+	History
 }
 
 // ErrProtectedBranch is returned when a branch refuses a direct commit.

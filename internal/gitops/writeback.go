@@ -64,6 +64,9 @@ type backend interface {
 	// (a racing writer opened the PR, or moved the branch) wraps
 	// ErrRejected; the run starts over.
 	publish(ctx context.Context, st *prState, pr *PullRequest, head string) error
+	// readPath reads any file of snap's tree (ok false when absent): the
+	// files Request.Edits rewrite besides the environment's own.
+	readPath(ctx context.Context, snap *snapshot, p string) (content []byte, ok bool, err error)
 	// supersede withdraws the open proposal on st's branch (head
 	// st.branchHead, made by automator) because the base already runs what
 	// was asked and nothing is left to propose: merging it would deploy
@@ -133,7 +136,7 @@ func (w *writeBack) run(ctx context.Context) (*Result, error) {
 }
 
 func (w *writeBack) result(mode string) *Result {
-	return &Result{Env: w.req.Env.Name, Repo: w.req.Env.Repo, Branch: w.base, Mode: mode}
+	return &Result{Env: w.req.Env.Name, Repo: w.req.Env.Repo, Branch: w.base, Mode: mode, Held: w.req.Held, Frozen: w.req.Freeze}
 }
 
 // retry waits before the next attempt after a lost race (exponential
@@ -184,6 +187,9 @@ func (w *writeBack) commit(ctx context.Context) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
+		if eds, err = w.editFiles(ctx, snap, eds, nil); err != nil {
+			return nil, err
+		}
 		if len(eds) == 0 {
 			w.log.Info("environment already runs these images", zap.String("branch", w.base), zap.String("head", head))
 			return res, nil
@@ -193,7 +199,7 @@ func (w *writeBack) commit(ctx context.Context) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		msg := commitMessage(subject, req, updates, w.o.links, "", false)
+		msg := commitMessage(subject, req, updates, w.o.links, "", nil, false)
 		sha, err := w.b.commit(ctx, snap, eds, msg, head)
 		if err != nil {
 			return nil, err
@@ -245,13 +251,20 @@ func (w *writeBack) pullRequest(ctx context.Context) (*Result, error) {
 			} else if why != "" {
 				return nil, w.stop(ctx, st, branch, head, why)
 			}
-			if pending, err = w.reverify(ctx, record.Updates); err != nil {
+			if pending, err = w.reverify(ctx, w.dropHeld(record.Updates)); err != nil {
 				return nil, err
 			}
 		}
 		merged := carry(pending, req.Updates)
 		eds, err := rewriteFiles(req, snap.files, merged)
 		if err != nil {
+			return nil, err
+		}
+		var pendingTree *snapshot
+		if head != nil && len(record.Files) > 0 {
+			pendingTree = &snapshot{commit: head.sha, shas: head.blobs}
+		}
+		if eds, err = w.editFiles(ctx, snap, eds, pendingTree); err != nil {
 			return nil, err
 		}
 		if len(eds) == 0 {
@@ -287,10 +300,10 @@ func (w *writeBack) pullRequest(ctx context.Context) (*Result, error) {
 
 		// Is the branch already what we would write, record included? (A
 		// moved base alone does not regenerate it.)
-		same := head != nil && holdsAll(head.blobs, wantBlobs(snap, eds)) && sameUpdates(record.Updates, updates)
+		same := head != nil && holdsAll(head.blobs, wantBlobs(snap, eds)) && sameUpdates(record.Updates, updates) && len(record.Files) == len(extraBlobs(snap, eds))
 		at := st.branchHead
 		if !same {
-			msg := commitMessage(subject, req, updates, w.o.links, st.baseHead, true)
+			msg := commitMessage(subject, req, updates, w.o.links, st.baseHead, extraBlobs(snap, eds), true)
 			res.Message = msg
 			parents, force := w.parents(st, record)
 			sha, err := w.b.commit(ctx, snap, eds, msg, parents...)
@@ -313,8 +326,8 @@ func (w *writeBack) pullRequest(ctx context.Context) (*Result, error) {
 			res.Commit, res.CommitURL = sha, w.b.commitURL(sha)
 		}
 
-		pr := &PullRequest{Branch: branch, Title: subject, Body: body(req, bodyText{branch: branch, base: st.baseHead, updates: updates, eds: eds,
-			dropped: w.dropped, links: w.o.links, compare: w.b.compareURL(w.base, branch)})}
+		pr := &PullRequest{Branch: branch, Title: subject, Body: body(req, bodyText{branch: branch, base: st.baseHead, updates: updates, eds: eds, files: extraBlobs(snap, eds),
+			dropped: w.dropped, links: w.o.links, compare: w.b.compareURL(w.base, branch)}), Freeze: req.Freeze}
 		res.PR = pr
 		if err := w.b.publish(ctx, st, pr, at); err != nil {
 			if !errors.Is(err, ErrRejected) {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/deployment-automator/automator/internal/actions"
 	"github.com/deployment-automator/automator/internal/gate"
@@ -217,6 +218,21 @@ func verdictCell(im *Image) string {
 }
 
 func envCell(o EnvOutcome) string {
+	if o.Result != nil && o.Result.Frozen != nil {
+		f := o.Result.Frozen
+		c := *o.Result
+		c.Frozen = nil
+		return envCell(EnvOutcome{Env: o.Env, Result: &c, Err: o.Err}) + "; frozen until " + f.Until.UTC().Format(time.RFC3339)
+	}
+	if o.Result != nil && len(o.Result.Held) > 0 {
+		held := o.Result.Held
+		o.Result = withoutHeld(o.Result)
+		var parts []string
+		for _, h := range held {
+			parts = append(parts, h.Service+" ("+h.Reason+")")
+		}
+		return envCell(o) + "; held: " + strings.ReplaceAll(strings.Join(parts, ", "), "|", "\\|")
+	}
 	var be *gate.BlockedError
 	if errors.As(o.Err, &be) && o.Result != nil {
 		names := make([]string, len(be.Images))
@@ -242,6 +258,13 @@ func envCell(o EnvOutcome) string {
 		return fmt.Sprintf("commit [`%s`](%s)", shortSHA(o.Result.Commit), o.Result.CommitURL)
 	}
 	return "no change"
+}
+
+// withoutHeld is a copy of r without its holds.
+func withoutHeld(r *gitops.Result) *gitops.Result {
+	c := *r
+	c.Held = nil
+	return &c
 }
 
 func shortSHA(s string) string {
@@ -307,6 +330,13 @@ func ReadResults(dir string) ([]*Image, error) {
 // the diff, then the commit or pull request.
 func PrintResult(w io.Writer, res *gitops.Result, dryRun bool) {
 	verb := map[bool]string{true: "would ", false: ""}[dryRun]
+	for _, h := range res.Held {
+		fmt.Fprintf(w, "%s: %s held, not promoted: %s\n", res.Env, h.Service, h.Reason)
+	}
+	if f := res.Frozen; f != nil {
+		fmt.Fprintf(w, "%s: in a freeze window until %s %s: %s\n", res.Env, f.Until.UTC().Format(time.RFC3339), f.Reason,
+			map[bool]string{true: "nothing committed", false: "pull request marked " + gitops.FreezeLabel}[res.Mode == "commit"])
+	}
 	if len(res.Files) == 0 {
 		switch s := res.Superseded; {
 		case s != nil && s.Number > 0:
@@ -316,6 +346,8 @@ func PrintResult(w io.Writer, res *gitops.Result, dryRun bool) {
 			fmt.Fprintf(w, "%s: %s pull request #%d: %s\n", res.Env, map[bool]string{true: "would close", false: "closed"}[dryRun], s.Number, s.Reason)
 		case s != nil:
 			fmt.Fprintf(w, "%s: %s branch %s: %s\n", res.Env, map[bool]string{true: "would delete", false: "deleted"}[dryRun], s.Branch, s.Reason)
+		case len(res.Held) > 0 || res.Frozen != nil:
+			// Said above.
 		default:
 			fmt.Fprintf(w, "%s: nothing to change (%s@%s already runs these images)\n", res.Env, res.Repo, res.Branch)
 		}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/deployment-automator/automator/internal/gate"
 	"github.com/deployment-automator/automator/internal/gitops"
@@ -317,5 +318,31 @@ func TestWriteResultsErrors(t *testing.T) {
 	}
 	if err := WriteResults(filepath.Join(file, "results"), []*Image{{Service: "web", Digest: "sha256:w"}}); err == nil {
 		t.Error("WriteResults under a regular file succeeded")
+	}
+}
+
+// Holds and freeze windows show in the job summary's environment row and in
+// the printed result, instead of "nothing to change".
+func TestHeldAndFrozenAreReported(t *testing.T) {
+	until := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+	res := &gitops.Result{Env: "prod", Repo: "acme/manifests", Branch: "main", Mode: "commit",
+		Held:   []gitops.Held{{Service: "payments", Reason: "held by alice: INC-1"}},
+		Frozen: &gitops.Freeze{Until: until, Reason: "weekend"}}
+	md := SummaryMarkdown(nil, []EnvOutcome{{Env: "prod", Result: res}})
+	for _, want := range []string{"| prod | no change; held: payments (held by alice: INC-1); frozen until 2026-11-30T08:00:00Z |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("summary lacks %q:\n%s", want, md)
+		}
+	}
+	var b strings.Builder
+	PrintResult(&b, res, false)
+	out := b.String()
+	for _, want := range []string{"prod: payments held, not promoted: held by alice: INC-1", "prod: in a freeze window until 2026-11-30T08:00:00Z weekend: nothing committed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("printed result lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "nothing to change") {
+		t.Errorf("a held, frozen environment is reported as already running the images:\n%s", out)
 	}
 }

@@ -25,7 +25,7 @@ type Retagger interface {
 	// Copy tags src (REPOSITORY@DIGEST) as dst (REPOSITORY:TAG), keeping
 	// the digest. Without force a tag that already points to another
 	// digest is a *registry.TagConflictError, never moved.
-	Copy(ctx context.Context, src, dst string, force bool) (*registry.Copied, error)
+	Copy(ctx context.Context, src, dst string, force bool, opts ...registry.CopyOption) (*registry.Copied, error)
 }
 
 var _ Retagger = (*registry.Client)(nil)

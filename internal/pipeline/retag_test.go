@@ -42,7 +42,7 @@ func (r *fakeRegistry) Digest(_ context.Context, ref string) (v1.Hash, error) {
 	return d, nil
 }
 
-func (r *fakeRegistry) Copy(_ context.Context, src, dst string, force bool) (*registry.Copied, error) {
+func (r *fakeRegistry) Copy(_ context.Context, src, dst string, force bool, _ ...registry.CopyOption) (*registry.Copied, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	_, ds, _ := strings.Cut(src, "@")

@@ -16,12 +16,14 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/gate"
 	"github.com/deployment-automator/automator/internal/gitops"
+	"github.com/deployment-automator/automator/internal/holds"
 	"github.com/deployment-automator/automator/internal/registry"
 )
 
@@ -96,6 +98,19 @@ type Promoter struct {
 	// (RegistriesFromConfig): a copy into one environment's registry is told
 	// the same service's repositories in the others, to mount blobs from.
 	Registries []string
+	// Holds says which services automation must not promote (holds and
+	// reverts); nil holds nothing.
+	Holds Holds
+	// Now is the clock that dates holds and decides freeze windows and
+	// soak times (nil: time.Now).
+	Now func() time.Time
+	// Since reads since when an upstream runs a digest, for soak times
+	// (nil: soak times are not enforced).
+	Since Since
+	// Override is an emergency override of freeze windows: non-empty, it is
+	// the reason, which lands in the commit's Automator-Freeze-Override
+	// trailer.
+	Override string
 }
 
 // RegistriesFromConfig lists the environments' registry prefixes, in config
@@ -169,7 +184,16 @@ func retarget(t *Target, repo string) string {
 // after copying images into t's registry when it differs. Images the gate
 // blocks are listed in the PR; when it blocks all of them the result is a
 // *gate.BlockedError. Failures that a retry cannot mend are *TerminalError.
+// Held services (p.Holds) are not proposed, and the result lists them
+// (Result.Held); when every candidate is held nothing is written, except that
+// an open pull request stops carrying their updates.
 func (p *Promoter) Promote(ctx context.Context, t *Target, explicit []gitops.Update) (*gitops.Result, error) {
+	fz, trailers := p.frozen(t)
+	if fz != nil && t.Env.Mode == "commit" {
+		p.logger().Info("not committing: the environment is in a freeze window", zap.String("environment", t.Name()),
+			zap.Time("until", fz.Until), zap.String("reason", fz.Reason))
+		return &gitops.Result{Env: t.Name(), Repo: t.Env.Repo, Branch: t.Env.Branch, Mode: t.Env.Mode, Frozen: fz}, nil
+	}
 	candidates := explicit
 	if len(candidates) == 0 {
 		var err error
@@ -177,6 +201,15 @@ func (p *Promoter) Promote(ctx context.Context, t *Target, explicit []gitops.Upd
 			return nil, err
 		}
 	}
+	candidates, held, err := p.held(ctx, t, candidates)
+	if err != nil {
+		return nil, err
+	}
+	var soaking []gitops.Held
+	if candidates, soaking, err = p.soaked(ctx, t, candidates); err != nil {
+		return nil, err
+	}
+	held = append(held, soaking...)
 	var updates []gitops.Update
 	var blocked []gitops.Blocked
 	for _, u := range candidates {
@@ -201,7 +234,8 @@ func (p *Promoter) Promote(ctx context.Context, t *Target, explicit []gitops.Upd
 	if len(updates) == 0 && len(blocked) > 0 {
 		return nil, blockedError(t, blocked)
 	}
-	res, err := p.Writer.Apply(ctx, gitops.Request{Env: t.Env, Updates: updates, Blocked: blocked, Services: t.Services})
+	res, err := p.Writer.Apply(ctx, gitops.Request{Env: t.Env, Updates: updates, Blocked: blocked, Services: t.Services, Held: held,
+		Freeze: fz, Trailers: trailers})
 	if errors.Is(err, gitops.ErrProtectedBranch) {
 		return nil, &TerminalError{Err: err}
 	}
@@ -331,8 +365,11 @@ var ErrNothingToRollBack = errors.New("the environment already runs the images o
 
 // Rollback opens a pull request (on automator/rollback-<env>) that restores
 // the image values t's files had at commit to ("" = the commit before the
-// latest change to its files).
-func (p *Promoter) Rollback(ctx context.Context, t *Target, to string) (*gitops.Result, error) {
+// latest change to its files). The same pull request records a hold on
+// every service it rolls back (by and reason say who and why), so that once
+// it is merged automation does not promote over it until `automator
+// release`.
+func (p *Promoter) Rollback(ctx context.Context, t *Target, to, by, reason string) (*gitops.Result, error) {
 	env := t.Env
 	if to == "" {
 		prev, err := p.Writer.Previous(ctx, env)
@@ -369,10 +406,23 @@ func (p *Promoter) Rollback(ctx context.Context, t *Target, to string) (*gitops.
 		return nil, fmt.Errorf("environment %q at %s: %w", env.Name, short(to), ErrNothingToRollBack)
 	}
 	env.Mode = "pull-request"
+	if reason == "" {
+		reason = "rolled back to " + short(to)
+	}
+	at := p.now().UTC().Truncate(time.Second)
+	var edits []gitops.FileEdit
+	var trailers []string
+	for _, u := range updates {
+		edits = append(edits, holds.AddEdit(env, holds.Hold{Environment: env.Name, Service: u.Service, By: by, At: at, Reason: reason}))
+		trailers = append(trailers, "Automator-Hold: "+u.Service)
+	}
+	trailers = append(trailers, holdTrailers("Automator-Rollback", short(to), by, reason)...)
 	return p.Writer.Apply(ctx, gitops.Request{
 		Env: env, Updates: updates, Branch: "automator/rollback-" + env.Name, Services: t.Services,
-		Title: fmt.Sprintf("Roll back %s to %s", env.Name, short(to)),
-		Note:  fmt.Sprintf("Restores the image values `%s` had at commit `%s`.", env.Name, to),
+		Title:    fmt.Sprintf("Roll back %s to %s", env.Name, short(to)),
+		Note:     fmt.Sprintf("Restores the image values `%s` had at commit `%s`, and holds the services it rolls back (%s) until `automator release`.", env.Name, to, reason),
+		Edits:    edits,
+		Trailers: trailers,
 	})
 }
 

@@ -3,8 +3,10 @@ package promote
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/deployment-automator/automator/internal/config"
+	"github.com/deployment-automator/automator/internal/freeze"
 	"github.com/deployment-automator/automator/internal/gate"
 	"github.com/deployment-automator/automator/internal/gitops"
 )
@@ -28,6 +30,11 @@ type Target struct {
 	// Services are the services configured for this environment (service
 	// → image): only these may get a new kustomize images entry.
 	Services map[string]string
+	// Freeze are the environment's freeze windows, compiled.
+	Freeze freeze.Windows
+	// Soak is how long the upstream must have run a digest before it is
+	// proposed here (0: at once).
+	Soak time.Duration
 }
 
 // Name is the environment's name.
@@ -55,6 +62,20 @@ func Resolve(cfg *config.Config) (Targets, error) {
 			return nil, fmt.Errorf("environment %q: %w", env.Name, err)
 		}
 		out[i] = &Target{Env: env, Policy: p, Registry: env.Registry, Services: gitops.ConfiguredImages(cfg, env.Name)}
+		for j, f := range env.Freeze {
+			w, err := freeze.Parse(f.Start, f.Duration, f.TimeZone, f.Reason)
+			if err != nil {
+				return nil, fmt.Errorf("environment %q: freeze[%d]: %w", env.Name, j, err)
+			}
+			out[i].Freeze = append(out[i].Freeze, w)
+		}
+		if env.Soak != "" {
+			d, err := time.ParseDuration(env.Soak)
+			if err != nil || d < 0 {
+				return nil, fmt.Errorf("environment %q: soak %q: want a non-negative Go duration", env.Name, env.Soak)
+			}
+			out[i].Soak = d
+		}
 	}
 	for _, t := range out {
 		if t.Env.PromoteFrom == "" {

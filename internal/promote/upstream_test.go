@@ -13,8 +13,9 @@ import (
 // upstreamWriter is a gitops.Writer whose environments pin runs (by
 // environment name) and that records what Apply is asked to land.
 type upstreamWriter struct {
-	runs    map[string][]gitops.Image
-	applied []gitops.Request
+	gitops.History // not read: no holds or soak here
+	runs           map[string][]gitops.Image
+	applied        []gitops.Request
 }
 
 func (w *upstreamWriter) Apply(_ context.Context, req gitops.Request) (*gitops.Result, error) {

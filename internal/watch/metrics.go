@@ -30,7 +30,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		registryRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "registry_requests_total",
 			Help: "HTTP requests sent to registries, by host, method and status code (\"error\" for transport failures)."}, []string{"host", "method", "code"}),
 		promotions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "promotions_total",
-			Help: "Promotions attempted, by environment and result (promoted, unchanged, blocked, error)."}, []string{"environment", "result"}),
+			Help: "Promotions attempted, by environment and result (promoted, unchanged, blocked, held, frozen, error)."}, []string{"environment", "result"}),
 		gateBlocks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "gate_blocks_total",
 			Help: "Promotions refused by the vulnerability gate, by environment."}, []string{"environment"}),
 		webhookEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "webhook_events_total",

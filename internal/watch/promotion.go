@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/gate"
@@ -100,6 +101,12 @@ func (b *writeBack) Promote(ctx context.Context, env string, u Update) (Outcome,
 	}
 	if err != nil {
 		return Outcome{}, err
+	}
+	if !res.Changed() && res.Frozen != nil {
+		return Outcome{Result: Frozen, Reason: "until " + res.Frozen.Until.UTC().Format(time.RFC3339) + " " + res.Frozen.Reason}, nil
+	}
+	if !res.Changed() && len(res.Held) > 0 {
+		return Outcome{Result: Held, Reason: res.Held[0].Reason}, nil
 	}
 	if !res.Changed() {
 		return Outcome{Result: Unchanged}, nil

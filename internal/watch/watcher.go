@@ -81,6 +81,12 @@ const (
 	Unchanged Result = "unchanged"
 	// Blocked means the environment's vulnerability gate refused the image.
 	Blocked Result = "blocked"
+	// Held means a hold (or a revert automation does not promote over)
+	// keeps the service where it is; the promoter said why once.
+	Held Result = "held"
+	// Frozen means the environment is in a freeze window and commits
+	// nothing; the promotion lands on the first cycle after it.
+	Frozen Result = "frozen"
 )
 
 // Outcome is the result of one promotion.
@@ -108,6 +114,7 @@ type rule struct {
 	policy   Policy
 	envs     []string
 	interval time.Duration
+	minAge   time.Duration // watch.rules[].minAge
 }
 
 // target is one watched repository with the rules that watch it and the
@@ -148,6 +155,7 @@ type Watcher struct {
 	budget      time.Duration // watch.repositoryTimeout
 	grace       time.Duration
 	jitter      float64
+	now         func() time.Time // dates first sightings and tag ages (minAge)
 	sem         chan struct{}
 	cycles      atomic.Uint64 // the last cycle identity handed out (CycleOf)
 
@@ -163,6 +171,7 @@ type options struct {
 	shard   Shard
 	grace   time.Duration
 	jitter  float64
+	now     func() time.Time
 }
 
 // Option configures New.
@@ -215,6 +224,18 @@ func WithGrace(d time.Duration) Option {
 	}
 }
 
+// WithClock sets the clock that dates when a tag was first seen and decides
+// whether it is old enough for its rule's minAge (default time.Now).
+func WithClock(now func() time.Time) Option {
+	return func(o *options) error {
+		if now == nil {
+			return errors.New("nil clock")
+		}
+		o.now = now
+		return nil
+	}
+}
+
 // WithJitter spreads each repository's next poll by up to ±f of its
 // interval (default 0.1), so replicas and repositories do not poll in step.
 func WithJitter(f float64) Option {
@@ -235,7 +256,7 @@ func New(cfg *config.Watch, reg Registry, cur CurrentReader, prom Lander, opts .
 	if reg == nil || cur == nil || prom == nil {
 		return nil, errors.New("watch: registry, current reader and promoter are required")
 	}
-	o := options{log: zap.NewNop(), grace: 30 * time.Second, jitter: 0.1}
+	o := options{log: zap.NewNop(), grace: 30 * time.Second, jitter: 0.1, now: time.Now}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
@@ -261,7 +282,7 @@ func New(cfg *config.Watch, reg Registry, cur CurrentReader, prom Lander, opts .
 		return nil, fmt.Errorf("watch.repositoryTimeout: %w", err)
 	}
 	w := &Watcher{reg: budgeted{reg}, budget: budget, cur: cur, prom: prom, m: o.metrics, log: o.log, concurrency: conc,
-		maxTags: cfg.MaxTags, grace: o.grace, jitter: o.jitter, sem: make(chan struct{}, conc)}
+		maxTags: cfg.MaxTags, grace: o.grace, jitter: o.jitter, now: o.now, sem: make(chan struct{}, conc)}
 	byKey := map[string]*target{}
 	for i, rc := range cfg.Rules {
 		path := fmt.Sprintf("watch.rules[%d]", i)
@@ -294,7 +315,13 @@ func New(cfg *config.Watch, reg Registry, cur CurrentReader, prom Lander, opts .
 		if _, moving := pol.(MovingTag); !moving {
 			t.listTags = true
 		}
-		t.rules = append(t.rules, &rule{name: rc.Name, image: rc.Image, policy: pol, envs: rc.Environments, interval: iv})
+		var minAge time.Duration
+		if rc.MinAge != "" {
+			if minAge, err = time.ParseDuration(rc.MinAge); err != nil || minAge < 0 {
+				return nil, fmt.Errorf("%s.minAge %q: want a non-negative Go duration", path, rc.MinAge)
+			}
+		}
+		t.rules = append(t.rules, &rule{name: rc.Name, image: rc.Image, policy: pol, envs: rc.Environments, interval: iv, minAge: minAge})
 	}
 	return w, nil
 }
@@ -603,6 +630,9 @@ type checkReport struct {
 	blocked   []string
 	errs      []error
 	undecided []string
+	// waiting is set when a decision waits on time (a tag younger than
+	// minAge, a hold, a freeze window): the same tags are checked again.
+	waiting bool
 }
 
 // check is one unit of work: look at one repository, decide, promote.
@@ -675,7 +705,7 @@ func (w *Watcher) check(ctx context.Context, t *target, trigger string) checkRep
 	// promote.TerminalError) is settled: checking the same tags again would
 	// fail again. Any retryable failure checks it again next poll.
 	t.mu.Lock()
-	t.fingerprint, t.settled = fp, !anyRetryable(rep.errs) && ctx.Err() == nil
+	t.fingerprint, t.settled = fp, !anyRetryable(rep.errs) && ctx.Err() == nil && !rep.waiting
 	t.mu.Unlock()
 	return rep
 }
@@ -729,7 +759,7 @@ func (w *Watcher) checkRule(ctx context.Context, t *target, r *rule, tags []stri
 	if isMoving {
 		seenKey = cand + "@" + candDigest
 	}
-	seenAt := t.saw(seenKey, time.Now())
+	seenAt := t.saw(seenKey, w.now())
 	// describe fetches the candidate's manifest once per check.
 	describe := func() (Image, error) {
 		if img, ok := cache.described[cand]; ok {
@@ -818,6 +848,9 @@ func (w *Watcher) checkRule(ctx context.Context, t *target, r *rule, tags []stri
 	if pushed.Unix() <= 0 {
 		pushed = time.Time{}
 	}
+	if r.minAge > 0 && !w.oldEnough(t, r, cand, seenAt, log, rep) {
+		return
+	}
 	for _, p := range need {
 		p.u.Digest, p.u.PushedAt, p.u.SeenAt = img.Digest, pushed, seenAt
 		w.promote(ctx, p.env, p.u, log, rep)
@@ -857,7 +890,34 @@ func (w *Watcher) promote(ctx context.Context, env string, u Update, log *zap.Lo
 		rep.blocked = append(rep.blocked, env)
 		w.m.gateBlocks.WithLabelValues(env).Inc()
 		log.Warn("promotion blocked by the gate", zap.String("reason", out.Reason))
+	case Held:
+		rep.waiting = true
+		log.Debug("promotion held", zap.String("reason", out.Reason))
+	case Frozen:
+		rep.waiting = true
+		log.Debug("not committing during a freeze window", zap.String("reason", out.Reason))
 	default:
 		log.Info("environment already up to date")
 	}
+}
+
+// oldEnough reports whether cand has been around for r.minAge: counted from
+// its push time when a webhook told it, else from when this watcher first
+// saw it (the registry API has no push time; an image's created time is
+// often the commit time of a reproducible build, so it is not used).
+func (w *Watcher) oldEnough(t *target, r *rule, cand string, seenAt time.Time, log *zap.Logger, rep *checkReport) bool {
+	since := seenAt
+	t.mu.Lock()
+	if h, ok := t.hints[cand]; ok {
+		since = h
+	}
+	t.mu.Unlock()
+	age := w.now().Sub(since)
+	if age >= r.minAge {
+		return true
+	}
+	rep.waiting = true
+	log.Debug("tag younger than the rule's minAge; waiting", zap.Duration("age", age.Round(time.Second)), zap.Duration("minAge", r.minAge),
+		zap.Time("eligible", since.Add(r.minAge)))
+	return false
 }
