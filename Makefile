@@ -21,8 +21,8 @@ deps: ## Install system packages the tests and demo need (buildah, docker-regist
 	@bash .ci/install-deps
 
 .PHONY: build
-build: ## Build bin/automator
-	go build -trimpath -ldflags '$(LDFLAGS)' -o bin/automator ./cmd/automator
+build: ## Build bin/automator: the Dockerfile's static binary (CGO off, same flags)
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/automator ./cmd/automator
 
 .PHONY: tools
 tools: ## Build the Trivy CLI of the same module version (side-by-side scan test) into bin/tools
