@@ -60,11 +60,16 @@ demo: deps build ## Run the main job end to end, offline, on the sample monorepo
 	  go test -count=1 -v -run '^TestDemo$$' ./e2e/ | grep -Ev '^(=== RUN|--- PASS|PASS$$|ok )'
 
 .PHONY: bench
-bench: deps build ## Run benchmarks, side by side with the tools users would use instead (yq, kustomize, skopeo)
+bench: deps build ## Side-by-side table (whole processes: automator vs yq, kustomize, crane, skopeo, trivy), then in-process benchmarks
 	@test -x $(TOOLS)/yq || GOBIN=$(TOOLS) go install github.com/mikefarah/yq/v4@v4.47.1
 	@test -x $(TOOLS)/kustomize || GOBIN=$(TOOLS) go install sigs.k8s.io/kustomize/kustomize/v5@v5.7.1
+	@test -x $(TOOLS)/crane || go build -o $(TOOLS)/crane github.com/google/go-containerregistry/cmd/crane
+	@test -x $(TOOLS)/trivy || $(MAKE) tools
+	@echo '== Side by side: whole processes, alternating, medians =='
+	AUTOMATOR_BIN=$(CURDIR)/bin/automator PATH=$(TOOLS):$$PATH go test -run '^$$' -bench 'SideBySide' -benchtime 1x ./e2e/
+	@echo '== In-process benchmarks (Go functions, not processes: not comparable with the table above) =='
 	PATH=$(TOOLS):$$PATH go test -run '^$$' -bench . -benchmem -benchtime 3x $$(go list ./... | grep -v /e2e)
-	AUTOMATOR_BIN=$(CURDIR)/bin/automator go test -run '^$$' -bench 'Copy5x20MB' -benchtime 3x ./e2e/
+	AUTOMATOR_BIN=$(CURDIR)/bin/automator go test -run '^$$' -bench 'Copy5x20MB|WatchCycle' -benchtime 3x ./e2e/
 
 .PHONY: docker
 docker: ## Build the container image (needs docker buildx or buildah)
