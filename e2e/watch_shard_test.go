@@ -15,11 +15,12 @@ import (
 // TestWatchShardsPromoteEachTagOnce runs the built binary as three watcher
 // processes at once, shards 0–2 named as a StatefulSet names its pods
 // (--shard automator-I/3, as deploy/sharded does), over 300 repositories
-// on the real registry, each pinned at 1.0.0 in its own values file of a
-// commit environment. Every repository gets a new tag 1.1.0; after one
-// cycle of each shard every file pins 1.1.0 and was changed by exactly one
-// commit (no shard skipped a repository, none promoted another's), and a
-// second cycle of each changes nothing.
+// on the real registry, each pinned at 1.0.0 in one values file of a commit
+// environment. Every repository gets a new tag 1.1.0; after one cycle of
+// each shard, racing for the same branch, the file pins 1.1.0 for every
+// repository and each repository's tag was changed by exactly one commit
+// (no shard skipped a repository, none promoted another's), and a second
+// cycle of each changes nothing.
 func TestWatchShardsPromoteEachTagOnce(t *testing.T) {
 	const repos, shards = 300, 3
 	reg := harness.StartRegistry(t)
@@ -27,21 +28,20 @@ func TestWatchShardsPromoteEachTagOnce(t *testing.T) {
 	seed := newTagSeeder(t, reg)
 	bin := automatorBinary(t)
 
-	file := func(i int) string { return fmt.Sprintf("envs/prod/app-%03d.yaml", i) }
 	repo := func(i int) string { return fmt.Sprintf("shard/app-%03d", i) }
-	manifests := t.TempDir()
-	var rules strings.Builder
+	const file = "envs/prod/values.yaml"
+	var values, rules strings.Builder
 	for i := range repos {
-		p := filepath.Join(manifests, filepath.FromSlash(file(i)))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		values := fmt.Sprintf("image:\n  repository: %s\n  tag: \"1.0.0\"\n", reg.Ref(repo(i)))
-		if err := os.WriteFile(p, []byte(values), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		fmt.Fprintf(&values, "app-%03d:\n  image:\n    repository: %s\n    tag: \"1.0.0\"\n", i, reg.Ref(repo(i)))
 		seed.tag(repo(i), []string{"1.0.0", "1.1.0"})
 		fmt.Fprintf(&rules, "    - name: app-%03d\n      image: %s\n      policy: {semver: \">=1.0.0\"}\n      environments: [prod]\n", i, reg.Ref(repo(i)))
+	}
+	manifests := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(manifests, "envs/prod"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(manifests, file), []byte(values.String()), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	seedCommit := gh.CreateRepo("acme", "manifests", "main", manifests)
 
@@ -55,7 +55,7 @@ scan:
 environments:
   - name: prod
     repo: `+manifestRepo+`
-    files: ["envs/prod/*.yaml"]
+    files: [`+file+`]
     mode: commit
 watch:
   rules:
@@ -68,7 +68,7 @@ watch:
 	tokens := make([]string, shards)
 	for i := range tokens {
 		tokens[i] = fmt.Sprintf("ghp_shard%d%s", i, strings.Repeat("0", 30))
-		gh.AddToken(tokens[i], "automator-bot")
+		gh.AddToken(tokens[i], fmt.Sprintf("automator-shard-%d", i))
 	}
 	cycle := func() time.Duration {
 		t.Helper()
@@ -104,21 +104,29 @@ watch:
 	gh.ResetRequests()
 	took := cycle()
 	head, _ := gh.RevParse(manifestRepo, "main")
-	changed := map[string]int{}
-	for _, f := range strings.Fields(gitDir(t, gh.GitDir(manifestRepo), "log", "--format=", "--name-only", seedCommit+".."+head)) {
-		changed[f]++
+	// Which repositories each commit moved: with one line of context, a
+	// changed tag line follows its repository line (and the removed line).
+	promoted := map[string]int{}
+	for _, c := range strings.Fields(gitDir(t, gh.GitDir(manifestRepo), "rev-list", seedCommit+".."+head)) {
+		repoLine := ""
+		for _, l := range strings.Split(gitDir(t, gh.GitDir(manifestRepo), "show", "--format=", "-U1", c), "\n") {
+			switch {
+			case strings.HasPrefix(l, " ") && strings.Contains(l, "repository: "):
+				repoLine = strings.TrimSpace(strings.SplitN(l, "repository: ", 2)[1])
+			case strings.HasPrefix(l, "+    tag: ") && repoLine != "":
+				promoted[repoLine]++
+				repoLine = ""
+			}
+		}
 	}
+	got, _ := gh.ReadFile(manifestRepo, "main", file)
 	for i := range repos {
-		got, _ := gh.ReadFile(manifestRepo, "main", file(i))
-		if !strings.Contains(got, "1.1.0") {
-			t.Errorf("%s still pins %q, want 1.1.0: no shard promoted %s", file(i), got, repo(i))
-		}
-		if n := changed[file(i)]; n != 1 {
-			t.Errorf("%s changed by %d commits, want exactly 1", file(i), n)
+		if n := promoted[reg.Ref(repo(i))]; n != 1 {
+			t.Errorf("%s promoted by %d commits, want exactly 1", repo(i), n)
 		}
 	}
-	if len(changed) != repos {
-		t.Errorf("%d files changed, want %d", len(changed), repos)
+	if n := strings.Count(got, "tag: \"1.1.0"); n != repos {
+		t.Errorf("main pins 1.1.0 for %d repositories, want %d:\n%s", n, repos, got)
 	}
 	t.Logf("3 shards × 100 repositories: %s for the concurrent cycle, %d registry requests (%d tag lists), %d GitHub API calls, %d commits on main",
 		took.Round(time.Millisecond), len(reg.Requests()), reg.Count("GET", harness.KindTags), gh.APICalls(),
