@@ -83,7 +83,7 @@ func (t tool) run(tb testing.TB, run int) sample {
 		err := cmd.Run()
 		s.wall += time.Since(start)
 		if err != nil {
-			tb.Fatalf("%s %s: %v\n%s", t.name, strings.Join(args, " "), err, out.String())
+			tb.Fatalf("%s %.200s: %v\n%s", t.name, strings.Join(args, " "), err, tail(out.String(), 10))
 		}
 		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 		s.cpu += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
@@ -247,18 +247,17 @@ func stage(tb testing.TB, corpus, dir string, names map[string]string) map[strin
 	return files
 }
 
-// batchUpdates are images the corpus's values files pin (the rewrite
-// package's corpus benchmark uses the same), as automator --set arguments
-// and as one yq expression that sets the tag of every map whose
-// repository is the image.
+// batchUpdates are images the corpus's values files pin (those of the
+// rewrite package's corpus benchmark that a values file holds: automator
+// fails a --set no file references), as automator --set arguments and as
+// one yq expression that sets the tag of every map whose repository is the
+// image.
 var batchUpdates = [][2]string{
 	{"ghcr.io/stefanprodan/podinfo", "6.15.0"},
 	{"redis", "8.8.1"},
 	{"docker.io/bitnami/nginx", "1.29.2-debian-12-r0"},
 	{"busybox", "1.38.1"},
 	{"ghcr.io/azure-samples/aks-store-demo/store-front", "2.1.0"},
-	{"us-central1-docker.pkg.dev/online-boutique-ci/microservices-demo/frontend", "v0.10.7"},
-	{"bespinian/awesome-image", "2.1.0"},
 	{"otel/opentelemetry-collector-k8s", "0.132.0"},
 }
 
@@ -324,7 +323,7 @@ func rewriteRows(b *testing.B, bin, yq, kust string) []sideBySide {
 		automatorArgs = append(automatorArgs, "--set", u[0]+"="+u[1])
 		yqExpr = append(yqExpr, fmt.Sprintf(`(.. | select(tag == "!!map" and .repository == %q)).tag = %q`, u[0], u[1]))
 	}
-	rows = append(rows, sideBySide{work: fmt.Sprintf("set 8 images in every values file of the corpus (%d files): one automator call, a yq -i loop", len(paths)),
+	rows = append(rows, sideBySide{work: fmt.Sprintf("set 6 images in every values file of the corpus (%d files): one automator call, a yq -i loop", len(paths)),
 		prepare: restore(files), tools: []tool{
 			{name: "automator", bin: bin, dir: dir, cmds: func(int) [][]string { return [][]string{automatorArgs} }},
 			{name: "yq loop", bin: yq, dir: dir, cmds: func(int) [][]string {
