@@ -66,7 +66,7 @@ bench: deps build ## Side-by-side table (whole processes: automator vs yq, kusto
 	@test -x $(TOOLS)/crane || go build -o $(TOOLS)/crane github.com/google/go-containerregistry/cmd/crane
 	@test -x $(TOOLS)/trivy || $(MAKE) tools
 	@echo '== Side by side: whole processes, alternating, medians =='
-	AUTOMATOR_BIN=$(CURDIR)/bin/automator PATH=$(TOOLS):$$PATH go test -run '^$$' -bench 'SideBySide' -benchtime 1x ./e2e/
+	AUTOMATOR_BIN=$(CURDIR)/bin/automator PATH=$(TOOLS):$$PATH go test -timeout 60m -run '^$$' -bench 'SideBySide' -benchtime 1x ./e2e/
 	@echo '== In-process benchmarks (Go functions, not processes: not comparable with the table above) =='
 	PATH=$(TOOLS):$$PATH go test -run '^$$' -bench . -benchmem -benchtime 3x $$(go list ./... | grep -v /e2e)
 	AUTOMATOR_BIN=$(CURDIR)/bin/automator go test -run '^$$' -bench 'Copy5x20MB|WatchCycle' -benchtime 3x ./e2e/

@@ -44,7 +44,7 @@ type tool struct {
 }
 
 // sample is one timed run: wall time, CPU time of the processes (user +
-// system, from wait4) and the largest peak RSS among them.
+// system, from wait4) and the largest peak RSS among them (GNU time's %M).
 type sample struct {
 	wall, cpu time.Duration
 	rss       int64 // bytes
@@ -70,8 +70,12 @@ func medians(s []sample) sample {
 func (t tool) run(tb testing.TB, run int) sample {
 	tb.Helper()
 	var s sample
+	// Peak RSS comes from GNU time, which forks a small process to exec the
+	// tool: wait4 on a child of this (large) test process would count the
+	// pages it shares with us between vfork and exec.
+	rssFile := filepath.Join(tb.TempDir(), "rss")
 	for _, args := range t.cmds(run) {
-		cmd := exec.Command(t.bin, args...)
+		cmd := exec.Command("/usr/bin/time", append([]string{"-f", "%M", "-o", rssFile, t.bin}, args...)...)
 		cmd.Dir = t.dir
 		cmd.Env = append(os.Environ(), "NO_COLOR=1")
 		for k, v := range t.env {
@@ -85,9 +89,15 @@ func (t tool) run(tb testing.TB, run int) sample {
 		if err != nil {
 			tb.Fatalf("%s %.200s: %v\n%s", t.name, strings.Join(args, " "), err, tail(out.String(), 10))
 		}
-		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage) // includes the tool, which time waited for
 		s.cpu += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		s.rss = max(s.rss, ru.Maxrss<<10) // KiB on Linux
+		var kib int64
+		if raw, err := os.ReadFile(rssFile); err != nil {
+			tb.Fatal(err)
+		} else if _, err := fmt.Sscan(string(raw), &kib); err != nil {
+			tb.Fatalf("GNU time wrote %q: %v", raw, err)
+		}
+		s.rss = max(s.rss, kib<<10)
 	}
 	return s
 }
@@ -130,7 +140,8 @@ func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 // work done by the built binary ($AUTOMATOR_BIN) and by yq, kustomize,
 // crane, skopeo and the Trivy CLI where they do the same, all as whole
 // processes, alternating, with the median wall time (CPU time and peak RSS
-// for automator) and automator's time as a ratio of each peer's. Peers are
+// for automator) and automator's time as a ratio of each peer's. Processes
+// run under /usr/bin/time (GNU time) for their peak RSS. Peers are
 // found on PATH (`make bench` puts bin/tools first); a missing peer leaves
 // its cell empty. AUTOMATOR_BENCH_RUNS sets the runs per tool (default 7).
 //
@@ -140,6 +151,9 @@ func BenchmarkSideBySide(b *testing.B) {
 	bin := os.Getenv("AUTOMATOR_BIN")
 	if bin == "" {
 		b.Fatal("AUTOMATOR_BIN is not set: the table compares the built binary (make build)")
+	}
+	if _, err := os.Stat("/usr/bin/time"); err != nil {
+		b.Fatalf("GNU time measures peak RSS: %v", err)
 	}
 	runs := 7
 	if v := os.Getenv("AUTOMATOR_BENCH_RUNS"); v != "" {
@@ -172,8 +186,8 @@ func BenchmarkSideBySide(b *testing.B) {
 	rows = append(rows, copyRows(b, bin, crane, skopeo)...)
 
 	for range b.N {
-		var table strings.Builder
-		table.WriteString("\n| work (whole processes, median of " + fmt.Sprint(runs) + ", alternating) | automator | peers | ratio |\n|---|---|---|---|\n")
+		// Row by row, so a long run shows its progress.
+		fmt.Print("\n| work (whole processes, median of " + fmt.Sprint(runs) + ", alternating) | automator | peers | ratio |\n|---|---|---|---|\n")
 		for _, r := range rows {
 			var present []tool
 			for _, t := range r.tools {
@@ -190,10 +204,9 @@ func BenchmarkSideBySide(b *testing.B) {
 				peers = append(peers, fmt.Sprintf("%s %s", t.name, ms(p.wall)))
 				ratios = append(ratios, fmt.Sprintf("%.2f× %s", float64(a.wall)/float64(p.wall), t.name))
 			}
-			fmt.Fprintf(&table, "| %s | %s (CPU %s, peak RSS %s) | %s | %s |\n", r.work, ms(a.wall), ms(a.cpu), mib(a.rss),
+			fmt.Printf("| %s | %s (CPU %s, peak RSS %s) | %s | %s |\n", r.work, ms(a.wall), ms(a.cpu), mib(a.rss),
 				orDash(strings.Join(peers, ", ")), orDash(strings.Join(ratios, ", ")))
 		}
-		fmt.Print(table.String())
 	}
 }
 
