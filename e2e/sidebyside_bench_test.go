@@ -139,8 +139,8 @@ func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 // BenchmarkSideBySide is `make bench`'s table: each row is one piece of
 // work done by the built binary ($AUTOMATOR_BIN) and by yq, kustomize,
 // crane, skopeo and the Trivy CLI where they do the same, all as whole
-// processes, alternating, with the median wall time (CPU time and peak RSS
-// for automator) and automator's time as a ratio of each peer's. Processes
+// processes, alternating, with the median wall time (and peak RSS; CPU
+// time for automator) and automator's time as a ratio of each peer's. Processes
 // run under /usr/bin/time (GNU time) for their peak RSS. Peers are
 // found on PATH (`make bench` puts bin/tools first); a missing peer leaves
 // its cell empty. AUTOMATOR_BENCH_RUNS sets the runs per tool (default 7).
@@ -201,7 +201,7 @@ func BenchmarkSideBySide(b *testing.B) {
 			var peers, ratios []string
 			for j, t := range r.tools[1:] {
 				p := m[j+1]
-				peers = append(peers, fmt.Sprintf("%s %s", t.name, ms(p.wall)))
+				peers = append(peers, fmt.Sprintf("%s %s (%s)", t.name, ms(p.wall), mib(p.rss)))
 				ratios = append(ratios, fmt.Sprintf("%.2f× %s", float64(a.wall)/float64(p.wall), t.name))
 			}
 			fmt.Printf("| %s | %s (CPU %s, peak RSS %s) | %s | %s |\n", r.work, ms(a.wall), ms(a.cpu), mib(a.rss),
