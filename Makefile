@@ -69,7 +69,7 @@ bench: deps build ## Side-by-side table (whole processes: automator vs yq, kusto
 	AUTOMATOR_BIN=$(CURDIR)/bin/automator PATH=$(TOOLS):$$PATH go test -timeout 60m -run '^$$' -bench 'SideBySide' -benchtime 1x ./e2e/
 	@echo '== In-process benchmarks (Go functions, not processes: not comparable with the table above) =='
 	PATH=$(TOOLS):$$PATH go test -run '^$$' -bench . -benchmem -benchtime 3x $$(go list ./... | grep -v /e2e)
-	AUTOMATOR_BIN=$(CURDIR)/bin/automator go test -run '^$$' -bench 'Copy5x20MB|WatchCycle' -benchtime 3x ./e2e/
+	AUTOMATOR_BIN=$(CURDIR)/bin/automator go test -run '^$$' -bench 'Copy5x20MB' -benchtime 3x ./e2e/
 
 .PHONY: docker
 docker: ## Build the container image (needs docker buildx or buildah)
