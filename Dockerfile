@@ -33,9 +33,14 @@ LABEL org.opencontainers.image.title="automator" \
       org.opencontainers.image.revision="${COMMIT}" \
       org.opencontainers.image.licenses="Apache-2.0"
 # buildah for daemonless builds, git for change detection, CA certificates for
-# registries and GitHub.
+# registries and GitHub. automator runs buildah with --isolation chroot and
+# vfs storage, so no OCI runtime, network stack or FUSE is ever run: netavark
+# (4 MB) is named to satisfy buildah's container-network-stack dependency
+# instead of containernetworking-plugins and iptables (48 MB), and gpg
+# instead of the gnupg suite (agent, dirmngr, gpgsm, wks; 12 MB) that
+# gpgme would otherwise pull in. See README.md, "Container image".
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends buildah git ca-certificates \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends buildah netavark gpg git ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --uid 65532 --create-home --shell /usr/sbin/nologin automator
 COPY --from=dockercli /usr/local/bin/docker /usr/local/bin/docker

@@ -21,8 +21,8 @@ deps: ## Install system packages the tests and demo need (buildah, docker-regist
 	@bash .ci/install-deps
 
 .PHONY: build
-build: ## Build bin/automator
-	go build -trimpath -ldflags '$(LDFLAGS)' -o bin/automator ./cmd/automator
+build: ## Build bin/automator: the Dockerfile's static binary (CGO off, same flags)
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/automator ./cmd/automator
 
 .PHONY: tools
 tools: ## Build the Trivy CLI of the same module version (side-by-side scan test) into bin/tools
@@ -60,9 +60,14 @@ demo: deps build ## Run the main job end to end, offline, on the sample monorepo
 	  go test -count=1 -v -run '^TestDemo$$' ./e2e/ | grep -Ev '^(=== RUN|--- PASS|PASS$$|ok )'
 
 .PHONY: bench
-bench: deps build ## Run benchmarks, side by side with the tools users would use instead (yq, kustomize, skopeo)
+bench: deps build ## Side-by-side table (whole processes: automator vs yq, kustomize, crane, skopeo, trivy), then in-process benchmarks
 	@test -x $(TOOLS)/yq || GOBIN=$(TOOLS) go install github.com/mikefarah/yq/v4@v4.47.1
 	@test -x $(TOOLS)/kustomize || GOBIN=$(TOOLS) go install sigs.k8s.io/kustomize/kustomize/v5@v5.7.1
+	@test -x $(TOOLS)/crane || go build -o $(TOOLS)/crane github.com/google/go-containerregistry/cmd/crane
+	@test -x $(TOOLS)/trivy || $(MAKE) tools
+	@echo '== Side by side: whole processes, alternating, medians =='
+	AUTOMATOR_BIN=$(CURDIR)/bin/automator PATH=$(TOOLS):$$PATH go test -timeout 60m -run '^$$' -bench 'SideBySide' -benchtime 1x ./e2e/
+	@echo '== In-process benchmarks (Go functions, not processes: not comparable with the table above) =='
 	PATH=$(TOOLS):$$PATH go test -run '^$$' -bench . -benchmem -benchtime 3x $$(go list ./... | grep -v /e2e)
 	AUTOMATOR_BIN=$(CURDIR)/bin/automator go test -run '^$$' -bench 'Copy5x20MB' -benchtime 3x ./e2e/
 

@@ -7,32 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
-
 	"github.com/deployment-automator/automator/internal/config"
 )
 
 func TestKustomizeBuildBase(t *testing.T) {
-	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	resMap, err := k.Run(filesys.MakeFsOnDisk(), "base")
-	if err != nil {
-		t.Fatalf("kustomize build deploy/base: %v", err)
-	}
-	out, err := resMap.AsYaml()
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs := map[string]map[string]any{}
-	dec := yaml.NewDecoder(strings.NewReader(string(out)))
-	for {
-		var o map[string]any
-		if err := dec.Decode(&o); err != nil {
-			break
-		}
-		objs[o["kind"].(string)] = o
-	}
+	objs := render(t, "base")
 	for _, kind := range []string{"Deployment", "ServiceAccount", "Service", "ConfigMap"} {
 		if objs[kind] == nil {
 			t.Errorf("kustomize build renders no %s", kind)

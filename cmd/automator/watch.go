@@ -47,7 +47,7 @@ func newWatchCmd(a *app) *cobra.Command {
 	cmd.Flags().BoolVar(&o.once, "once", false, "run one cycle and exit (0 ok, 1 a check failed, 3 a gate blocked)")
 	cmd.Flags().StringVar(&o.listen, "listen", "", "address for webhook receivers, e.g. :8080")
 	cmd.Flags().StringVar(&o.opsListen, "ops-listen", "", "address for /healthz, /readyz, /metrics (default: on --listen)")
-	cmd.Flags().StringVar(&o.shardFlag, "shard", "", "watch only shard I of N (I/N, 0-based), by a stable hash of the repository")
+	cmd.Flags().StringVar(&o.shardFlag, "shard", "", "watch only shard I of N (I/N, 0-based; I may be a StatefulSet pod name NAME-I), by a stable hash of the repository")
 	cmd.Flags().DurationVar(&o.grace, "grace", 30*time.Second, "how long in-flight promotions may finish after SIGTERM")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "decide and log promotions, write nothing")
 	overrideFreezeFlag(cmd, a)

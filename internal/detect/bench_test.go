@@ -14,7 +14,15 @@ import (
 // of 50,000 changed files: resolving services, compiling every Dockerfile,
 // .dockerignore and glob, and matching. Git is not involved, so this is the
 // part of planning that must stay small next to reading git.
+// dockerfiles=shared gives every service the same Dockerfile and
+// .dockerignore (generated from one template, as in many monorepos);
+// dockerfiles=distinct gives each its own, so each is parsed.
 func BenchmarkPlan(b *testing.B) {
+	b.Run("dockerfiles=shared", func(b *testing.B) { benchmarkPlan(b, false) })
+	b.Run("dockerfiles=distinct", func(b *testing.B) { benchmarkPlan(b, true) })
+}
+
+func benchmarkPlan(b *testing.B, distinct bool) {
 	const nServices, nFiles = 2000, 50000
 	var cfg strings.Builder
 	cfg.WriteString("version: 1\nservices:\n")
@@ -26,8 +34,12 @@ func BenchmarkPlan(b *testing.B) {
 		if i%10 == 0 {
 			fmt.Fprintf(&cfg, "    dependsOn: [libs/lib-%02d, svc-%04d]\n", i%50, (i+1)%nServices)
 		}
-		tree[dir+"/Dockerfile"] = file("FROM golang AS build\nCOPY go.mod go.sum ./\nCOPY . .\nRUN go build\nFROM scratch\nCOPY --from=build /out /app\n")
-		tree[dir+"/.dockerignore"] = file("*.md\n**/testdata\n!README.md\n")
+		app, keep := "/app", "README.md"
+		if distinct {
+			app, keep = "/"+name, name+".md"
+		}
+		tree[dir+"/Dockerfile"] = file("FROM golang AS build\nCOPY go.mod go.sum ./\nCOPY . .\nRUN go build\nFROM scratch\nCOPY --from=build /out " + app + "\n")
+		tree[dir+"/.dockerignore"] = file("*.md\n**/testdata\n!" + keep + "\n")
 	}
 	// Root-context services that copy shared libraries.
 	for i := range 20 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"sort"
@@ -67,9 +68,9 @@ func (n *node) child(seg string) *node {
 }
 
 // ignoreSet is one .dockerignore, compiled once and shared by every service
-// using the same context and file, with results memoised per path.
+// whose .dockerignore says the same, with results memoised per
+// context-relative path.
 type ignoreSet struct {
-	file string
 	pm   *patternmatcher.PatternMatcher
 	memo map[string]bool
 }
@@ -112,7 +113,8 @@ func NewMatcher(cfg *config.Config, services []Service, tree fs.FS) (*Matcher, e
 	}
 	slices.Sort(dockerfileDirs)
 
-	ignores := map[string]*ignoreSet{}
+	ignores := map[string]*ignoreSet{} // by .dockerignore content
+	sources := dockerfileMemo{}
 	var ps []config.Problem
 	for i, s := range services {
 		// The .dockerignore Docker uses: <Dockerfile>.dockerignore, else <context>/.dockerignore.
@@ -123,13 +125,16 @@ func NewMatcher(cfg *config.Config, services []Service, tree fs.FS) (*Matcher, e
 				continue
 			}
 			m.add(&rule{svc: i, kind: kindAlways, label: ".dockerignore " + cand}, mustLiteral(cand))
-			if ign = ignores[cand]; ign == nil {
+			// Keyed by content: its patterns are relative to the context,
+			// so services whose .dockerignore files say the same (a
+			// monorepo's generated ones) share one compiled set and memo.
+			if ign = ignores[string(data)]; ign == nil {
 				pats, err := ignorefile.ReadAll(bytes.NewReader(data))
 				if err == nil {
 					var pm *patternmatcher.PatternMatcher
 					if pm, err = patternmatcher.New(pats); err == nil {
-						ign = &ignoreSet{file: cand, pm: pm, memo: map[string]bool{}}
-						ignores[cand] = ign
+						ign = &ignoreSet{pm: pm, memo: map[string]bool{}}
+						ignores[string(data)] = ign
 					}
 				}
 				if err != nil {
@@ -146,7 +151,7 @@ func NewMatcher(cfg *config.Config, services []Service, tree fs.FS) (*Matcher, e
 			ps = append(ps, cfg.Problemf(dfKey(cfg, s), "service %q: reading %s: %v", s.Name, s.Dockerfile, err))
 			continue
 		}
-		srcs, err := DockerfileSources(df, s.Target, s.Args)
+		srcs, err := sources.get(df, s.Target, s.Args)
 		if errors.Is(err, ErrUnknownTarget) {
 			ps = append(ps, cfg.Problemf(s.KeyPath+".target", "service %q: %s: %v", s.Name, s.Dockerfile, err))
 			continue
@@ -393,4 +398,38 @@ func (m *Matcher) visit(n *node, cp changedPath, segs []string, selected map[int
 		r.fired = true
 		selected[r.svc] = append(selected[r.svc], Reason{File: cp.path + cp.note, Rule: label})
 	}
+}
+
+// dockerfileMemo parses each distinct Dockerfile (content, target and build
+// args) once per plan: monorepos generate most of their Dockerfiles from a
+// few templates, and BuildKit's parser allocates ~18 KB even for a six-line
+// file (it compiles its directive regexps per parse), which made parsing
+// half of a plan's allocations. The Sources are context-relative, so they
+// hold for every service whose Dockerfile says the same.
+type dockerfileMemo map[string]dockerfileResult
+
+type dockerfileResult struct {
+	srcs []Source
+	err  error
+}
+
+func (d dockerfileMemo) get(data []byte, target string, args map[string]string) ([]Source, error) {
+	var key strings.Builder
+	key.Grow(len(data) + len(target) + 2)
+	key.WriteString(target)
+	key.WriteByte(0)
+	for _, k := range slices.Sorted(maps.Keys(args)) {
+		key.WriteString(k)
+		key.WriteByte('=')
+		key.WriteString(args[k])
+		key.WriteByte(0)
+	}
+	key.WriteByte(0)
+	key.Write(data)
+	if r, ok := d[key.String()]; ok {
+		return r.srcs, r.err
+	}
+	srcs, err := DockerfileSources(data, target, args)
+	d[key.String()] = dockerfileResult{srcs: srcs, err: err}
+	return srcs, err
 }

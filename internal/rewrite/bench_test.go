@@ -1,16 +1,13 @@
 package rewrite
 
 import (
-	"bytes"
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 )
 
 // corpusDir is the shared real-world corpus (see testdata/README.md);
@@ -102,11 +99,13 @@ func BenchmarkRewriteCorpus(b *testing.B) {
 	b.ReportMetric(float64(errs), "errfiles")
 }
 
-// toolCase is one update done by each tool on a copy of a corpus file.
+// toolCase is one update of a corpus file; yq and kustArg say how yq and
+// kustomize would do it (kept next to the update as documentation of the
+// equivalent command).
 type toolCase struct {
 	name    string
 	file    string // relative to the corpus
-	asName  string // file name in the scratch dir (kustomize needs kustomization.*)
+	asName  string // file name as the tools would see it (kustomize needs kustomization.*)
 	update  Update
 	yq      string // yq -i expression
 	kustArg string // kustomize edit set image argument; "" when not applicable
@@ -131,27 +130,6 @@ var toolCases = []toolCase{
 		kustArg: "us-central1-docker.pkg.dev/online-boutique-ci/microservices-demo/frontend=us-central1-docker.pkg.dev/online-boutique-ci/microservices-demo/frontend:v0.10.7"},
 }
 
-// findTool returns the path of a tool whose --version output contains want,
-// looking at $name (e.g. YQ=/tmp/bin/yq), /tmp/bin and PATH.
-func findTool(name, envVar, want string) string {
-	cands := []string{os.Getenv(envVar), filepath.Join("/tmp/bin", name)}
-	if p, err := exec.LookPath(name); err == nil {
-		cands = append(cands, p)
-	}
-	for _, c := range cands {
-		if c == "" {
-			continue
-		}
-		for _, arg := range []string{"--version", "version"} {
-			out, err := exec.Command(c, arg).CombinedOutput()
-			if err == nil && strings.Contains(string(out), want) {
-				return c
-			}
-		}
-	}
-	return ""
-}
-
 // diffLines counts added and removed lines of a unified diff.
 func diffLines(a, b []byte) int {
 	n := 0
@@ -163,32 +141,27 @@ func diffLines(a, b []byte) int {
 	return n
 }
 
-// BenchmarkCompareTools does the same update with this package, `yq -i`
-// (mikefarah/yq v4.47.1) and `kustomize edit set image` (kustomize v5.7.1)
-// and reports time per update and the diff size (added + removed lines).
-// The external tools are looked up as $YQ / $KUSTOMIZE, in /tmp/bin, then on
-// PATH; a tool that is missing is skipped. Install them with
+// BenchmarkRewriteInProcess times Rewrite as a Go function (in-process: no
+// process start, no file I/O) on the cases yq and kustomize are compared on
+// as whole processes in e2e's BenchmarkSideBySide (`make bench`'s table),
+// and reports the diff size (added + removed lines). Its times are not
+// comparable with a process's.
 //
-//	GOBIN=/tmp/bin go install github.com/mikefarah/yq/v4@v4.47.1
-//	GOBIN=/tmp/bin go install sigs.k8s.io/kustomize/kustomize/v5@v5.7.1
-//
-// Run: go test -run '^$' -bench CompareTools -benchtime 5x ./internal/rewrite/
-func BenchmarkCompareTools(b *testing.B) {
+// Run: go test -run '^$' -bench RewriteInProcess ./internal/rewrite/
+func BenchmarkRewriteInProcess(b *testing.B) {
 	corpus := corpusDir()
 	if corpus == "testdata" {
 		b.Skip("corpus not found; set AUTOMATOR_CORPUS")
 	}
-	yq := findTool("yq", "YQ", "mikefarah")
-	kust := findTool("kustomize", "KUSTOMIZE", "v5.")
 	for _, tc := range toolCases {
 		orig, err := os.ReadFile(filepath.Join(corpus, tc.file))
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Run(tc.name+"/automator", func(b *testing.B) {
+		b.Run(tc.name, func(b *testing.B) {
 			var out []byte
 			b.ReportAllocs()
-			for i := 0; i < b.N; i++ {
+			for b.Loop() {
 				out, _, err = Rewrite(tc.asName, orig, []Update{tc.update})
 				if err != nil {
 					b.Fatal(err)
@@ -196,47 +169,6 @@ func BenchmarkCompareTools(b *testing.B) {
 			}
 			b.ReportMetric(float64(diffLines(orig, out)), "difflines")
 		})
-		run := func(b *testing.B, tool string, args func(path string) []string) {
-			dir := b.TempDir()
-			path := filepath.Join(dir, tc.asName)
-			var out []byte
-			var elapsed time.Duration
-			for i := 0; i < b.N; i++ {
-				b.StopTimer()
-				if err := os.WriteFile(path, orig, 0o644); err != nil {
-					b.Fatal(err)
-				}
-				cmd := exec.Command(tool, args(path)...)
-				cmd.Dir = dir
-				b.StartTimer()
-				start := time.Now()
-				if msg, err := cmd.CombinedOutput(); err != nil {
-					b.Fatalf("%s: %v\n%s", tool, err, msg)
-				}
-				elapsed += time.Since(start)
-				b.StopTimer()
-				out, _ = os.ReadFile(path)
-				b.StartTimer()
-			}
-			b.ReportMetric(float64(diffLines(orig, out)), "difflines")
-			if bytes.Equal(orig, out) {
-				b.Errorf("%s changed nothing", tool)
-			}
-		}
-		b.Run(tc.name+"/yq", func(b *testing.B) {
-			if yq == "" {
-				b.Skip("mikefarah yq not found")
-			}
-			run(b, yq, func(path string) []string { return []string{"-i", tc.yq, path} })
-		})
-		if tc.kustArg != "" {
-			b.Run(tc.name+"/kustomize", func(b *testing.B) {
-				if kust == "" {
-					b.Skip("kustomize v5 not found")
-				}
-				run(b, kust, func(string) []string { return []string{"edit", "set", "image", tc.kustArg} })
-			})
-		}
 	}
 }
 

@@ -16,16 +16,23 @@ type Shard struct {
 	Index, Count int
 }
 
-// ParseShard reads "I/N" (e.g. the StatefulSet ordinal and the replica count).
+// ParseShard reads "I/N" (e.g. "0/3"). I may also be a StatefulSet pod's
+// name, which ends in "-ORDINAL" ("automator-2/3" is shard 2 of 3), so every
+// replica of one pod template gets its own shard from the name Kubernetes
+// gives it (`--shard=$(POD_NAME)/$(SHARD_COUNT)` with POD_NAME from the
+// downward API; see deploy/sharded) and no replica needs its own flags.
 func ParseShard(s string) (Shard, error) {
 	i, n, ok := strings.Cut(s, "/")
 	if !ok {
-		return Shard{}, fmt.Errorf("shard %q: want I/N, e.g. 0/3", s)
+		return Shard{}, fmt.Errorf("shard %q: want I/N, e.g. 0/3, or POD-ORDINAL/N", s)
+	}
+	if dash := strings.LastIndexByte(i, '-'); dash > 0 {
+		i = i[dash+1:] // a pod name: its ordinal
 	}
 	idx, err1 := strconv.Atoi(i)
 	cnt, err2 := strconv.Atoi(n)
 	if err1 != nil || err2 != nil || cnt < 1 || idx < 0 || idx >= cnt {
-		return Shard{}, fmt.Errorf("shard %q: want I/N with 0 <= I < N", s)
+		return Shard{}, fmt.Errorf("shard %q: want I/N with 0 <= I < N (I a number or a StatefulSet pod name NAME-I)", s)
 	}
 	return Shard{Index: idx, Count: cnt}, nil
 }
