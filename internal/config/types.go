@@ -30,6 +30,7 @@ type Config struct {
 	Network      Network       `yaml:"network,omitempty" doc:"Deadlines of every outbound HTTP call, to registries and GitHub alike."`
 	Environments []Environment `yaml:"environments,omitempty" doc:"Targets in the manifests repository, each with its own write mode and gate."`
 	Watch        *Watch        `yaml:"watch,omitempty" doc:"Registry watcher rules for automator watch."`
+	Sign         *Sign         `yaml:"sign,omitempty" doc:"Sign every pushed image with a key (cosign's format) and attest its scan and SBOM."`
 
 	source  string
 	pos     map[string]Position
@@ -146,6 +147,7 @@ type Environment struct {
 	PullRequest PullRequest `yaml:"pullRequest,omitempty" doc:"Pull request options (mode: pull-request)."`
 	Images      []ImagePath `yaml:"images,omitempty" doc:"Explicit YAML paths for layouts the rewriter cannot find by itself."`
 	RetryFor    string      `yaml:"retryFor,omitempty" doc:"How long a write-back keeps re-reading and re-applying while concurrent writers win the race to move the branch (Go duration); back-off is exponential with full jitter." default:"5m"`
+	Verify      *Verify     `yaml:"verify,omitempty" doc:"Signature and attestations every image must carry before it is promoted here (cosign's key-based formats)."`
 }
 
 // Trigger selects the events on which an environment is targeted.

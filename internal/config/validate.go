@@ -238,6 +238,7 @@ func (c *Config) validate() []Problem {
 			}
 		}
 	}
+	c.validateEvidence(add)
 	return ps
 }
 
