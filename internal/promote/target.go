@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/deployment-automator/automator/internal/config"
+	"github.com/deployment-automator/automator/internal/evidence"
 	"github.com/deployment-automator/automator/internal/gate"
 	"github.com/deployment-automator/automator/internal/gitops"
 )
@@ -28,6 +29,9 @@ type Target struct {
 	// Services are the services configured for this environment (service
 	// → image): only these may get a new kustomize images entry.
 	Services map[string]string
+	// Verify is the evidence every image needs before it is promoted here
+	// (environments[].verify, keys loaded); nil verifies nothing.
+	Verify *evidence.Policy
 }
 
 // Name is the environment's name.
@@ -41,8 +45,9 @@ func (t *Target) EnvPolicy() gate.EnvPolicy { return gate.EnvPolicy{Env: t.Env.N
 type Targets []*Target
 
 // Resolve builds the Targets of cfg: one per environment, with its gate
-// policy compiled (errors name the key path, e.g. environments[2].gate.mode)
-// and promoteFrom linked to the upstream Target.
+// policy compiled (errors name the key path, e.g. environments[2].gate.mode),
+// its verify policy's public keys read, and promoteFrom linked to the
+// upstream Target.
 func Resolve(cfg *config.Config) (Targets, error) {
 	out := make(Targets, len(cfg.Environments))
 	for i, env := range cfg.Environments {
@@ -54,7 +59,11 @@ func Resolve(cfg *config.Config) (Targets, error) {
 		if err != nil {
 			return nil, fmt.Errorf("environment %q: %w", env.Name, err)
 		}
-		out[i] = &Target{Env: env, Policy: p, Registry: env.Registry, Services: gitops.ConfiguredImages(cfg, env.Name)}
+		v, err := verifyPolicy(cfg, i)
+		if err != nil {
+			return nil, fmt.Errorf("environment %q: %w", env.Name, err)
+		}
+		out[i] = &Target{Env: env, Policy: p, Registry: env.Registry, Services: gitops.ConfiguredImages(cfg, env.Name), Verify: v}
 	}
 	for _, t := range out {
 		if t.Env.PromoteFrom == "" {
