@@ -9,6 +9,7 @@ import (
 	"github.com/deployment-automator/automator/internal/build"
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/detect"
+	"github.com/deployment-automator/automator/internal/evidence"
 	ghclient "github.com/deployment-automator/automator/internal/github"
 	"github.com/deployment-automator/automator/internal/gitops"
 	"github.com/deployment-automator/automator/internal/pipeline"
@@ -166,7 +167,7 @@ func (a *app) promoter(ctx context.Context, dryRun bool, wrap ...func(gitops.Wri
 	for _, f := range wrap {
 		w = f(w)
 	}
-	g, err := a.gate(ctx)
+	g, err := a.promoteGate(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -196,8 +197,46 @@ func (a *app) builds(ctx context.Context) (*pipeline.Builds, error) {
 		NewBuilder: func(ctx context.Context, backend string) (build.Builder, error) {
 			return build.New(ctx, backend, build.WithLogger(a.logger))
 		},
-		Pusher: func() (pipeline.Pusher, error) { return a.registry() },
+		Pusher:   func() (pipeline.Pusher, error) { return a.registry() },
+		Evidence: a.evidenceWriter(cfg),
 	}, nil
+}
+
+// promoteGate is the gate promotions pass: the scan gate, behind evidence
+// verification when an environment has a verify policy.
+func (a *app) promoteGate(ctx context.Context) (promote.Gate, error) {
+	g, err := a.gate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := a.targets()
+	if err != nil || !ts.Verifies() {
+		return g, err
+	}
+	rc, err := a.registry()
+	if err != nil {
+		return nil, err
+	}
+	return promote.VerifyingGate{Next: g, Verifier: evidence.NewVerifier(rc, nil)}, nil
+}
+
+// evidenceWriter signs and attests pushed images when the config has sign
+// (nil otherwise); the key is read when a build first pushes.
+func (a *app) evidenceWriter(cfg *config.Config) func() (pipeline.EvidenceWriter, error) {
+	if cfg.Sign == nil {
+		return nil
+	}
+	return func() (pipeline.EvidenceWriter, error) {
+		key, err := evidence.KeyFromConfig(cfg.Sign, cfg.ReadFile, a.getenv)
+		if err != nil {
+			return nil, &usageError{err: err}
+		}
+		rc, err := a.registry()
+		if err != nil {
+			return nil, err
+		}
+		return evidence.Writer{Signer: evidence.NewSigner(key, rc), Attest: cfg.Sign.Attests(), RunURI: evidence.ActionsRunURI(a.getenv)}, nil
+	}
 }
 
 // publish is the one GitHub Actions output sink: step outputs to
@@ -226,7 +265,7 @@ func (l lazyVerifier) Verify(ctx context.Context, env config.Environment, u gito
 	if err != nil {
 		return err
 	}
-	g, err := l.a.gate(ctx)
+	g, err := l.a.promoteGate(ctx)
 	if err != nil {
 		return err
 	}

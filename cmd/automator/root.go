@@ -135,6 +135,7 @@ func newRootCmd(a *app) *cobra.Command {
 		newRunCmd(a),
 		newWatchCmd(a),
 		newScanCmd(a),
+		newVerifyCmd(a),
 	)
 	return root
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/dsse"
 	"github.com/sigstore/sigstore/pkg/signature/payload"
@@ -80,16 +81,25 @@ func NewVerifier(reg Registry, now func() time.Time) *Verifier {
 	return &Verifier{reg: reg, now: now}
 }
 
-// Verify checks image (REPOSITORY@DIGEST) against p. Evidence that does not
-// satisfy p is an *UnverifiedError; registry failures are other errors (a
-// retry may mend them).
+// Verify checks image (REPOSITORY@DIGEST; a tag is resolved once, here)
+// against p. Evidence that does not satisfy p is an *UnverifiedError;
+// registry failures are other errors (a retry may mend them).
 func (v *Verifier) Verify(ctx context.Context, image string, p Policy) (*Result, error) {
 	if len(p.Keys) == 0 {
 		return nil, errors.New("verifying " + image + ": the policy trusts no key")
 	}
-	d, err := digestRef(v.reg, image)
+	ref, err := v.reg.ParseReference(image)
 	if err != nil {
 		return nil, err
+	}
+	d, ok := ref.(name.Digest)
+	if !ok {
+		desc, err := remote.Head(ref, v.reg.RemoteOptions(ctx)...)
+		if err != nil {
+			return nil, fmt.Errorf("resolving %s: %w", image, err)
+		}
+		d = ref.Context().Digest(desc.Digest.String())
+		image = ref.Context().Name() + "@" + desc.Digest.String()
 	}
 	res := &Result{Image: image}
 	sigs, err := readArtifact(ctx, v.reg, artifactTag(d, sigSuffix))
@@ -263,4 +273,23 @@ func short(d string) string {
 		return d[:i+13]
 	}
 	return d
+}
+
+// ParseRequirement parses a required attestation as the command line
+// names it: TYPE or TYPE=MAXAGE (vuln=168h), TYPE a short name (vuln,
+// cyclonedx) or a predicate type URI, MAXAGE a Go duration.
+func ParseRequirement(s string) (Requirement, error) {
+	typ, age, hasAge := strings.Cut(s, "=")
+	r := Requirement{Type: PredicateType(typ)}
+	if typ == "" {
+		return r, fmt.Errorf("attestation %q: name a type (vuln, cyclonedx or a URI)", s)
+	}
+	if hasAge {
+		d, err := time.ParseDuration(age)
+		if err != nil || d <= 0 {
+			return r, fmt.Errorf("attestation %q: want TYPE=MAXAGE with a positive Go duration such as 168h", s)
+		}
+		r.MaxAge = d
+	}
+	return r, nil
 }

@@ -122,7 +122,10 @@ type Builds struct {
 	NewBuilder func(ctx context.Context, backend string) (build.Builder, error)
 	// Pusher is asked for only when a request pushes.
 	Pusher func() (Pusher, error)
-	Logger *zap.Logger // required
+	// Evidence, when set, is asked for when a request pushes: it signs and
+	// attests every pushed image (config sign).
+	Evidence func() (EvidenceWriter, error)
+	Logger   *zap.Logger // required
 	// Group wraps each service's work (see BuildStage.Group).
 	Group func(service string, work func(log *zap.Logger) error) error
 }
@@ -158,6 +161,11 @@ func (b *Builds) Run(ctx context.Context, req BuildRequest) ([]*Image, error) {
 	if req.Push {
 		if stage.Pusher, err = b.Pusher(); err != nil {
 			return nil, err
+		}
+		if b.Evidence != nil {
+			if stage.Evidence, err = b.Evidence(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	var src *gitops.Source
