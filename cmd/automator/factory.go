@@ -177,7 +177,7 @@ func (a *app) promoter(ctx context.Context, dryRun bool, wrap ...func(gitops.Wri
 		if err != nil {
 			return nil, err
 		}
-		p.Copier = promote.RegistryCopier{Registry: c}
+		p.Copier = promote.EvidenceCopier{Next: promote.RegistryCopier{Registry: c}, Carry: carrier(c).Carry}
 	}
 	return p, nil
 }
@@ -218,6 +218,15 @@ func (a *app) promoteGate(ctx context.Context) (promote.Gate, error) {
 		return nil, err
 	}
 	return promote.VerifyingGate{Next: g, Verifier: evidence.NewVerifier(rc, nil)}, nil
+}
+
+// carrier copies evidence with the registry client's Copy, replacing the
+// destination's artifact tags.
+func carrier(c *registry.Client) evidence.Carrier {
+	return evidence.Carrier{Registry: c, Copy: func(ctx context.Context, src, dst string) error {
+		_, err := c.Copy(ctx, src, dst, true)
+		return err
+	}}
 }
 
 // evidenceWriter signs and attests pushed images when the config has sign

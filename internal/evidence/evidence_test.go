@@ -101,9 +101,11 @@ func vulnPredicate(t *testing.T, at time.Time) []byte {
 	return p
 }
 
+var testNow = time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC)
+
 func TestVerify(t *testing.T) {
 	ctx := context.Background()
-	now := time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC)
+	now := testNow
 	reg := newRegistry(t)
 	ours, ourPub := keyPair(t, "s3cret")
 	theirs, theirPub := keyPair(t, "")

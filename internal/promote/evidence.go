@@ -94,3 +94,25 @@ func verifyPolicy(cfg *config.Config, i int) (*evidence.Policy, error) {
 	}
 	return p, nil
 }
+
+// EvidenceCopier copies an image's signatures, attestations and SBOMs along
+// with the image (evidence.Carrier), so that the destination environment's
+// verify policy holds there too.
+type EvidenceCopier struct {
+	Next  Copier
+	Carry func(ctx context.Context, image, dst string) ([]string, error)
+}
+
+var _ Copier = EvidenceCopier{}
+
+// Copy implements Copier: the image, then its evidence.
+func (c EvidenceCopier) Copy(ctx context.Context, src, dst string) (string, error) {
+	d, err := c.Next.Copy(ctx, src, dst)
+	if err != nil {
+		return d, err
+	}
+	if _, err := c.Carry(ctx, src, dst); err != nil {
+		return d, fmt.Errorf("copying the signatures and attestations of %s: %w", src, err)
+	}
+	return d, nil
+}
