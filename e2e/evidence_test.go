@@ -114,8 +114,8 @@ func TestEvidenceCosignCrossCheck(t *testing.T) {
 		t.Fatalf("build output: %v\n%s", err, b.stdout)
 	}
 	signed := built[0].Image + "@" + built[0].Digest
-	if types := evidenceTypes(built[0].Evidence); types != "signature,vuln" {
-		t.Errorf("build wrote evidence %q, want signature,vuln: %+v", types, built[0].Evidence)
+	if types := evidenceTypes(built[0].Evidence); types != "signature,vuln,cyclonedx" {
+		t.Errorf("build wrote evidence %q, want signature,vuln,cyclonedx: %+v", types, built[0].Evidence)
 	}
 
 	// 2. The cosign CLI verifies our signature and our vuln attestation.
@@ -129,8 +129,12 @@ func TestEvidenceCosignCrossCheck(t *testing.T) {
 	if !strings.Contains(r.stdout, "payload") {
 		t.Errorf("cosign printed no attestation:\n%s", r.stdout)
 	}
-	// And so does automator, with the attestation fresh.
-	if r := run(t, nil, bin, "verify", signed, "--key", ourPub, "--attestation", "vuln=1h"); r.code != 0 {
+	r = run(t, nil, cosign, append([]string{"verify-attestation", "--type", "cyclonedx", "--key", ourPub, signed}, offline...)...)
+	if r.code != 0 {
+		t.Fatalf("cosign verify-attestation --type cyclonedx: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	// And so does automator, with the attestations fresh.
+	if r := run(t, nil, bin, "verify", signed, "--key", ourPub, "--attestation", "vuln=1h", "--attestation", "cyclonedx=1h"); r.code != 0 {
 		t.Fatalf("automator verify of its own signature: exit %d\n%s", r.code, r.stderr)
 	}
 

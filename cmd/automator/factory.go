@@ -69,7 +69,7 @@ func (a *app) gate(ctx context.Context) (*pipeline.Gate, error) {
 				a.logger.Warn("closing the scanner", zap.Error(err))
 			}
 		})
-		g.Scanner = scan.NewRefreshing(scan.NewCaching(trivy), trivy)
+		g.Scanner, a.trivy = scan.NewRefreshing(scan.NewCaching(trivy), trivy), trivy
 		rc, err := a.registry()
 		if err != nil {
 			return nil, err
@@ -229,8 +229,9 @@ func carrier(c *registry.Client) evidence.Carrier {
 	}}
 }
 
-// evidenceWriter signs and attests pushed images when the config has sign
-// (nil otherwise); the key is read when a build first pushes.
+// evidenceWriter signs and attests pushed images (scan, and the SBOM from
+// the gate's Trivy) when the config has sign (nil otherwise); the key is
+// read when a build first pushes.
 func (a *app) evidenceWriter(cfg *config.Config) func() (pipeline.EvidenceWriter, error) {
 	if cfg.Sign == nil {
 		return nil
@@ -244,7 +245,17 @@ func (a *app) evidenceWriter(cfg *config.Config) func() (pipeline.EvidenceWriter
 		if err != nil {
 			return nil, err
 		}
-		return evidence.Writer{Signer: evidence.NewSigner(key, rc), Attest: cfg.Sign.Attests(), RunURI: evidence.ActionsRunURI(a.getenv)}, nil
+		w := evidence.Writer{Signer: evidence.NewSigner(key, rc), Attest: cfg.Sign.Attests(), RunURI: evidence.ActionsRunURI(a.getenv)}
+		if t := a.trivy; t != nil {
+			w.SBOM = func(ctx context.Context, image string) ([]byte, error) {
+				img, err := rc.Image(ctx, image)
+				if err != nil {
+					return nil, err
+				}
+				return t.SBOM(ctx, image, img)
+			}
+		}
+		return w, nil
 	}
 }
 
