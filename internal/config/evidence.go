@@ -73,9 +73,6 @@ func (c *Config) validateEvidence(add func(keyPath, format string, args ...any))
 			add(p+".keys", "list at least one public key: a signature is always required")
 		}
 		for j, a := range e.Verify.Attestations {
-			if a.Type == "" {
-				add(fmt.Sprintf("%s.attestations[%d].type", p, j), "name an attestation type (vuln, cyclonedx or a URI)")
-			}
 			if d, err := time.ParseDuration(a.MaxAge); a.MaxAge != "" && (err != nil || d <= 0) {
 				add(fmt.Sprintf("%s.attestations[%d].maxAge", p, j), "want a positive Go duration such as 168h, got %q", a.MaxAge)
 			}
