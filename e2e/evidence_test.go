@@ -39,27 +39,29 @@ func cosignBinary(t *testing.T) string {
 	return ""
 }
 
-type ran struct {
-	code           int
-	stdout, stderr string
-}
-
 // run runs a command with env added to a hermetic environment (its own
 // HOME, so neither tool reads a Docker config or a TUF cache of the user).
-func run(t *testing.T, env []string, name string, args ...string) ran {
+func run(t *testing.T, env []string, name string, args ...string) runResult {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), append([]string{"HOME=" + t.TempDir(), "DOCKER_CONFIG=" + t.TempDir()}, env...)...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
+	return runCommand(t, cmd)
+}
+
+// runCommand runs cmd and returns its exit code and output; failing to
+// start it fails the test.
+func runCommand(t *testing.T, cmd *exec.Cmd) runResult {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
-	r := ran{stdout: out.String(), stderr: errb.String()}
+	r := runResult{stdout: stdout.String(), stderr: stderr.String()}
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):
 		r.code = ee.ExitCode()
 	case err != nil:
-		t.Fatalf("%s %v: %v", name, args, err)
+		t.Fatalf("running %s: %v", cmd.Path, err)
 	}
 	return r
 }

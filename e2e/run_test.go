@@ -1,9 +1,7 @@
 package e2e_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -116,17 +114,7 @@ func (s *shop) exec(env map[string]string, args ...string) runResult {
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := runResult{stdout: stdout.String(), stderr: stderr.String()}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
-		s.t.Fatalf("running automator: %v", err)
-	}
+	r := runCommand(s.t, cmd)
 	if p := env["GITHUB_OUTPUT"]; p != "" {
 		raw, err := os.ReadFile(p)
 		if err != nil {
