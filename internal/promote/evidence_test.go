@@ -2,9 +2,14 @@ package promote
 
 import (
 	"context"
+	"crypto/elliptic"
 	"errors"
 	"strings"
 	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
 
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/evidence"
@@ -115,5 +120,52 @@ func TestPromoteBlocksUnverified(t *testing.T) {
 	}
 	if msg := res.Message; !strings.Contains(msg, "Automator-Signature: "+digest("5")) {
 		t.Errorf("commit message lacks the signature trailer:\n%s", msg)
+	}
+}
+
+// Resolve reads each environment's trusted keys from the repository and
+// resolves attestation types; a key that does not parse is a config error
+// naming its key path.
+func TestResolveVerifyPolicy(t *testing.T) {
+	_, pub, err := cryptoutils.GeneratePEMEncodedECDSAKeyPair(elliptic.P256(), cryptoutils.SkipPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := fstest.MapFS{"keys/cosign.pub": {Data: pub}, "keys/garbage.pub": {Data: []byte("not a key")}}
+	cfgText := `version: 1
+environments:
+  - {name: dev, repo: acme/manifests, files: [dev.yaml]}
+  - name: prod
+    repo: acme/manifests
+    files: [prod.yaml]
+    verify:
+      keys: [KEY]
+      attestations: [{type: vuln, maxAge: 168h}, {type: "https://example.com/custom"}]
+`
+	cfg, err := config.Parse("automator.yaml", []byte(strings.Replace(cfgText, "KEY", "keys/cosign.pub", 1)), repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := Resolve(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts[0].Verify != nil || !ts.Verifies() {
+		t.Errorf("dev verify = %+v, Verifies = %v; want nil and true", ts[0].Verify, ts.Verifies())
+	}
+	p := ts[1].Verify
+	if p == nil || len(p.Keys) != 1 || len(p.Attestations) != 2 ||
+		p.Attestations[0] != (evidence.Requirement{Type: evidence.VulnPredicateType, MaxAge: 168 * time.Hour}) ||
+		p.Attestations[1].Type != "https://example.com/custom" {
+		t.Errorf("prod verify = %+v", p)
+	}
+
+	cfg, err = config.Parse("automator.yaml", []byte(strings.Replace(cfgText, "KEY", "keys/garbage.pub", 1)), repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ce *config.Error
+	if _, err := Resolve(cfg); !errors.As(err, &ce) || !strings.Contains(err.Error(), "environments[1].verify.keys[0]") {
+		t.Errorf("Resolve with a bad key = %v; want a *config.Error naming environments[1].verify.keys[0]", err)
 	}
 }
