@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 
-	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/spf13/cobra"
 
 	"github.com/deployment-automator/automator/internal/config"
@@ -40,7 +39,7 @@ func verifyRun(cmd *cobra.Command, a *app, o *verifyOptions, images []string) er
 	if err != nil && (o.env != "" || !errors.Is(err, config.ErrNotFound)) {
 		return err
 	}
-	var p evidence.Policy
+	var base evidence.Policy
 	if o.env != "" {
 		t, err := a.target(o.env)
 		if err != nil {
@@ -49,28 +48,11 @@ func verifyRun(cmd *cobra.Command, a *app, o *verifyOptions, images []string) er
 		if t.Verify == nil {
 			return usageErrorf("environment %q has no verify policy", o.env)
 		}
-		p = *t.Verify
+		base = *t.Verify
 	}
-	for _, k := range o.keys {
-		b, err := os.ReadFile(k)
-		var v signature.Verifier
-		if err == nil {
-			v, err = evidence.LoadPublicKey(b)
-		}
-		if err != nil {
-			return usageErrorf("--key %s: %v", k, err)
-		}
-		p.Keys = append(p.Keys, v)
-	}
-	for _, s := range o.attestations {
-		r, err := evidence.ParseRequirement(s)
-		if err != nil {
-			return &usageError{err: err}
-		}
-		p.Attestations = append(p.Attestations, r)
-	}
-	if len(p.Keys) == 0 {
-		return usageErrorf("name a trusted key (--key) or an environment with a verify policy (--env)")
+	p, err := evidence.PolicyFromFlags(base, os.ReadFile, o.keys, o.attestations)
+	if err != nil {
+		return &usageError{err: err}
 	}
 	rc, err := a.registryClient(cfg)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -292,4 +293,34 @@ func ParseRequirement(s string) (Requirement, error) {
 		r.MaxAge = d
 	}
 	return r, nil
+}
+
+// PolicyFromFlags is the policy of the command line: the PEM public keys in
+// keyFiles (read with read) and the required attestations, each TYPE or
+// TYPE=MAXAGE (ParseRequirement), added to base (an environment's policy,
+// or empty).
+func PolicyFromFlags(base Policy, read func(string) ([]byte, error), keyFiles, attestations []string) (Policy, error) {
+	p := Policy{Keys: slices.Clone(base.Keys), Attestations: slices.Clone(base.Attestations)}
+	for _, k := range keyFiles {
+		b, err := read(k)
+		var v signature.Verifier
+		if err == nil {
+			v, err = LoadPublicKey(b)
+		}
+		if err != nil {
+			return p, fmt.Errorf("--key %s: %w", k, err)
+		}
+		p.Keys = append(p.Keys, v)
+	}
+	for _, s := range attestations {
+		r, err := ParseRequirement(s)
+		if err != nil {
+			return p, err
+		}
+		p.Attestations = append(p.Attestations, r)
+	}
+	if len(p.Keys) == 0 {
+		return p, errors.New("name a trusted key (--key) or an environment with a verify policy (--env)")
+	}
+	return p, nil
 }
