@@ -11,6 +11,8 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 GOTEST_FLAGS ?= -count=1 -timeout 40m
 TOOLS := $(CURDIR)/bin/tools
 IMAGE ?= automator:$(VERSION)
+# The cosign CLI the e2e tests cross-check signatures and attestations with.
+COSIGN_VERSION := v2.6.5
 
 .PHONY: help
 help: ## Show this help
@@ -25,14 +27,16 @@ build: ## Build bin/automator: the Dockerfile's static binary (CGO off, same fla
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/automator ./cmd/automator
 
 .PHONY: tools
-tools: ## Build the Trivy CLI of the same module version (side-by-side scan test) into bin/tools
+tools: ## Build the Trivy CLI of the same module version (side-by-side scan test) and the pinned cosign CLI (signature cross-check) into bin/tools
 	@mkdir -p $(TOOLS)
 	go build -o $(TOOLS)/trivy github.com/aquasecurity/trivy/cmd/trivy
+	@# cosign is built from its own module at a pinned version (its go.mod, not ours), once.
+	@test -x $(TOOLS)/cosign || GOBIN=$(TOOLS) go install -trimpath -ldflags '-s -w' github.com/sigstore/cosign/v2/cmd/cosign@$(COSIGN_VERSION)
 
 .PHONY: test
 test: deps build tools ## Run unit and end-to-end tests (real registry, buildah, git, Trivy)
 	go vet ./...
-	AUTOMATOR_BIN=$(CURDIR)/bin/automator TRIVY_BIN=$(TOOLS)/trivy go test $(GOTEST_FLAGS) ./...
+	AUTOMATOR_BIN=$(CURDIR)/bin/automator TRIVY_BIN=$(TOOLS)/trivy COSIGN_BIN=$(TOOLS)/cosign go test $(GOTEST_FLAGS) ./...
 
 .PHONY: unit
 unit: ## Run unit tests only (no e2e)

@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"crypto/elliptic"
 	"fmt"
 	"io"
 	"maps"
@@ -9,6 +10,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
 
 	"github.com/deployment-automator/automator/e2e/harness"
 )
@@ -27,10 +33,18 @@ func TestDemo(t *testing.T) {
 	step := func(title string) { say("\n\033[1m━━ %s\033[0m", title) }
 
 	step("1. A local registry, a local GitHub and the sample monorepo")
-	s := newShop(t)
+	// The release key signs every pushed image; prod trusts its public half
+	// and wants a vulnerability scan from the last week.
+	key := newDemoKey(t)
+	s := newShopWith(t, key.configure)
+	signing := func(env map[string]string) map[string]string {
+		env["DEMO_COSIGN_KEY"], env["COSIGN_PASSWORD"] = key.private, key.password
+		return env
+	}
 	say("registry:   %s (CNCF distribution, basic auth)", s.reg.Host)
 	say("GitHub:     %s (git-backed fake; repos %s and %s)", s.gh.URL, shopRepo, manifestRepo)
 	say("config:     testdata/demo/app/.github/automator.yaml — cart, checkout, frontend; dev, staging, prod")
+	say("signing:    sign.keyEnv DEMO_COSIGN_KEY (a cosign-format encrypted key); prod verifies .github/cosign.pub and a vuln attestation under 168h")
 	repo := harness.EventRepo{FullName: shopRepo, DefaultBranch: "main"}
 
 	step("2. A developer changes the shared library libs/common and pushes to main")
@@ -44,7 +58,7 @@ func TestDemo(t *testing.T) {
 	say("$ automator plan --base %s --head %s\n%s", s.initial[:7], change[:7], plan.stdout)
 
 	step("3. The workflow step runs: build → Trivy gate → push → direct commit to dev")
-	r := s.exec(s.actionEnv(s.gh.PushEvent(repo, "refs/heads/main", s.initial, change, false), map[string]string{"command": "run"}))
+	r := s.exec(signing(s.actionEnv(s.gh.PushEvent(repo, "refs/heads/main", s.initial, change, false), map[string]string{"command": "run"})))
 	if r.code != 0 {
 		t.Fatalf("run exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -55,7 +69,7 @@ func TestDemo(t *testing.T) {
 	step("4. A release candidate tag v0.2.0-rc1: one pull request for staging; the gate keeps the vulnerable frontend out")
 	s.app.Tag("v0.2.0-rc1")
 	s.app.PushTo(s.gh, shopRepo)
-	r = s.exec(s.actionEnv(s.gh.PushEvent(repo, "refs/tags/v0.2.0-rc1", zeroSHA, change, false), map[string]string{"command": "run"}))
+	r = s.exec(signing(s.actionEnv(s.gh.PushEvent(repo, "refs/tags/v0.2.0-rc1", zeroSHA, change, false), map[string]string{"command": "run"})))
 	if r.code != 3 {
 		t.Fatalf("tag run exit %d, want 3 (frontend blocked)\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -77,6 +91,9 @@ func TestDemo(t *testing.T) {
 	}
 	if len(s.gh.Writes()) != writes || !strings.Contains(r.stdout, "+    digest: sha256:") && !strings.Contains(r.stdout, "newTag: 0.2.0-rc1") && !strings.Contains(r.stdout, "0.2.0-rc1") {
 		t.Fatalf("dry run wrote %d requests or printed no diff:\n%s", len(s.gh.Writes())-writes, r.stdout)
+	}
+	if !strings.Contains(r.stdout, "🔏 signed") {
+		t.Errorf("prod's dry run shows no verified signature:\n%s", r.stdout)
 	}
 	say("$ automator promote --env prod --dry-run\n%s", stripPending(r.stdout))
 
@@ -114,7 +131,14 @@ func TestDemo(t *testing.T) {
 			say("pull request #%d %q (%s → %s), reviewers %v:\n\n%s", p.Number, p.Title, p.Head, p.Base, p.Reviewers, indent(stripPending(p.Body)))
 		}
 	}
-	say("\nDone: dev runs the new digests, staging ran the candidate, and prod's PR pins the very same digests as 0.2.0.")
+	step("7. Prod requires a signature and a fresh vuln attestation: an image pushed by hand, unsigned, is kept out")
+	unsigned := pushUnsigned(t, s.reg, "acme/cart")
+	r = s.exec(env, "promote", "--env", "prod", "--dry-run", "--set", "cart="+unsigned)
+	if r.code != 3 || !strings.Contains(r.stderr, "not signed") {
+		t.Fatalf("promote of an unsigned image: exit %d, want 3 naming the missing signature\n%s", r.code, r.stderr)
+	}
+	say("$ automator promote --env prod --dry-run --set cart=%s\nexit code 3: %s", unsigned, lastLine(r.stderr))
+	say("\nDone: dev runs the new digests, staging ran the candidate, prod's PR pins the very same digests as 0.2.0 — and only signed, freshly scanned images get that far.")
 }
 
 func gitShow(t *testing.T, gitDir, rev string) string {
@@ -138,4 +162,48 @@ func stripPending(s string) string {
 		}
 	}
 	return s
+}
+
+// demoKey is the demo's release key: the private key cosign-encrypted (as
+// `cosign generate-key-pair` writes it), and its password.
+type demoKey struct{ private, public, password string }
+
+func newDemoKey(t *testing.T) demoKey {
+	t.Helper()
+	k := demoKey{password: "demo-key-pass"}
+	priv, pub, err := cryptoutils.GeneratePEMEncodedECDSAKeyPair(elliptic.P256(), cryptoutils.StaticPasswordFunc([]byte(k.password)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.private, k.public = string(priv), string(pub)
+	return k
+}
+
+// configure signs pushed images with the key and has prod verify them.
+func (k demoKey) configure(cfg string) (string, map[string]string) {
+	cfg = strings.Replace(cfg, "scan:\n", "sign:\n  keyEnv: DEMO_COSIGN_KEY\nscan:\n", 1)
+	cfg = strings.Replace(cfg, "    gate: {failOn: [CRITICAL, HIGH], ignoreUnfixed: true}\n",
+		"    gate: {failOn: [CRITICAL, HIGH], ignoreUnfixed: true}\n    verify:\n      keys: [.github/cosign.pub]\n      attestations: [{type: vuln, maxAge: 168h}]\n", 1)
+	return cfg, map[string]string{".github/cosign.pub": k.public}
+}
+
+// pushUnsigned pushes a random image to repo in reg (with its credentials)
+// and returns it as REPOSITORY@DIGEST.
+func pushUnsigned(t *testing.T, reg *harness.Registry, repo string) string {
+	t.Helper()
+	img, err := random.Image(512, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := name.ParseReference(reg.Ref(repo + ":by-hand"))
+	if err := remote.Write(ref, img, remote.WithAuth(reg.Authenticator())); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := img.Digest()
+	return reg.Ref(repo) + "@" + d.String()
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }

@@ -1,9 +1,7 @@
 package e2e_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,6 +42,13 @@ type shop struct {
 
 func newShop(t *testing.T) *shop {
 	t.Helper()
+	return newShopWith(t, nil)
+}
+
+// newShopWith is newShop with the app's config edited by edit (when not
+// nil) and the files it returns added, before the initial commit.
+func newShopWith(t *testing.T, edit func(cfg string) (string, map[string]string)) *shop {
+	t.Helper()
 	harness.RequireBinary(t, "buildah")
 	s := &shop{t: t, bin: automatorBinary(t)}
 	s.reg = harness.StartRegistry(t, harness.WithBasicAuth(regUser, regPassword))
@@ -78,6 +83,13 @@ func newShop(t *testing.T) *shop {
 	cfg = strings.Replace(cfg, "    insecure: true\n", "    insecure: true\n    usernameEnv: REG_USER\n    passwordEnv: REG_PASS\n", 1)
 	cfg = strings.Replace(cfg, "scan:\n", "scan:\n  cacheDir: "+s.scanDir+"\n", 1)
 	cfg = strings.ReplaceAll(cfg, "REGISTRY", s.reg.Host)
+	if edit != nil {
+		var files map[string]string
+		cfg, files = edit(cfg)
+		for p, c := range files {
+			s.app.WriteFile(p, c)
+		}
+	}
 	s.app.WriteFile(".github/automator.yaml", cfg)
 	s.initial = s.app.Commit("initial import")
 	s.app.PushTo(s.gh, shopRepo)
@@ -116,17 +128,7 @@ func (s *shop) exec(env map[string]string, args ...string) runResult {
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := runResult{stdout: stdout.String(), stderr: stderr.String()}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
-		s.t.Fatalf("running automator: %v", err)
-	}
+	r := runCommand(s.t, cmd)
 	if p := env["GITHUB_OUTPUT"]; p != "" {
 		raw, err := os.ReadFile(p)
 		if err != nil {

@@ -32,6 +32,13 @@ func newCopyCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			src, err := c.ParseReference(args[0])
+			if err != nil {
+				return err
+			}
+			if _, err := carrier(c).Carry(cmd.Context(), src.Context().Name()+"@"+res.Digest.String(), args[1]); err != nil {
+				return fmt.Errorf("copying the signatures and attestations of %s: %w", args[0], err)
+			}
 			_, err = fmt.Fprintln(cmd.OutOrStdout(), res.Reference)
 			return err
 		},

@@ -8,6 +8,7 @@ import (
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/detect"
 	"github.com/deployment-automator/automator/internal/event"
+	"github.com/deployment-automator/automator/internal/evidence"
 	"github.com/deployment-automator/automator/internal/gate"
 	"github.com/deployment-automator/automator/internal/git"
 	"github.com/deployment-automator/automator/internal/gitops"
@@ -36,11 +37,13 @@ func usageErrorf(format string, args ...any) error {
 
 // exitCode is the one place exit codes are decided. A partly failed build
 // and a write-back that failed for more than the gate are failures whatever
-// they wrap; then usage and configuration errors; then gate blocks.
+// they wrap; then usage and configuration errors; then gate blocks and
+// images whose signature or attestations fail verification.
 func exitCode(err error) int {
 	var (
 		fe *build.FailedError
 		ee *pipeline.EnvError
+		ue *evidence.UnverifiedError
 	)
 	switch {
 	case err == nil:
@@ -54,7 +57,7 @@ func exitCode(err error) int {
 		return exitFailure
 	case isUsage(err):
 		return exitUsage
-	case errors.Is(err, gate.ErrBlocked):
+	case errors.Is(err, gate.ErrBlocked), errors.As(err, &ue):
 		return exitBlocked
 	}
 	return exitFailure

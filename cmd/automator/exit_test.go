@@ -12,6 +12,7 @@ import (
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/detect"
 	"github.com/deployment-automator/automator/internal/event"
+	"github.com/deployment-automator/automator/internal/evidence"
 	"github.com/deployment-automator/automator/internal/gate"
 	"github.com/deployment-automator/automator/internal/git"
 	"github.com/deployment-automator/automator/internal/gitops"
@@ -91,6 +92,7 @@ func TestExitCodeMapping(t *testing.T) {
 		{"build request", &pipeline.UsageError{Err: errors.New("unknown service")}, exitUsage},
 		{"gate", fmt.Errorf("promoting: %w", blocked), exitBlocked},
 		{"watch cycle blocked", fmt.Errorf("prod: promotion %w", gate.ErrBlocked), exitBlocked},
+		{"unverified image", errors.Join(nil, fmt.Errorf("verifying: %w", &evidence.UnverifiedError{Image: "r@sha256:0", Reason: "not signed"})), exitBlocked},
 		{"build partly failed", &build.FailedError{Failed: map[string]error{"api": blocked}}, exitFailure},
 		{"scan DB", &scan.DBError{}, exitFailure},
 		{"rewrite: image no file holds", &rewrite.UnheldError{Messages: []string{"--set x"}}, exitUsage},

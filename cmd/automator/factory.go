@@ -9,6 +9,7 @@ import (
 	"github.com/deployment-automator/automator/internal/build"
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/detect"
+	"github.com/deployment-automator/automator/internal/evidence"
 	ghclient "github.com/deployment-automator/automator/internal/github"
 	"github.com/deployment-automator/automator/internal/gitops"
 	"github.com/deployment-automator/automator/internal/holds"
@@ -69,7 +70,7 @@ func (a *app) gate(ctx context.Context) (*pipeline.Gate, error) {
 				a.logger.Warn("closing the scanner", zap.Error(err))
 			}
 		})
-		g.Scanner = scan.NewRefreshing(scan.NewCaching(trivy), trivy)
+		g.Scanner, a.trivy = scan.NewRefreshing(scan.NewCaching(trivy), trivy), trivy
 		rc, err := a.registry()
 		if err != nil {
 			return nil, err
@@ -167,7 +168,7 @@ func (a *app) promoter(ctx context.Context, dryRun bool, wrap ...func(gitops.Wri
 	for _, f := range wrap {
 		w = f(w)
 	}
-	g, err := a.gate(ctx)
+	g, err := a.promoteGate(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +181,7 @@ func (a *app) promoter(ctx context.Context, dryRun bool, wrap ...func(gitops.Wri
 		if err != nil {
 			return nil, err
 		}
-		p.Copier = promote.RegistryCopier{Registry: c}
+		p.Copier = promote.EvidenceCopier{Next: promote.RegistryCopier{Registry: c}, Carry: carrier(c).Carry}
 	}
 	return p, nil
 }
@@ -206,7 +207,65 @@ func (a *app) builds(ctx context.Context) (*pipeline.Builds, error) {
 		},
 		Pusher:   func() (pipeline.Pusher, error) { return a.registry() },
 		Registry: func() (pipeline.Retagger, error) { return a.registry() },
+		Evidence: a.evidenceWriter(cfg),
 	}, nil
+}
+
+// promoteGate is the gate promotions pass: the scan gate, behind evidence
+// verification when an environment has a verify policy.
+func (a *app) promoteGate(ctx context.Context) (promote.Gate, error) {
+	g, err := a.gate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := a.targets()
+	if err != nil || !ts.Verifies() {
+		return g, err
+	}
+	rc, err := a.registry()
+	if err != nil {
+		return nil, err
+	}
+	return promote.VerifyingGate{Next: g, Verifier: evidence.NewVerifier(rc, nil)}, nil
+}
+
+// carrier copies evidence with the registry client's Copy, replacing the
+// destination's artifact tags.
+func carrier(c *registry.Client) evidence.Carrier {
+	return evidence.Carrier{Registry: c, Copy: func(ctx context.Context, src, dst string) error {
+		_, err := c.Copy(ctx, src, dst, true)
+		return err
+	}}
+}
+
+// evidenceWriter signs and attests pushed images (scan, and the SBOM from
+// the gate's Trivy) when the config has sign (nil otherwise); the key is
+// read when a build first pushes.
+func (a *app) evidenceWriter(cfg *config.Config) func() (pipeline.EvidenceWriter, error) {
+	if cfg.Sign == nil {
+		return nil
+	}
+	return func() (pipeline.EvidenceWriter, error) {
+		key, err := evidence.KeyFromConfig(cfg.Sign, cfg.ReadFile, a.getenv)
+		if err != nil {
+			return nil, &usageError{err: err}
+		}
+		rc, err := a.registry()
+		if err != nil {
+			return nil, err
+		}
+		w := evidence.Writer{Signer: evidence.NewSigner(key, rc), Attest: cfg.Sign.Attests(), RunURI: evidence.ActionsRunURI(a.getenv)}
+		if t := a.trivy; t != nil {
+			w.SBOM = func(ctx context.Context, image string) ([]byte, error) {
+				img, err := rc.Image(ctx, image)
+				if err != nil {
+					return nil, err
+				}
+				return t.SBOM(ctx, image, img)
+			}
+		}
+		return w, nil
+	}
 }
 
 // publish is the one GitHub Actions output sink: step outputs to
@@ -235,7 +294,7 @@ func (l lazyVerifier) Verify(ctx context.Context, env config.Environment, u gito
 	if err != nil {
 		return err
 	}
-	g, err := l.a.gate(ctx)
+	g, err := l.a.promoteGate(ctx)
 	if err != nil {
 		return err
 	}

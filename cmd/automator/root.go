@@ -17,6 +17,7 @@ import (
 	"github.com/deployment-automator/automator/internal/pipeline"
 	"github.com/deployment-automator/automator/internal/promote"
 	"github.com/deployment-automator/automator/internal/registry"
+	"github.com/deployment-automator/automator/internal/scan"
 )
 
 // app carries what every subcommand shares: streams, environment, the logger
@@ -38,6 +39,7 @@ type app struct {
 	cfg      *config.Config
 	resolved promote.Targets
 	scanGate *pipeline.Gate
+	trivy    *scan.Trivy // the gate's scanner, nil when scanning is disabled
 	reg      *registry.Client
 	gh       *ghclient.Factory
 	closers  []func() // run at exit, e.g. closing the scanner
@@ -139,6 +141,7 @@ func newRootCmd(a *app) *cobra.Command {
 		newRunCmd(a),
 		newWatchCmd(a),
 		newScanCmd(a),
+		newVerifyCmd(a),
 	)
 	return root
 }

@@ -89,6 +89,11 @@ func TestParseProblems(t *testing.T) {
 		{"minimum", "version: 1\nbuild: {parallelism: 0}\n", []string{"must be at least 1"}},
 		{"retryFor not a duration", "version: 1\nenvironments: [{name: dev, repo: a/b, files: [v.yaml], retryFor: soon}]\n", []string{`environments[0].retryFor: want a positive Go duration such as 5m, got "soon"`}},
 		{"retryFor is a duration", "version: 1\nenvironments: [{name: dev, repo: a/b, files: [v.yaml], retryFor: 90s}]\n", nil},
+		{"sign without a key", "version: 1\nsign: {attest: false}\n", []string{"sign: set keyFile or keyEnv: keyless signing is not supported yet"}},
+		{"sign with a key env", "version: 1\nsign: {keyEnv: COSIGN_KEY}\n", nil},
+		{"verify without keys", "version: 1\nenvironments: [{name: dev, repo: a/b, files: [v.yaml], verify: {keys: []}}]\n", []string{"environments[0].verify.keys: list at least one public key"}},
+		{"verify attestation age", "version: 1\nenvironments: [{name: dev, repo: a/b, files: [v.yaml], verify: {keys: [k.pub], attestations: [{type: vuln, maxAge: 7d}]}}]\n", []string{`environments[0].verify.attestations[0].maxAge: want a positive Go duration such as 168h, got "7d"`}},
+		{"verify attestation without type", "version: 1\nenvironments: [{name: dev, repo: a/b, files: [v.yaml], verify: {keys: [k.pub], attestations: [{maxAge: 1h}]}}]\n", []string{`attestations[0].type: missing required key "type"`}},
 		{"duplicate key", "version: 1\nversion: 1\n", []string{"duplicate key"}},
 		{"freeze windows", `version: 1
 environments:

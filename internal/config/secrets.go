@@ -8,9 +8,10 @@ import (
 
 // SecretValues returns the value of every secret the config refers to:
 // registry passwords, the GitHub token and App private key, the webhook
-// secret, and every build secret (services[].secrets[].env and .file). The
-// caller registers them with the redactor before anything can print them:
-// a builder that prints a build secret, an error that quotes it. getenv
+// secret, the signing key and its password, and every build secret
+// (services[].secrets[].env and .file). The caller registers them with the
+// redactor before anything can print them: a builder that prints a build
+// secret, an error that quotes it. getenv
 // reads the environment; relative secret files are read from the repository
 // the config was loaded with. Unset variables and unreadable files are
 // skipped (the stage that needs them reports that).
@@ -29,6 +30,10 @@ func (c *Config) SecretValues(getenv func(string) string) []string {
 	}
 	if c.Watch != nil {
 		envs = append(envs, c.Watch.WebhookSecretEnv)
+	}
+	if c.Sign != nil {
+		envs = append(envs, c.Sign.KeyEnv, c.Sign.Password())
+		files = append(files, c.Sign.KeyFile)
 	}
 	for _, s := range c.Services {
 		for _, sec := range s.Secrets {

@@ -30,6 +30,7 @@ type Config struct {
 	Network      Network       `yaml:"network,omitempty" doc:"Deadlines of every outbound HTTP call, to registries and GitHub alike."`
 	Environments []Environment `yaml:"environments,omitempty" doc:"Targets in the manifests repository, each with its own write mode and gate."`
 	Watch        *Watch        `yaml:"watch,omitempty" doc:"Registry watcher rules for automator watch."`
+	Sign         *Sign         `yaml:"sign,omitempty" doc:"Sign every pushed image with a key (cosign's format) and attest its scan and SBOM."`
 
 	source  string
 	pos     map[string]Position
@@ -149,6 +150,7 @@ type Environment struct {
 	HoldsFile   string         `yaml:"holdsFile,omitempty" doc:"File in the manifests repository (on the environment's branch) that keeps the holds of automator hold and rollback; environments sharing a repository may share it." default:".automator/holds.yaml"`
 	Freeze      []FreezeWindow `yaml:"freeze,omitempty" doc:"Recurring windows during which nothing is committed to the environment; pull requests are still updated, labelled freeze and given a failing automator/freeze commit status until the window ends."`
 	Soak        string         `yaml:"soak,omitempty" doc:"With promoteFrom: how long the upstream environment must have run a digest (read from its file's history) before it is proposed here (Go duration, e.g. 24h)."`
+	Verify      *Verify        `yaml:"verify,omitempty" doc:"Signature and attestations every image must carry before it is promoted here (cosign's key-based formats)."`
 }
 
 // FreezeWindow is one recurring freeze window of an environment.

@@ -249,6 +249,7 @@ func (c *Config) validate() []Problem {
 			}
 		}
 	}
+	c.validateEvidence(add)
 	return ps
 }
 

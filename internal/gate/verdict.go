@@ -213,6 +213,9 @@ func (e *BlockedError) Error() string {
 			names[i] = b.Service
 			if ids := b.findingIDs(5); len(ids) > 0 {
 				names[i] += " (" + strings.Join(ids, ", ") + ")"
+			} else if len(b.Verdicts) > 0 && len(b.Verdicts[0].Reasons) > 0 {
+				// Blocked for a reason other than findings (unverified evidence).
+				names[i] += " (" + strings.Join(b.Verdicts[0].Reasons, "; ") + ")"
 			}
 		}
 		return fmt.Sprintf("environment %q: the gate blocked %s", e.Env, strings.Join(names, "; "))

@@ -251,12 +251,31 @@ func verdict(s *ScanSummary) string {
 			parts = append(parts, fmt.Sprintf("%s %d", strings.ToLower(k[:1])+strings.ToLower(k[1:]), n))
 		}
 	}
+	if s.Evidence != nil && s.Evidence.Problem != "" && len(parts) == 0 {
+		return "⛔ unverified: " + capRunes(s.Evidence.Problem, 300)
+	}
 	icon := map[string]string{"pass": "✅", "warn": "⚠️", "fail": "⛔"}[s.Verdict]
 	out := strings.TrimSpace(icon + " " + s.Verdict)
 	if len(parts) > 0 {
 		out += " (" + strings.Join(parts, ", ") + ")"
 	} else if s.Verdict != "skipped" {
 		out += " (no findings)"
+	}
+	return out + evidenceNote(s.Evidence)
+}
+
+// evidenceNote renders an image's verified evidence (short digests) or why
+// verification failed, after its scan verdict.
+func evidenceNote(e *Evidence) string {
+	switch {
+	case e == nil:
+		return ""
+	case e.Problem != "":
+		return "; ⛔ unverified: " + capRunes(e.Problem, 300)
+	}
+	out := "; 🔏 signed `" + shortDigest(e.Signature) + "`"
+	for _, a := range e.Attestations {
+		out += ", " + a.Type + " `" + shortDigest(a.Digest) + "`"
 	}
 	return out
 }
@@ -477,6 +496,12 @@ func commitMessage(subject string, req Request, updates []Update, links Links, b
 		if u.Digest != "" {
 			fmt.Fprintf(&b, "Automator-Digest: %s\n", u.Digest)
 		}
+		if e := evidenceOf(u); e != nil && e.Signature != "" {
+			fmt.Fprintf(&b, "Automator-Signature: %s\n", e.Signature)
+			for _, a := range e.Attestations {
+				fmt.Fprintf(&b, "Automator-Attestation: %s %s\n", a.Type, a.Digest)
+			}
+		}
 		if s := links.sourceURL(u.Source); s != "" {
 			fmt.Fprintf(&b, "Automator-Source: %s\n", s)
 		}
@@ -517,3 +542,10 @@ func renderHeld(b *strings.Builder, held []Held, rows int) {
 
 // oneLine folds text onto one line (trailers and list items are lines).
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func evidenceOf(u Update) *Evidence {
+	if u.Scan == nil {
+		return nil
+	}
+	return u.Scan.Evidence
+}

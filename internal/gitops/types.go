@@ -62,6 +62,32 @@ type ScanSummary struct {
 	Counts map[string]int `json:"counts,omitempty"`
 	// Blocking lists the findings that failed (or would fail) the gate.
 	Blocking []Finding `json:"blocking,omitempty"`
+	// Evidence is the image's verified signature and attestations, or why
+	// they failed, when the environment verifies evidence.
+	Evidence *Evidence `json:"evidence,omitempty"`
+}
+
+// Evidence is what reviewers see of an image's signature and attestations
+// (cosign's .sig and .att artifacts of its digest).
+type Evidence struct {
+	// Signature is the digest of the .sig manifest holding the trusted
+	// signature.
+	Signature string `json:"signature,omitempty"`
+	// Attestations are the verified attestations the environment requires.
+	Attestations []Attestation `json:"attestations,omitempty"`
+	// Problem says why verification failed (unsigned, wrong key, tampered,
+	// missing or stale attestation); empty when it passed.
+	Problem string `json:"problem,omitempty"`
+}
+
+// Attestation is one verified attestation.
+type Attestation struct {
+	// Type is the short predicate type, e.g. vuln or cyclonedx.
+	Type string `json:"type"`
+	// Digest is the digest of the .att manifest holding it.
+	Digest string `json:"digest"`
+	// At is the attested time (scan finished); zero when none.
+	At time.Time `json:"at,omitzero"`
 }
 
 // Finding is one vulnerability as shown to reviewers.

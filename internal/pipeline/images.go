@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/deployment-automator/automator/internal/build"
+	"github.com/deployment-automator/automator/internal/evidence"
 	"github.com/deployment-automator/automator/internal/gate"
 	"github.com/deployment-automator/automator/internal/gitops"
 	"github.com/deployment-automator/automator/internal/promote"
@@ -29,6 +30,12 @@ type LayoutOpener func(dir string) (v1.Image, error)
 // Pusher pushes an OCI layout to repositories; registry.Client satisfies it.
 type Pusher interface {
 	Push(ctx context.Context, dir string, digest v1.Hash, repos []string, tags []string) (*registry.Pushed, error)
+}
+
+// EvidenceWriter signs a pushed image (REPOSITORY@DIGEST) and attests its
+// scan report (nil when not scanned); evidence.Writer satisfies it.
+type EvidenceWriter interface {
+	Write(ctx context.Context, image string, report *gate.Report) ([]evidence.Attached, error)
 }
 
 // Image is the outcome of one service's build, scan and push. Its JSON form
@@ -53,6 +60,9 @@ type Image struct {
 	Report *gate.Report `json:"report,omitempty"`
 	// Source is the app commit range the image was built from.
 	Source *gitops.Source `json:"source,omitempty"`
+	// Evidence are the signatures and attestations written for the pushed
+	// image, one set per repository (sign in the config).
+	Evidence []evidence.Attached `json:"evidence,omitempty"`
 	// BuiltAt is when the image was built; the newest update per service wins.
 	BuiltAt time.Time `json:"builtAt"`
 	// Retagged is true when the run did not build the image but found the
@@ -90,7 +100,9 @@ type BuildStage struct {
 	// nothing is built, and the published image is scanned and tagged again
 	// by digest (build once per commit, whatever the event). It also keeps
 	// a build's push from re-pointing a commit tag. Nil builds every time.
-	Registry    Retagger
+	Registry Retagger
+	// Evidence signs and attests every pushed image (nil: unsigned).
+	Evidence    EvidenceWriter
 	Logger      *zap.Logger
 	Parallelism int
 	// KeepLayouts records layout directories in the results.
@@ -283,6 +295,16 @@ func (s *BuildStage) one(ctx context.Context, log *zap.Logger, p build.Plan, tar
 	}
 	im.Pushed, im.References = true, pushed.References
 	log.Info("pushed image", zap.Strings("references", pushed.References))
+	if s.Evidence != nil {
+		for _, repo := range p.Repositories {
+			att, err := s.Evidence.Write(ctx, repo+"@"+im.Digest, im.Report)
+			if err != nil {
+				return im, fmt.Errorf("signing %s: %w", p.Service, err)
+			}
+			im.Evidence = append(im.Evidence, att...)
+		}
+		log.Info("signed image", zap.Any("evidence", im.Evidence))
+	}
 	return im, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/deployment-automator/automator/internal/actions"
+	"github.com/deployment-automator/automator/internal/evidence"
 	"github.com/deployment-automator/automator/internal/gate"
 	"github.com/deployment-automator/automator/internal/gitops"
 )
@@ -32,13 +33,16 @@ type ImageOutput struct {
 	References []string `json:"references,omitempty"`
 	// Layout is the OCI layout directory (only when it is kept).
 	Layout string `json:"layout,omitempty"`
+	// Evidence are the signature and attestations written for the pushed
+	// image (config sign), one set per repository.
+	Evidence []evidence.Attached `json:"evidence,omitempty"`
 }
 
 // ImageOutputs renders images in the `images` schema; never nil.
 func ImageOutputs(images []*Image) []ImageOutput {
 	out := make([]ImageOutput, 0, len(images))
 	for _, im := range images {
-		o := ImageOutput{Service: im.Service, Image: im.Image, Tags: im.Tags, Digest: im.Digest, Pushed: im.Pushed, References: im.References, Layout: im.Layout}
+		o := ImageOutput{Service: im.Service, Image: im.Image, Tags: im.Tags, Digest: im.Digest, Pushed: im.Pushed, References: im.References, Layout: im.Layout, Evidence: im.Evidence}
 		if im.Error != "" {
 			o.Status, o.Error = "failed", im.Error
 		}

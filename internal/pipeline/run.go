@@ -126,6 +126,9 @@ type Builds struct {
 	// already published so that it is tagged again instead of rebuilt
 	// (BuildStage.Registry); nil rebuilds every time.
 	Registry func() (Retagger, error)
+	// Evidence, when set, is asked for when a request pushes: it signs and
+	// attests every pushed image (config sign).
+	Evidence func() (EvidenceWriter, error)
 	Logger   *zap.Logger // required
 	// Group wraps each service's work (see BuildStage.Group).
 	Group func(service string, work func(log *zap.Logger) error) error
@@ -165,6 +168,11 @@ func (b *Builds) Run(ctx context.Context, req BuildRequest) ([]*Image, error) {
 		}
 		if b.Registry != nil {
 			if stage.Registry, err = b.Registry(); err != nil {
+				return nil, err
+			}
+		}
+		if b.Evidence != nil {
+			if stage.Evidence, err = b.Evidence(); err != nil {
 				return nil, err
 			}
 		}

@@ -350,6 +350,9 @@ func blockedError(t *Target, blocked []gitops.Blocked) error {
 	for _, b := range blocked {
 		repo, digest, _ := strings.Cut(b.Image, "@")
 		v := gate.Verdict{Env: t.Name(), Outcome: gate.Block}
+		if e := b.Scan.Evidence; e != nil && e.Problem != "" {
+			v.Reasons = append(v.Reasons, "unverified: "+e.Problem)
+		}
 		for _, f := range b.Scan.Blocking {
 			v.Deciding = append(v.Deciding, gate.Finding{ID: f.ID, Severity: gate.Severity(f.Severity), Package: f.Package,
 				Installed: f.Installed, Fixed: f.Fixed, Title: f.Title})

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/deployment-automator/automator/internal/config"
+	"github.com/deployment-automator/automator/internal/evidence"
 	"github.com/deployment-automator/automator/internal/freeze"
 	"github.com/deployment-automator/automator/internal/gate"
 	"github.com/deployment-automator/automator/internal/gitops"
@@ -35,6 +36,9 @@ type Target struct {
 	// Soak is how long the upstream must have run a digest before it is
 	// proposed here (0: at once).
 	Soak time.Duration
+	// Verify is the evidence every image needs before it is promoted here
+	// (environments[].verify, keys loaded); nil verifies nothing.
+	Verify *evidence.Policy
 }
 
 // Name is the environment's name.
@@ -48,8 +52,9 @@ func (t *Target) EnvPolicy() gate.EnvPolicy { return gate.EnvPolicy{Env: t.Env.N
 type Targets []*Target
 
 // Resolve builds the Targets of cfg: one per environment, with its gate
-// policy compiled (errors name the key path, e.g. environments[2].gate.mode)
-// and promoteFrom linked to the upstream Target.
+// policy compiled (errors name the key path, e.g. environments[2].gate.mode),
+// its verify policy's public keys read, and promoteFrom linked to the
+// upstream Target.
 func Resolve(cfg *config.Config) (Targets, error) {
 	out := make(Targets, len(cfg.Environments))
 	for i, env := range cfg.Environments {
@@ -61,7 +66,11 @@ func Resolve(cfg *config.Config) (Targets, error) {
 		if err != nil {
 			return nil, fmt.Errorf("environment %q: %w", env.Name, err)
 		}
-		out[i] = &Target{Env: env, Policy: p, Registry: env.Registry, Services: gitops.ConfiguredImages(cfg, env.Name)}
+		v, err := verifyPolicy(cfg, i)
+		if err != nil {
+			return nil, fmt.Errorf("environment %q: %w", env.Name, err)
+		}
+		out[i] = &Target{Env: env, Policy: p, Registry: env.Registry, Services: gitops.ConfiguredImages(cfg, env.Name), Verify: v}
 		for j, f := range env.Freeze {
 			w, err := freeze.Parse(f.Start, f.Duration, f.TimeZone, f.Reason)
 			if err != nil {
