@@ -131,6 +131,7 @@ func newRootCmd(a *app) *cobra.Command {
 		newRewriteCmd(a),
 		newPromoteCmd(a),
 		newRollbackCmd(a),
+		newStatusCmd(a),
 		newPlanCmd(a),
 		newRunCmd(a),
 		newWatchCmd(a),

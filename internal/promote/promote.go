@@ -289,8 +289,9 @@ func (p *Promoter) Rollback(ctx context.Context, t *Target, to string) (*gitops.
 	env.Mode = "pull-request"
 	return p.Writer.Apply(ctx, gitops.Request{
 		Env: env, Updates: updates, Branch: "automator/rollback-" + env.Name, Services: t.Services,
-		Title: fmt.Sprintf("Roll back %s to %s", env.Name, short(to)),
-		Note:  fmt.Sprintf("Restores the image values `%s` had at commit `%s`.", env.Name, to),
+		Title:      fmt.Sprintf("Roll back %s to %s", env.Name, short(to)),
+		Note:       fmt.Sprintf("Restores the image values `%s` had at commit `%s`.", env.Name, to),
+		RollbackTo: to,
 	})
 }
 
