@@ -132,6 +132,7 @@ func newRootCmd(a *app) *cobra.Command {
 		newPromoteCmd(a),
 		newRollbackCmd(a),
 		newStatusCmd(a),
+		newChatopsCmd(a),
 		newPlanCmd(a),
 		newRunCmd(a),
 		newWatchCmd(a),

@@ -120,8 +120,8 @@ func TestRead(t *testing.T) {
 func TestReadRollbackAndProblems(t *testing.T) {
 	r := fakeReader{
 		images: map[string][]gitops.Image{"dev": {{Service: "cart", Repository: "r/cart", Digest: dg('a')}}},
-		log: map[string][]gitops.Commit{"dev": {{SHA: "d9", Message: msg("dev", "Automator-Service: cart", "Automator-Digest: "+dg('a'), "Automator-Rollback-To: abc123")}}},
-		fail: map[string]error{"staging": errors.New("boom"), "prod": errors.New("bang")},
+		log:    map[string][]gitops.Commit{"dev": {{SHA: "d9", Message: msg("dev", "Automator-Service: cart", "Automator-Digest: "+dg('a'), "Automator-Rollback-To: abc123")}}},
+		fail:   map[string]error{"staging": errors.New("boom"), "prod": errors.New("bang")},
 	}
 	m, err := Read(context.Background(), r, targets(t), nil)
 	if err != nil {
