@@ -148,12 +148,8 @@ func RenderMarkdown(m *Matrix) string {
 		for i, v := range vals {
 			vals[i] = mdEscape(v)
 		}
-		if c.SinceURL != "" {
-			vals[4] = "[" + vals[4] + "](" + mdURL(c.SinceURL) + ")"
-		}
-		if c.PRURL != "" {
-			vals[7] = "[" + vals[7] + "](" + mdURL(c.PRURL) + ")"
-		}
+		vals[4] = mdLink(vals[4], c.SinceURL)
+		vals[7] = mdLink(vals[7], c.PRURL)
 		if c.Drifted {
 			vals[8] = "**" + vals[8] + "**"
 		}
@@ -173,9 +169,13 @@ func mdEscape(s string) string {
 	return r.Replace(s)
 }
 
-// mdURL keeps a link target inside its parentheses.
-func mdURL(s string) string {
-	return strings.NewReplacer("(", "%28", ")", "%29", " ", "%20", "\n", "").Replace(s)
+// mdLink links text to an http(s) URL kept inside its parentheses; any
+// other URL (javascript:, data:) leaves the text unlinked.
+func mdLink(text, url string) string {
+	if url == "" || safeURL(url) == "#" {
+		return text
+	}
+	return "[" + text + "](" + strings.NewReplacer("(", "%28", ")", "%29", " ", "%20", "[", "%5B", "]", "%5D", "<", "%3C", ">", "%3E").Replace(safeURL(url)) + ")"
 }
 
 func orDash(s string) string {

@@ -179,7 +179,7 @@ func TestRenderEscapes(t *testing.T) {
 			t.Errorf("a value broke the Markdown table: %s", line)
 		}
 	}
-	if strings.Contains(md, "<script>") || strings.Contains(md, "[x](https://evil") {
+	if strings.Contains(md, "<script>") || strings.Contains(md, "[x](https://evil") || strings.Contains(md, "javascript:") {
 		t.Errorf("Markdown is not escaped:\n%s", md)
 	}
 }
