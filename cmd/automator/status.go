@@ -48,15 +48,7 @@ func statusRun(ctx context.Context, a *app, o *statusOptions, out io.Writer) err
 	if m == nil {
 		return err
 	}
-	if o.output != "" {
-		file, ferr := os.Create(o.output)
-		if ferr != nil {
-			return ferr
-		}
-		defer file.Close()
-		out = file
-	}
-	if rerr := status.Render(out, m, f); rerr != nil {
+	if rerr := renderTo(out, o.output, m, f); rerr != nil {
 		return rerr
 	}
 	if perr := a.publish(nil, status.RenderMarkdown(m)); perr != nil {
@@ -89,4 +81,20 @@ func (a *app) status(ctx context.Context, envs []string, history int) (*status.M
 		return nil, err
 	}
 	return status.Read(ctx, r, targets, promote.ImagesFromConfig(cfg), status.WithHistory(history))
+}
+
+// renderTo renders m to path, or to out when path is empty.
+func renderTo(out io.Writer, path string, m *status.Matrix, f status.Format) error {
+	if path == "" {
+		return status.Render(out, m, f)
+	}
+	file, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := status.Render(file, m, f); err != nil {
+		file.Close()
+		return err
+	}
+	return file.Close()
 }
