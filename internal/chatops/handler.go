@@ -215,8 +215,8 @@ func describe(req Request, t *promote.Target, res *gitops.Result, err error) str
 // answer posts the reply (with the marker) and the final reaction.
 func (h *Handler) answer(ctx context.Context, c *event.CommentInfo, o *Outcome, text, reaction string) (*Outcome, error) {
 	o.Reply = marker(c.ID) + "\n" + text
-	if len(o.Reply) > gitops.MaxBody {
-		o.Reply = o.Reply[:gitops.MaxBody-1] + "…"
+	if r := []rune(o.Reply); len(r) > gitops.MaxBody {
+		o.Reply = string(r[:gitops.MaxBody-1]) + "…"
 	}
 	if _, _, err := h.API.Issues.CreateComment(ctx, h.Owner, h.Repo, c.Issue, &github.IssueComment{Body: github.String(o.Reply)}); err != nil {
 		return o, fmt.Errorf("answering comment %d on %s/%s#%d: %w", c.ID, h.Owner, h.Repo, c.Issue, err)
