@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -48,16 +47,13 @@ func statusRun(ctx context.Context, a *app, o *statusOptions, out io.Writer) err
 	if m == nil {
 		return err
 	}
-	if rerr := renderTo(out, o.output, m, f); rerr != nil {
-		return rerr
-	}
-	if perr := a.publish(nil, status.RenderMarkdown(m)); perr != nil {
-		return perr
-	}
-	if err != nil {
+	if err := status.RenderTo(out, o.output, m, f); err != nil {
 		return err
 	}
-	return m.Err()
+	if err := a.publish(nil, status.RenderMarkdown(m)); err != nil {
+		return err
+	}
+	return m.Err() // problems, also when no environment could be read
 }
 
 // status reads the matrix of the named environments (all when none).
@@ -81,20 +77,4 @@ func (a *app) status(ctx context.Context, envs []string, history int) (*status.M
 		return nil, err
 	}
 	return status.Read(ctx, r, targets, promote.ImagesFromConfig(cfg), status.WithHistory(history))
-}
-
-// renderTo renders m to path, or to out when path is empty.
-func renderTo(out io.Writer, path string, m *status.Matrix, f status.Format) error {
-	if path == "" {
-		return status.Render(out, m, f)
-	}
-	file, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := status.Render(file, m, f); err != nil {
-		file.Close()
-		return err
-	}
-	return file.Close()
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -57,6 +58,27 @@ func Render(w io.Writer, m *Matrix, f Format) error {
 		return renderTable(w, m)
 	}
 	return &FormatError{Name: string(f)}
+}
+
+// RenderTo renders m in format f to the file at path (created or
+// truncated), or to out when path is empty; a failed write or close of the
+// file is an error.
+func RenderTo(out io.Writer, path string, m *Matrix, f Format) error {
+	if path == "" {
+		return Render(out, m, f)
+	}
+	file, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("writing status to %s: %w", path, err)
+	}
+	if err := Render(file, m, f); err != nil {
+		file.Close()
+		return fmt.Errorf("writing status to %s: %w", path, err)
+	}
+	if err := file.Close(); err != nil {
+		return fmt.Errorf("writing status to %s: %w", path, err)
+	}
+	return nil
 }
 
 // cells are a row's display values, shared by every human format.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -233,4 +234,18 @@ func FuzzParseTrailers(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestRenderTo(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/status.html"
+	if err := RenderTo(nil, path, hostile(), HTML); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(path); err != nil || !strings.Contains(string(b), `<table id="status-matrix">`) {
+		t.Errorf("file: %v\n%s", err, b)
+	}
+	if err := RenderTo(nil, dir, hostile(), HTML); err == nil || !strings.Contains(err.Error(), dir) {
+		t.Errorf("writing to a directory: %v", err)
+	}
 }
