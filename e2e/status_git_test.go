@@ -3,8 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/deployment-automator/automator/e2e/harness"
@@ -15,7 +13,6 @@ import (
 func TestStatusLocalGit(t *testing.T) {
 	harness.RequireBinary(t, "git")
 	b := newBareManifests(t)
-	dir := t.TempDir()
 	cfg := fmt.Sprintf(`version: 1
 services:
   - {name: cart, context: src/cart, image: ghcr.io/acme/cart}
@@ -24,14 +21,7 @@ environments:
   - {name: dev, repo: %[1]q, files: ["envs/dev/values.yaml"], mode: commit}
   - {name: prod, repo: %[1]q, files: ["envs/prod/kustomization.yaml"], mode: pull-request, promoteFrom: dev}
 `, "file://"+b.dir)
-	for p, c := range map[string]string{"automator.yaml": cfg, "src/cart/Dockerfile": "FROM scratch\n"} {
-		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, p), []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := seed(t, map[string]string{"automator.yaml": cfg, "src/cart/Dockerfile": "FROM scratch\n"})
 	cw := &cliWorld{dir: dir, env: map[string]string{"GIT_AUTHOR_NAME": "Release Bot", "GIT_AUTHOR_EMAIL": "release@example.com"}}
 	cw.mustRun(t, "promote", "--env", "dev", "--set", "cart=1.1.0@"+dg('a'))
 	cw.mustRun(t, "promote", "--env", "dev", "--set", "cart=1.2.0@"+dg('b'))

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,14 +21,10 @@ func TestWatcherServesStatus(t *testing.T) {
 	ww := &watchWorld{reg: reg}
 	ww.push(t, "acme/cart", "1.0.0")
 	cart11 := ww.push(t, "acme/cart", "1.1.0")
-	seed := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(seed, "envs", "prod"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(seed, "envs", "prod", "cart.yaml"), []byte(valuesFile("cart", reg.Ref("acme/cart"), "1.0.0")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	gh.CreateRepo("acme", "manifests", "main", seed)
+	manifests := harness.NewGitRepo(t, t.TempDir())
+	manifests.WriteFile("envs/prod/cart.yaml", valuesFile("cart", reg.Ref("acme/cart"), "1.0.0"))
+	manifests.Commit("seed")
+	manifests.PushTo(gh, manifestRepo)
 	app := harness.NewGitRepo(t, t.TempDir())
 	app.WriteFile("automator.yaml", fmt.Sprintf(`version: 1
 registries:
