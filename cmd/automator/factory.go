@@ -123,21 +123,27 @@ func (a *app) github() (*ghclient.Factory, error) {
 // owner/name repos to the GitHub writer and git URLs or paths to the local
 // git writer, each built only when an environment needs it.
 func (a *app) writer(dryRun bool) (gitops.Writer, error) {
-	cfg, err := a.config()
+	r, err := a.router(dryRun)
 	if err != nil {
 		return nil, err
+	}
+	// Commit messages and pull request text pass through the redactor too.
+	return gitops.Redacting(r, a.redactor.Redact), nil
+}
+
+// router is the write-back without the redactor: what status reads
+// history through (it writes nothing).
+func (a *app) router(dryRun bool) (gitops.Router, error) {
+	cfg, err := a.config()
+	if err != nil {
+		return gitops.Router{}, err
 	}
 	rc := gitops.RouterConfig{DryRun: dryRun, GitHub: a.writeClients, Author: gitops.Author{Name: a.getenv("GIT_AUTHOR_NAME"), Email: a.getenv("GIT_AUTHOR_EMAIL")},
 		Options: []gitops.Option{gitops.WithServerURL(ghclient.ServerURL(cfg.GitHub, a.getenv)), gitops.WithLogger(a.logger.Named("gitops")), gitops.WithVerifier(lazyVerifier{a})}}
 	if rc.Author.Name == "" || rc.Author.Email == "" {
 		rc.Author = gitops.Author{}
 	}
-	r, err := gitops.NewRouter(cfg.Environments, rc)
-	if err != nil {
-		return nil, err
-	}
-	// Commit messages and pull request text pass through the redactor too.
-	return gitops.Redacting(r, a.redactor.Redact), nil
+	return gitops.NewRouter(cfg.Environments, rc)
 }
 
 // writeClients are the GitHub clients of the write-back, announcing in

@@ -137,6 +137,8 @@ func newRootCmd(a *app) *cobra.Command {
 		newRollbackCmd(a),
 		newHoldCmd(a, false),
 		newHoldCmd(a, true),
+		newStatusCmd(a),
+		newChatopsCmd(a),
 		newPlanCmd(a),
 		newRunCmd(a),
 		newWatchCmd(a),

@@ -11,18 +11,19 @@ import (
 	"github.com/deployment-automator/automator/internal/gitops"
 	"github.com/deployment-automator/automator/internal/promote"
 	"github.com/deployment-automator/automator/internal/registry"
+	"github.com/deployment-automator/automator/internal/status"
 	"github.com/deployment-automator/automator/internal/transport"
 	"github.com/deployment-automator/automator/internal/watch"
 )
 
 type watchOptions struct {
-	once              bool
-	listen, opsListen string
-	shardFlag         string
-	shard             watch.Shard
-	grace             time.Duration
-	dryRun            bool
-	secret            []byte
+	once               bool
+	listen, opsListen  string
+	shardFlag          string
+	shard              watch.Shard
+	grace, statusEvery time.Duration
+	dryRun             bool
+	secret             []byte
 }
 
 func newWatchCmd(a *app) *cobra.Command {
@@ -51,6 +52,7 @@ func newWatchCmd(a *app) *cobra.Command {
 	cmd.Flags().DurationVar(&o.grace, "grace", 30*time.Second, "how long in-flight promotions may finish after SIGTERM")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "decide and log promotions, write nothing")
 	overrideFreezeFlag(cmd, a)
+	cmd.Flags().DurationVar(&o.statusEvery, "status-every", 0, "read the status matrix this often for the deployed_* metrics (0: only when /status is viewed, at most once a minute)")
 	return cmd
 }
 
@@ -82,8 +84,17 @@ func watchRun(ctx context.Context, a *app, cfg *config.Config, o *watchOptions) 
 		_, err := w.RunOnce(ctx)
 		return err
 	}
+	board := watch.NewStatusBoard(func(ctx context.Context) (*status.Matrix, error) {
+		return a.status(ctx, nil, status.DefaultHistory)
+	}, max(o.statusEvery, time.Minute), log.Named("status"))
+	if err := promReg.Register(board); err != nil {
+		return err
+	}
+	if o.statusEvery > 0 {
+		go board.Run(ctx)
+	}
 	servers, err := watch.Serve(watch.ServeConfig{Listen: o.listen, OpsListen: o.opsListen, Secret: o.secret,
-		Trigger: w, Ready: w.Ready, Gatherer: promReg, Metrics: m}, log)
+		Trigger: w, Ready: w.Ready, Gatherer: promReg, Metrics: m, Status: board}, log)
 	if err != nil {
 		return err
 	}

@@ -108,6 +108,7 @@ type GitHub struct {
 	rateUsed      map[string]int
 	rateReset     time.Time
 	nextID        int64
+	chat          chatState // collaborator roles and comment reactions (github_chatops.go)
 }
 
 type tokenInfo struct {
@@ -708,6 +709,7 @@ func (g *GitHub) routes() {
 	g.route("POST "+repo+"/issues/{number}/comments", authToken, "issues:write|pull_requests:write", g.createComment)
 	g.route("GET "+repo+"/issues/{number}/comments", authToken, "issues:read|pull_requests:read", g.listComments)
 	g.statusRoutes(repo) // github_statuses.go
+	g.chatRoutes()
 }
 
 // sortedKeys returns map keys in order, for deterministic JSON arrays.

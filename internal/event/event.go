@@ -34,6 +34,9 @@ const (
 	MergeGroup Kind = "merge_group"
 	// Dispatch: workflow_dispatch, with inputs.
 	Dispatch Kind = "workflow_dispatch"
+	// Comment: issue_comment, a comment on an issue or pull request (the
+	// ChatOps commands of internal/chatops).
+	Comment Kind = "issue_comment"
 	// Other: any other event (schedule, release, …); change detection has no
 	// commit range for it.
 	Other Kind = "other"
@@ -63,6 +66,8 @@ type Event struct {
 	PR *PRInfo
 	// Group is set for MergeGroup.
 	Group *GroupInfo
+	// Comment is set for Comment.
+	Comment *CommentInfo
 	// Inputs holds workflow_dispatch inputs as strings (booleans and numbers
 	// are formatted as JSON would print them).
 	Inputs map[string]string
@@ -93,6 +98,23 @@ type PRInfo struct {
 	HeadSHA string
 	// Target is true for pull_request_target.
 	Target bool
+}
+
+// CommentInfo is the part of an issue_comment payload ChatOps needs.
+type CommentInfo struct {
+	// Action is created, edited or deleted.
+	Action string
+	// ID is the comment's id: a command runs once per id.
+	ID   int64
+	Body string
+	// Author is the commenter's login; Bot is true for a Bot account (an
+	// App, or a login ending in [bot]).
+	Author string
+	Bot    bool
+	// Issue is the issue or pull request number; OnPR is true on a pull
+	// request.
+	Issue int
+	OnPR  bool
 }
 
 // GroupInfo is the part of a merge_group payload change detection needs.
@@ -158,6 +180,19 @@ type payload struct {
 		HeadSHA string `json:"head_sha"`
 	} `json:"merge_group"`
 	Inputs map[string]json.RawMessage `json:"inputs"`
+	Action string                     `json:"action"`
+	Issue  *struct {
+		Number      int             `json:"number"`
+		PullRequest json.RawMessage `json:"pull_request"`
+	} `json:"issue"`
+	Comment *struct {
+		ID   int64  `json:"id"`
+		Body string `json:"body"`
+		User struct {
+			Login string `json:"login"`
+			Type  string `json:"type"`
+		} `json:"user"`
+	} `json:"comment"`
 }
 
 // FromEnv reads the event of the current Actions run. Without
@@ -246,6 +281,15 @@ func Parse(name, path string, data []byte, ref, sha string) (*Event, error) {
 				ev.Inputs[k] = string(raw)
 			}
 		}
+	case "issue_comment":
+		if p.Comment == nil || p.Issue == nil || p.Comment.ID == 0 {
+			return nil, bad("comment.id and issue are required")
+		}
+		u := p.Comment.User
+		ev.Kind = Comment
+		ev.Comment = &CommentInfo{Action: p.Action, ID: p.Comment.ID, Body: p.Comment.Body, Author: u.Login,
+			Bot: u.Type == "Bot" || strings.HasSuffix(u.Login, "[bot]"), Issue: p.Issue.Number,
+			OnPR: len(p.Issue.PullRequest) > 0 && string(p.Issue.PullRequest) != "null"}
 	default:
 		ev.Kind = Other
 	}

@@ -52,6 +52,22 @@ func TestFromEnv(t *testing.T) {
 					t.Errorf("inputs = %+v", ev.Inputs)
 				}
 			}},
+		{name: "issue_comment on a pull request", event: "issue_comment",
+			payload: `{"action":"created","issue":{"number":9,"pull_request":{"url":"u"}},"comment":{"id":42,"body":"/automator status","user":{"login":"mona","type":"User"}}}`,
+			check: func(t *testing.T, ev *Event) {
+				c := ev.Comment
+				if ev.Kind != Comment || c.ID != 42 || c.Issue != 9 || !c.OnPR || c.Bot || c.Author != "mona" || c.Body != "/automator status" || c.Action != "created" {
+					t.Errorf("comment = %+v", c)
+				}
+			}},
+		{name: "issue_comment by a bot on an issue", event: "issue_comment",
+			payload: `{"action":"edited","issue":{"number":3},"comment":{"id":7,"body":"x","user":{"login":"automator[bot]","type":"Bot"}}}`,
+			check: func(t *testing.T, ev *Event) {
+				if c := ev.Comment; !c.Bot || c.OnPR || c.Action != "edited" {
+					t.Errorf("comment = %+v", c)
+				}
+			}},
+		{name: "issue_comment without comment", event: "issue_comment", payload: `{"issue":{"number":3}}`, wantErr: true},
 		{name: "other", event: "schedule", payload: `{}`, check: func(t *testing.T, ev *Event) {
 			if ev.Kind != Other {
 				t.Errorf("kind = %s", ev.Kind)

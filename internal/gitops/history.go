@@ -37,8 +37,10 @@ type Commit struct {
 	Message string
 	// Author is who made the commit (name <email>).
 	Author string
-	// When is the committer date.
+	// When is the committer date (when the commit landed on a branch).
 	When time.Time
+	// URL is the commit's web page (Changes on GitHub); empty otherwise.
+	URL string
 }
 
 // Trailer returns the values of the trailer key ("Automator-Service") in

@@ -505,6 +505,15 @@ func commitMessage(subject string, req Request, updates []Update, links Links, b
 		if s := links.sourceURL(u.Source); s != "" {
 			fmt.Fprintf(&b, "Automator-Source: %s\n", s)
 		}
+		if u.Scan != nil {
+			fmt.Fprintf(&b, "Automator-Scan: %s\n", u.Scan.Verdict)
+		}
+		if u.PromotedFrom != "" {
+			fmt.Fprintf(&b, "Automator-Promoted-From: %s\n", u.PromotedFrom)
+		}
+	}
+	if req.RollbackTo != "" {
+		fmt.Fprintf(&b, "Automator-Rollback-To: %s\n", req.RollbackTo)
 	}
 	for i, h := range req.Held {
 		if i == messageList {

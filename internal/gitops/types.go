@@ -128,6 +128,9 @@ type Request struct {
 	Title string
 	// Note is a paragraph added at the top of the body (e.g. a rollback's reason).
 	Note string
+	// RollbackTo names the commit whose image values a rollback restores;
+	// it is recorded as the Automator-Rollback-To trailer.
+	RollbackTo string
 	// Services are the services configured for the environment (service →
 	// image repository, see ConfiguredImages). A kustomization images entry
 	// is inserted only for an update whose service is listed here and whose

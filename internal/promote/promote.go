@@ -422,10 +422,11 @@ func (p *Promoter) Rollback(ctx context.Context, t *Target, to, by, reason strin
 	trailers = append(trailers, holdTrailers("Automator-Rollback", short(to), by, reason)...)
 	return p.Writer.Apply(ctx, gitops.Request{
 		Env: env, Updates: updates, Branch: "automator/rollback-" + env.Name, Services: t.Services,
-		Title:    fmt.Sprintf("Roll back %s to %s", env.Name, short(to)),
-		Note:     fmt.Sprintf("Restores the image values `%s` had at commit `%s`, and holds the services it rolls back (%s) until `automator release`.", env.Name, to, reason),
-		Edits:    edits,
-		Trailers: trailers,
+		Title:      fmt.Sprintf("Roll back %s to %s", env.Name, short(to)),
+		Note:       fmt.Sprintf("Restores the image values `%s` had at commit `%s`, and holds the services it rolls back (%s) until `automator release`.", env.Name, to, reason),
+		Edits:      edits,
+		Trailers:   trailers,
+		RollbackTo: to,
 	})
 }
 

@@ -145,3 +145,7 @@ type TargetError struct{ Name, Have string }
 func (e *TargetError) Error() string {
 	return fmt.Sprintf("unknown environment %q (have: %s)", e.Name, e.Have)
 }
+
+// ImageRepo is repo as t's manifests name it: moved under t's registry
+// when one is set (images are copied there on promotion), else unchanged.
+func (t *Target) ImageRepo(repo string) string { return retarget(t, repo) }

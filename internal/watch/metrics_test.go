@@ -96,6 +96,7 @@ func TestMetricNamesMatchReadme(t *testing.T) {
 			m.lastSuccess, m.cycleSeconds, m.pushToPromotion, m.tagsTruncated} {
 			c.Describe(ch)
 		}
+		NewStatusBoard(nil, time.Minute, nil).Describe(ch) // the deployed_* series of the status page
 		close(ch)
 	}()
 	exported := map[string]bool{}

@@ -90,12 +90,18 @@ type ServeConfig struct {
 	Gatherer prometheus.Gatherer
 	// Metrics counts webhook deliveries; nil counts nothing.
 	Metrics *Metrics
+	// Status serves GET /status on the ops endpoints (a StatusBoard); nil
+	// serves no page.
+	Status http.Handler
 }
 
 // Serve starts the listeners c asks for, in the background. On error the
 // servers already started are returned with it.
 func Serve(c ServeConfig, log *zap.Logger) ([]*http.Server, error) {
 	ops := OpsHandler(c.Ready, c.Gatherer)
+	if c.Status != nil {
+		ops = withStatus(ops, c.Status)
+	}
 	var servers []*http.Server
 	if c.Listen != "" {
 		opts := []webhook.Option{webhook.WithLogger(log.Named("webhook"))}
@@ -136,4 +142,12 @@ func Shutdown(ctx context.Context, servers []*http.Server, grace time.Duration) 
 	for _, s := range servers {
 		_ = s.Shutdown(ctx)
 	}
+}
+
+// withStatus adds GET /status (the status page) to the ops endpoints.
+func withStatus(ops, page http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /status", page)
+	mux.Handle("/", ops)
+	return mux
 }
