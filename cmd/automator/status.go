@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/deployment-automator/automator/internal/holds"
 	"github.com/deployment-automator/automator/internal/promote"
 	"github.com/deployment-automator/automator/internal/status"
 )
@@ -76,5 +77,7 @@ func (a *app) status(ctx context.Context, envs []string, history int) (*status.M
 	if err != nil {
 		return nil, err
 	}
-	return status.Read(ctx, r, targets, promote.ImagesFromConfig(cfg), status.WithHistory(history))
+	images := promote.ImagesFromConfig(cfg)
+	return status.Read(ctx, r, targets, images, status.WithHistory(history),
+		status.WithAnnotators(status.NewHolds(&holds.Checker{Reader: r}, targets, images)))
 }

@@ -29,6 +29,7 @@ td.digest, td.since { font-family: ui-monospace, SFMono-Regular, Menlo, monospac
 td.drift { background: #fff8c5; font-weight: 600; }
 td.scan-fail { background: #ffebe9; }
 td.scan-pass { color: #1a7f37; }
+td.hold { background: #ddf4ff; }
 .problems { margin-top: 1rem; color: #d1242f; }
 </style>
 </head>
@@ -44,7 +45,7 @@ td.scan-pass { color: #1a7f37; }
 <td class="since">{{if .SinceURL}}<a href="{{safeURL .SinceURL}}">{{.Since}}</a>{{else}}{{.Since}}{{end}}</td>
 <td>{{.How}}</td><td class="scan-{{.Scan}}">{{.Scan}}</td>
 <td>{{if .PRURL}}<a href="{{safeURL .PRURL}}">{{.PR}}</a>{{else}}{{.PR}}{{end}}</td>
-<td{{if .Drifted}} class="drift"{{end}}>{{.Drift}}</td>{{if $.Holds}}<td>{{.Hold}}</td>{{end}}
+<td{{if .Drifted}} class="drift"{{end}}>{{.Drift}}</td>{{if $.Holds}}<td class="hold">{{.Hold}}</td>{{end}}
 </tr>
 {{- end}}
 </tbody>

@@ -7,8 +7,9 @@
 // It only reads the manifests repository, through the narrow Reader
 // (gitops.Router implements it over the GitHub API or a clone), and renders
 // the Matrix as a terminal table, JSON, Markdown or a self-contained HTML
-// page. State that other stages own (holds, freezes, soak windows) is added
-// by Annotators, so this package never needs to know how it is kept.
+// page. State that other stages own is added by Annotators after the read:
+// Holds fills the hold column from internal/holds (the same Checker
+// promotion consults) and from the targets' freeze windows and soak times.
 package status
 
 import (
