@@ -27,7 +27,7 @@ func newChatopsCmd(a *app) *cobra.Command {
 			return chatopsRun(cmd.Context(), a, &o, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringArrayVar(&o.permissions, "permission", nil, "repository role ENV needs for promote and rollback, ENV=ROLE (repeatable)")
+	cmd.Flags().StringArrayVar(&o.permissions, "permission", nil, "repository role ENV needs for promote, rollback, hold and release, ENV=ROLE (repeatable)")
 	return cmd
 }
 

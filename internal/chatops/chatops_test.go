@@ -121,6 +121,19 @@ func (w *fakeWork) Rollback(context.Context, *promote.Target, string, string, st
 
 func (w *fakeWork) Status(context.Context) (string, error) { return "| ENV |", nil }
 
+func (w *fakeWork) Hold(_ context.Context, t *promote.Target, service, by, reason string) (*gitops.Result, error) {
+	w.promoted = append(w.promoted, "hold "+t.Name()+":"+service+" by "+by+": "+reason)
+	return &gitops.Result{Commit: "0123456789abcdef", CommitURL: "https://gh/acme/m/commit/0123456789abcdef"}, nil
+}
+
+func (w *fakeWork) Release(_ context.Context, t *promote.Target, service, by, _ string) (*gitops.Result, error) {
+	w.promoted = append(w.promoted, "release "+t.Name()+":"+service+" by "+by)
+	if service == "web" {
+		return nil, errors.New("web in environment " + t.Name() + ": not held")
+	}
+	return &gitops.Result{PR: &gitops.PullRequest{Number: 13, URL: "https://gh/acme/m/pull/13", Created: true}}, nil
+}
+
 func handler(t *testing.T, gh *fakeGitHub, w Work) *Handler {
 	t.Helper()
 	ts, err := promote.Resolve(&config.Config{Environments: []config.Environment{
@@ -152,6 +165,14 @@ func TestHandle(t *testing.T) {
 		{name: "unknown environment", author: "maint", body: "/automator promote qa", reply: "Unknown environment"},
 		{name: "bad usage", author: "maint", body: "/automator promote", reply: "Usage:"},
 		{name: "failed rollback is answered", author: "maint", body: "/automator rollback prod", reply: "That failed: nothing to roll back", wantErr: true},
+		{name: "writer holds dev", author: "dev", body: "/automator hold dev cart --reason incident 42, see #9", promoted: "hold dev:cart by dev: incident 42, see #9 (/automator hold by @dev in acme/m#5)", reply: "Committed 0123456789ab to dev: https://gh/acme/m/commit/0123456789abcdef"},
+		{name: "maintainer holds all of prod", author: "maint", body: "/automator hold prod --reason=freeze for the audit", promoted: "hold prod: by maint: freeze for the audit (/automator hold by @maint in acme/m#5)", reply: "Committed"},
+		{name: "writer may not hold prod (as for promote)", author: "dev", body: "/automator hold prod cart --reason x", refused: true, reply: "`hold prod` needs the **maintain** role"},
+		{name: "reader may not hold dev", author: "reader", body: "/automator hold dev --reason x", refused: true, reply: "you have **read**"},
+		{name: "hold without a reason", author: "maint", body: "/automator hold prod cart", reply: "hold needs --reason"},
+		{name: "maintainer releases prod", author: "maint", body: "/automator release prod cart", promoted: "release prod:cart by maint", reply: "Opened pull request #13 to release prod"},
+		{name: "release of what is not held is answered", author: "maint", body: "/automator release dev web", promoted: "release dev:web by maint", reply: "That failed: web in environment dev: not held", wantErr: true},
+		{name: "writer may not release prod", author: "dev", body: "/automator release prod", refused: true, reply: "needs the **maintain** role"},
 		{name: "bots are ignored", author: "automator[bot]", bot: true, body: "/automator promote prod", skipped: true},
 		{name: "edits are ignored", author: "maint", action: "edited", body: "/automator promote prod", skipped: true},
 		{name: "other comments are ignored", author: "maint", body: "ship it", skipped: true},
@@ -193,6 +214,46 @@ func TestHandle(t *testing.T) {
 				t.Errorf("re-delivery: %+v %v, %d replies, promoted %v", again, err, len(gh.comments), w.promoted)
 			}
 		})
+	}
+}
+
+func TestHoldArgs(t *testing.T) {
+	for _, tt := range []struct {
+		verb, args           string
+		env, service, reason string
+		bad                  string
+	}{
+		{verb: "hold", args: "prod --reason incident 42", env: "prod", reason: "incident 42"},
+		{verb: "hold", args: "prod cart --reason=bad  rollout", env: "prod", service: "cart", reason: "bad rollout"},
+		{verb: "hold", args: "prod cart --reason --force", env: "prod", service: "cart", reason: "--force"},
+		{verb: "hold", args: "prod cart", bad: "needs --reason"},
+		{verb: "hold", args: "prod cart --reason", bad: "needs --reason"},
+		{verb: "hold", args: "--reason x", bad: "needs an environment"},
+		{verb: "hold", args: "prod cart web --reason x", bad: "at most one service"},
+		{verb: "hold", args: "prod --force --reason x", bad: "unknown flag"},
+		{verb: "release", args: "prod", env: "prod"},
+		{verb: "release", args: "prod cart", env: "prod", service: "cart"},
+		{verb: "release", args: "", bad: "needs an environment"},
+		{verb: "release", args: "prod cart web", bad: "at most one service"},
+		{verb: "release", args: "prod --reason x", bad: "unknown flag"},
+	} {
+		spec, ok := lookup(tt.verb)
+		if !ok {
+			t.Fatalf("%s is not in the command table", tt.verb)
+		}
+		r, err := spec.Parse(strings.Fields(tt.args))
+		if tt.bad != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.bad) {
+				t.Errorf("%s %q: err = %v, want %q", tt.verb, tt.args, err, tt.bad)
+			}
+			continue
+		}
+		if err != nil || r.Verb != tt.verb || r.Env != tt.env || first(r.Services) != tt.service || r.Reason != tt.reason {
+			t.Errorf("%s %q = %+v, %v", tt.verb, tt.args, r, err)
+		}
+	}
+	if h := Help(); !strings.Contains(h, holdUsage) || !strings.Contains(h, releaseUsage) {
+		t.Errorf("help lacks hold or release:\n%s", h)
 	}
 }
 

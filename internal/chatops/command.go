@@ -1,13 +1,15 @@
 // Package chatops runs automator commands written as pull request (or
 // issue) comments: `/automator promote <env> [service…]`, `/automator
-// rollback <env> [--to <commit>]`, `/automator status`. It checks the
+// rollback <env> [--to <commit>]`, `/automator status`, `/automator hold
+// <env> [service] --reason <text>` and `/automator release <env>
+// [service]`. It checks the
 // commenter's repository permission through the API, acknowledges with a
 // reaction, does the work through narrow interfaces (promotion, status)
 // and answers with one comment that names the comment it answers, so a
 // re-delivered event finds that answer and does nothing twice.
 //
-// Commands are a table (Commands): hold and release slot in as rows where
-// holds exist.
+// Commands are a table (Commands): a verb is a row (its usage and argument
+// parser) and a method of Work.
 package chatops
 
 import (
@@ -69,6 +71,8 @@ type Request struct {
 	Services []string
 	// To is the commit a rollback restores ("" = the one before the latest).
 	To string
+	// Reason is why a hold is placed (required for hold).
+	Reason string
 }
 
 // UsageError is a command the table knows, with bad arguments.
@@ -87,6 +91,65 @@ var Commands = []Spec{
 		}
 		return Request{Verb: "status"}, nil
 	}},
+	{Name: "hold", Usage: holdUsage, Parse: parseHold},
+	{Name: "release", Usage: releaseUsage, Parse: parseRelease},
+}
+
+const (
+	holdUsage    = Prefix + " hold <env> [service] --reason <text>"
+	releaseUsage = Prefix + " release <env> [service]"
+)
+
+// parseHold reads `hold <env> [service] --reason <text…>`: the reason is
+// every word after --reason (or the rest of --reason=…), so it needs no
+// quoting in a comment.
+func parseHold(args []string) (Request, error) {
+	r := Request{Verb: "hold"}
+	var pos []string
+	for i, a := range args {
+		if a == "--reason" || strings.HasPrefix(a, "--reason=") {
+			rest := append([]string{strings.TrimPrefix(strings.TrimPrefix(a, "--reason"), "=")}, args[i+1:]...)
+			r.Reason = strings.TrimSpace(strings.Join(rest, " "))
+			break
+		}
+		if strings.HasPrefix(a, "-") {
+			return Request{}, &UsageError{Usage: holdUsage, Msg: fmt.Sprintf("unknown flag %q", a)}
+		}
+		pos = append(pos, a)
+	}
+	if err := envService(&r, pos, holdUsage); err != nil {
+		return Request{}, err
+	}
+	if r.Reason == "" {
+		return Request{}, &UsageError{Usage: holdUsage, Msg: "hold needs --reason: say why, for the people who find the hold"}
+	}
+	return r, nil
+}
+
+// parseRelease reads `release <env> [service]`.
+func parseRelease(args []string) (Request, error) {
+	r := Request{Verb: "release"}
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") {
+			return Request{}, &UsageError{Usage: releaseUsage, Msg: fmt.Sprintf("unknown flag %q", a)}
+		}
+	}
+	if err := envService(&r, args, releaseUsage); err != nil {
+		return Request{}, err
+	}
+	return r, nil
+}
+
+// envService fills r from `<env> [service]`.
+func envService(r *Request, pos []string, usage string) error {
+	switch len(pos) {
+	case 0:
+		return &UsageError{Usage: usage, Msg: r.Verb + " needs an environment"}
+	case 1, 2:
+		r.Env, r.Services = pos[0], pos[1:]
+		return nil
+	}
+	return &UsageError{Usage: usage, Msg: fmt.Sprintf("%s takes one environment and at most one service, got %q", r.Verb, strings.Join(pos, " "))}
 }
 
 func lookup(name string) (Spec, bool) {

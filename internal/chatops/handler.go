@@ -61,6 +61,12 @@ type Work interface {
 	Rollback(ctx context.Context, t *promote.Target, to, by, reason string) (*gitops.Result, error)
 	// Status is the what-runs-where matrix as Markdown.
 	Status(ctx context.Context) (string, error)
+	// Hold stops automated promotion of service ("" = every service) in t,
+	// in the name of by, for reason, through t's usual mode.
+	Hold(ctx context.Context, t *promote.Target, service, by, reason string) (*gitops.Result, error)
+	// Release lets automation promote service ("" = the environment's own
+	// hold) in t again, accepting a revert that holds it.
+	Release(ctx context.Context, t *promote.Target, service, by, reason string) (*gitops.Result, error)
 }
 
 // Handler answers one comment.
@@ -169,7 +175,11 @@ func (h *Handler) run(ctx context.Context, c *event.CommentInfo, req Request, t 
 	case "promote":
 		res, err = h.Work.Promote(ctx, t, req.Services)
 	case "rollback":
-		res, err = h.Work.Rollback(ctx, t, req.To, c.Author, fmt.Sprintf("/automator rollback by @%s in %s/%s#%d", c.Author, h.Owner, h.Repo, c.Issue))
+		res, err = h.Work.Rollback(ctx, t, req.To, c.Author, h.where(c, "rollback"))
+	case "hold":
+		res, err = h.Work.Hold(ctx, t, first(req.Services), c.Author, req.Reason+" ("+h.where(c, "hold")+")")
+	case "release":
+		res, err = h.Work.Release(ctx, t, first(req.Services), c.Author, h.where(c, "release"))
 	}
 	if err != nil && res == nil {
 		return h.fail(ctx, c, err)
@@ -180,6 +190,18 @@ func (h *Handler) run(ctx context.Context, c *event.CommentInfo, req Request, t 
 		return o, aerr
 	}
 	return o, err
+}
+
+// where names the comment a command came from, for reasons and trailers.
+func (h *Handler) where(c *event.CommentInfo, verb string) string {
+	return fmt.Sprintf("%s %s by @%s in %s/%s#%d", Prefix, verb, c.Author, h.Owner, h.Repo, c.Issue)
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
 }
 
 func (h *Handler) fail(ctx context.Context, c *event.CommentInfo, err error) (*Outcome, error) {
@@ -202,6 +224,8 @@ func describe(req Request, t *promote.Target, res *gitops.Result, err error) str
 		fmt.Fprintf(&b, "%s pull request #%d to %s %s: %s\n", verb, res.PR.Number, req.Verb, t.Name(), res.PR.URL)
 	case res.Commit != "":
 		fmt.Fprintf(&b, "Committed %s to %s: %s\n", short(res.Commit), t.Name(), res.CommitURL)
+	case req.Verb == "hold" || req.Verb == "release":
+		fmt.Fprintf(&b, "Nothing to change: %s's holds file already says that.\n", t.Name())
 	default:
 		fmt.Fprintf(&b, "%s already runs that: nothing to %s.\n", t.Name(), req.Verb)
 	}

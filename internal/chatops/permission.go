@@ -23,7 +23,8 @@ func rank(level string) int {
 
 // Policy says which repository role may run which command.
 type Policy struct {
-	// Default is the role a promote or rollback needs (default write).
+	// Default is the role a promote, rollback, hold or release needs
+	// (default write).
 	Default string
 	// Approval is the role needed for environments whose pull requests
 	// ask for reviewers (pullRequest.reviewers or teamReviewers): promoting

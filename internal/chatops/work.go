@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/deployment-automator/automator/internal/gitops"
+	"github.com/deployment-automator/automator/internal/holds"
 	"github.com/deployment-automator/automator/internal/promote"
 	"github.com/deployment-automator/automator/internal/status"
 )
@@ -34,4 +35,14 @@ func (p Promoter) Status(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return status.RenderMarkdown(m), nil
+}
+
+// Hold implements Work.
+func (p Promoter) Hold(ctx context.Context, t *promote.Target, service, by, reason string) (*gitops.Result, error) {
+	return p.Promoter.Hold(ctx, t, holds.Hold{Service: service, By: by, Reason: reason})
+}
+
+// Release implements Work.
+func (p Promoter) Release(ctx context.Context, t *promote.Target, service, by, reason string) (*gitops.Result, error) {
+	return p.Promoter.Release(ctx, t, service, by, reason)
 }
