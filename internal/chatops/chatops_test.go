@@ -112,7 +112,8 @@ type fakeWork struct{ promoted []string }
 func (w *fakeWork) Promote(_ context.Context, t *promote.Target, services []string) (*gitops.Result, error) {
 	w.promoted = append(w.promoted, t.Name()+":"+strings.Join(services, ","))
 	return &gitops.Result{PR: &gitops.PullRequest{Number: 12, URL: "https://gh/acme/m/pull/12", Created: true},
-		Updates: []gitops.Update{{Service: "cart", Repository: "r/cart", Digest: "sha256:aa"}}}, nil
+		Updates: []gitops.Update{{Service: "cart", Repository: "r/cart", Digest: "sha256:aa"}},
+		Held:    []gitops.Held{{Service: "web", Reason: "held by mona: incident 42"}}}, nil
 }
 
 func (w *fakeWork) Rollback(context.Context, *promote.Target, string, string, string) (*gitops.Result, error) {
@@ -157,6 +158,7 @@ func TestHandle(t *testing.T) {
 		wantErr                    bool
 	}{
 		{name: "maintainer promotes prod", author: "maint", body: "/automator promote prod cart", promoted: "prod:cart", reply: "Opened pull request #12"},
+		{name: "a promotion's reply lists what stays held", author: "maint", body: "/automator promote prod", promoted: "prod:", reply: "- web: held, not promoted (held by mona: incident 42)"},
 		{name: "writer may not promote prod (reviewers)", author: "dev", body: "/automator promote prod", refused: true, reply: "needs the **maintain** role"},
 		{name: "writer promotes dev", author: "dev", body: "/automator promote dev", promoted: "dev:", reply: "#12"},
 		{name: "reader is refused", author: "reader", body: "/automator promote dev", refused: true, reply: "you have **read**"},

@@ -232,6 +232,9 @@ func describe(req Request, t *promote.Target, res *gitops.Result, err error) str
 	for _, u := range res.Updates {
 		fmt.Fprintf(&b, "\n- %s: `%s`", u.Service, u.Ref())
 	}
+	for _, h := range res.Held {
+		fmt.Fprintf(&b, "\n- %s: held, not promoted (%s)", h.Service, h.Reason)
+	}
 	if err != nil {
 		fmt.Fprintf(&b, "\n\nBut: %s", err)
 	}
