@@ -100,8 +100,9 @@ type Row struct {
 	Drift         bool   `json:"drift"`
 	Behind        int    `json:"behind,omitempty"`
 	BehindAtLeast bool   `json:"behindAtLeast,omitempty"`
-	// Hold is filled by an Annotator where holds, freezes or soak windows
-	// exist (empty: none, or not known to this build).
+	// Hold is filled by an Annotator (Holds: what stops automation from
+	// promoting the row now — a hold or revert, a freeze window in force, a
+	// digest still soaking); empty when nothing does.
 	Hold string `json:"hold,omitempty"`
 }
 
