@@ -142,7 +142,8 @@ watch:
 
 // TestSoakDelaysPromoteFrom: prod (promoteFrom staging, soak 8s) is not
 // proposed a digest staging started running a moment ago, and says why; once
-// staging has run it for 8 seconds, the next promote proposes it.
+// staging has run it for 8 seconds, the next promote proposes it. status
+// shows the soak while it lasts.
 func TestSoakDelaysPromoteFrom(t *testing.T) {
 	var d1, d2, ref2 string
 	s := newTimedShop(t, func(s *shop) map[string]string {
@@ -171,7 +172,13 @@ watch:
 	if v, _ := s.gh.ReadFile(manifestRepo, "main", "envs/prod/kustomization.yaml"); strings.Contains(v, d2) {
 		t.Fatalf("prod was proposed %s before it soaked:\n%s", d2, v)
 	}
+	// status says the same: prod drifts, and the digest is still soaking.
+	st := s.cmd("status", "--env", "prod")
+	wantAllText(t, "status while soaking", st.stdout, "HOLD", "behind staging", "soaking until ", "(staging runs it since ", "soak 8s)")
 	time.Sleep(time.Until(promoted.Add(10 * time.Second)))
+	if st := s.cmd("status", "--env", "prod"); strings.Contains(st.stdout, "soaking") || strings.Contains(st.stdout, "HOLD") {
+		t.Errorf("status after the soak still shows it:\n%s", st.stdout)
+	}
 	s.cmd("promote", "--env", "prod")
 	if v, _ := s.gh.ReadFile(manifestRepo, "main", "envs/prod/kustomization.yaml"); !strings.Contains(v, d2) {
 		t.Fatalf("prod does not run %s after the soak:\n%s", d2, v)
