@@ -78,7 +78,7 @@ func (a *app) reportError(err error) {
 	}
 	var (
 		ue *usageError
-		pe *pipeline.UsageError // what cmd's own usage errors were before moving to pipeline
+		pe *pipeline.UsageError // usage errors of pipeline and internal/factory
 	)
 	isUsage := errors.As(err, &ue) || errors.As(err, &pe)
 	if a.Logger != nil && !isUsage {

@@ -96,27 +96,21 @@ func (f *Factory) writeClients() (gitops.Clients, error) {
 }
 
 // Promoter wires promotion: the writer (wrapped by wrap, e.g. the watcher's
-// read cache), the gate, and the registry copier for environments whose
-// registry differs (one that copies nothing when dry-running).
+// read cache), the gate, holds, and the registry copier for environments
+// whose registry differs (one that copies nothing when dry-running).
 func (f *Factory) Promoter(ctx context.Context, dryRun bool, wrap ...func(gitops.Writer) gitops.Writer) (*promote.Promoter, error) {
-	cfg, err := f.Config()
-	if err != nil {
-		return nil, err
-	}
-	w, err := f.Writer(dryRun)
+	p, err := f.WritePromoter(dryRun)
 	if err != nil {
 		return nil, err
 	}
 	for _, fn := range wrap {
-		w = fn(w)
+		p.Writer = fn(p.Writer)
 	}
-	g, err := f.promoteGate(ctx)
-	if err != nil {
+	if p.Gate, err = f.promoteGate(ctx); err != nil {
 		return nil, err
 	}
-	p := &promote.Promoter{Writer: w, Gate: g, Images: promote.ImagesFromConfig(cfg), Logger: f.Logger.Named("promote"), Copier: promote.DryRunCopier{},
-		Registries: promote.RegistriesFromConfig(cfg), Override: f.FreezeOverride}
-	hc := &holds.Checker{Reader: w, Logger: f.Logger.Named("holds")}
+	p.Logger, p.Copier, p.Registries, p.Override = f.Logger.Named("promote"), promote.DryRunCopier{}, promote.RegistriesFromConfig(f.cfg), f.FreezeOverride
+	hc := &holds.Checker{Reader: p.Writer, Logger: f.Logger.Named("holds")}
 	p.Holds, p.Since = hc, hc
 	if !dryRun {
 		c, err := f.Registry()
