@@ -10,9 +10,7 @@ import (
 
 	"github.com/deployment-automator/automator/internal/actions"
 	"github.com/deployment-automator/automator/internal/build"
-	"github.com/deployment-automator/automator/internal/event"
 	"github.com/deployment-automator/automator/internal/pipeline"
-	"github.com/deployment-automator/automator/internal/promote"
 )
 
 type buildOptions struct {
@@ -52,14 +50,14 @@ func newBuildCmd(a *app) *cobra.Command {
 }
 
 func buildRun(ctx context.Context, a *app, o *buildOptions, out io.Writer) error {
-	_, targets, err := a.eventTargets(o.envs)
+	_, targets, err := a.EventTargets(o.envs)
 	if err != nil {
 		return err
 	}
 	if len(o.envs) == 0 {
 		targets = pipeline.BuildTargets(targets)
 	}
-	b, err := a.builds(ctx)
+	b, err := a.Builds(ctx)
 	if err != nil {
 		return err
 	}
@@ -82,22 +80,8 @@ func buildRun(ctx context.Context, a *app, o *buildOptions, out io.Writer) error
 	if _, err := fmt.Fprintln(out, data); err != nil {
 		return err
 	}
-	if err := a.publish([]actions.Output{{Name: "images", Value: data}}, ""); err != nil {
+	if err := a.Publish([]actions.Output{{Name: "images", Value: data}}, ""); err != nil {
 		return err
 	}
 	return runErr
-}
-
-// eventTargets are the targets of the GitHub event (or the named ones).
-func (a *app) eventTargets(names []string) (*event.Event, []*promote.Target, error) {
-	ev, err := event.FromEnv(a.getenv)
-	if err != nil {
-		return nil, nil, err
-	}
-	all, err := a.targets()
-	if err != nil {
-		return nil, nil, err
-	}
-	ts, err := pipeline.Targets(all, ev, names)
-	return ev, ts, err
 }

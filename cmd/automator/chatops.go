@@ -47,11 +47,11 @@ func chatopsRun(ctx context.Context, a *app, o *chatopsOptions, out io.Writer) e
 	if !ok {
 		return usageErrorf("chatops: the event names no repository")
 	}
-	ts, err := a.targets()
+	ts, err := a.Targets()
 	if err != nil {
 		return err
 	}
-	f, err := a.github()
+	f, err := a.GitHub()
 	if err != nil {
 		return err
 	}
@@ -59,13 +59,13 @@ func chatopsRun(ctx context.Context, a *app, o *chatopsOptions, out io.Writer) e
 	if err != nil {
 		return err
 	}
-	p, err := a.promoter(ctx, false)
+	p, err := a.Promoter(ctx, false)
 	if err != nil {
 		return err
 	}
-	matrix := func(ctx context.Context) (*status.Matrix, error) { return a.status(ctx, nil, status.DefaultHistory) }
+	matrix := func(ctx context.Context) (*status.Matrix, error) { return a.Status(ctx, nil, status.DefaultHistory) }
 	h := &chatops.Handler{API: chatops.NewAPI(client), Owner: owner, Repo: repo, Targets: ts, Policy: policy,
-		Work: chatops.Promoter{Promoter: p, Matrix: matrix}, Logger: a.logger.Named("chatops")}
+		Work: chatops.Promoter{Promoter: p, Matrix: matrix}, Logger: a.Logger.Named("chatops")}
 	res, err := h.Handle(ctx, ev.Comment)
 	if res != nil && res.Skipped != "" {
 		fmt.Fprintf(out, "nothing to do: %s\n", res.Skipped)

@@ -33,11 +33,11 @@ anything is wrong.`,
 		Example: `  automator config validate
   automator config validate --config deploy/automator.yaml`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := a.config()
+			cfg, err := a.Config()
 			if err != nil {
 				return err
 			}
-			a.logger.Info("config is valid", zap.String("file", cfg.Source()),
+			a.Logger.Info("config is valid", zap.String("file", cfg.Source()),
 				zap.Int("services", len(cfg.Services)), zap.Int("environments", len(cfg.Environments)))
 			return nil
 		},
@@ -52,7 +52,7 @@ func newConfigPrintCmd(a *app) *cobra.Command {
 		Example: `  automator config print
   automator config print --config .github/automator.yaml`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := a.config()
+			cfg, err := a.Config()
 			if err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deployment-automator/automator/internal/config"
+	"github.com/deployment-automator/automator/internal/factory"
 	"github.com/deployment-automator/automator/internal/registry"
 )
 
@@ -20,11 +21,11 @@ func newCopyCmd(a *app) *cobra.Command {
 		Args:    cobra.ExactArgs(2),
 		Example: help("copy.example"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := a.config()
+			cfg, err := a.Config()
 			if err != nil && !errors.Is(err, config.ErrNotFound) {
 				return err
 			}
-			c, err := a.registryClient(cfg)
+			c, err := a.RegistryClient(cfg)
 			if err != nil {
 				return err
 			}
@@ -36,7 +37,7 @@ func newCopyCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := carrier(c).Carry(cmd.Context(), src.Context().Name()+"@"+res.Digest.String(), args[1]); err != nil {
+			if _, err := factory.Carrier(c).Carry(cmd.Context(), src.Context().Name()+"@"+res.Digest.String(), args[1]); err != nil {
 				return fmt.Errorf("copying the signatures and attestations of %s: %w", args[0], err)
 			}
 			_, err = fmt.Fprintln(cmd.OutOrStdout(), res.Reference)
@@ -46,14 +47,4 @@ func newCopyCmd(a *app) *cobra.Command {
 	cmd.Flags().BoolVar(&force, "force", false, "move DST even if it already points to another digest")
 	cmd.Flags().StringSliceVar(&mountFrom, "mount-from", nil, "repositories in DST's registry that may hold SRC's blobs already: mounted, not uploaded")
 	return cmd
-}
-
-// registryClient builds the registry client from the config (nil when there is none) and the
-// environment; every registry path (push, copy, watch, scan) goes through it.
-func (a *app) registryClient(cfg *config.Config, extra ...registry.Option) (*registry.Client, error) {
-	return registry.New(append([]registry.Option{
-		registry.WithLogger(a.logger),
-		registry.WithConfig(cfg, a.getenv),
-		registry.WithUserAgent("automator/" + version),
-	}, extra...)...)
 }

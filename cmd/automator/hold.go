@@ -6,7 +6,6 @@ import (
 	"github.com/deployment-automator/automator/internal/gitops"
 	"github.com/deployment-automator/automator/internal/holds"
 	"github.com/deployment-automator/automator/internal/pipeline"
-	"github.com/deployment-automator/automator/internal/promote"
 )
 
 type holdOptions struct {
@@ -47,21 +46,16 @@ func newHoldCmd(a *app, release bool) *cobra.Command {
 }
 
 func holdRun(cmd *cobra.Command, a *app, o *holdOptions, release bool) error {
-	t, err := a.target(o.env)
-	if err != nil {
-		return err
-	}
-	cfg, err := a.config()
-	if err != nil {
-		return err
-	}
-	w, err := a.writer(o.dryRun)
+	t, err := a.Target(o.env)
 	if err != nil {
 		return err
 	}
 	// No gate, no copier: holds write only the holds file.
-	p := &promote.Promoter{Writer: w, Images: promote.ImagesFromConfig(cfg), Logger: a.logger.Named("promote"),
-		Holds: &holds.Checker{Reader: w, Logger: a.logger.Named("holds")}}
+	p, err := a.WritePromoter(o.dryRun)
+	if err != nil {
+		return err
+	}
+	p.Logger, p.Holds = a.Logger.Named("promote"), &holds.Checker{Reader: p.Writer, Logger: a.Logger.Named("holds")}
 	var res *gitops.Result
 	if release {
 		res, err = p.Release(cmd.Context(), t, o.service, o.by, o.reason)
@@ -81,5 +75,5 @@ func actor(a *app) string {
 
 // overrideFreezeFlag adds --override-freeze to a command that promotes.
 func overrideFreezeFlag(cmd *cobra.Command, a *app) {
-	cmd.Flags().StringVar(&a.freezeOverride, "override-freeze", "", "emergency: commit even inside a freeze window; the `REASON` lands in the Automator-Freeze-Override trailer")
+	cmd.Flags().StringVar(&a.FreezeOverride, "override-freeze", "", "emergency: commit even inside a freeze window; the `REASON` lands in the Automator-Freeze-Override trailer")
 }

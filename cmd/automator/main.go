@@ -1,6 +1,7 @@
 // Command automator promotes container images from an application monorepo
 // into a GitOps manifests repository. This package is wiring only: each
-// subcommand parses its flags and calls the internal stage packages.
+// subcommand parses its flags and runs over internal/factory's lazily built
+// dependencies and the internal stage packages; exit codes are decided here.
 package main
 
 import (

@@ -8,13 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"go.uber.org/zap"
 	"gopkg.in/yaml.v3"
 
 	"github.com/deployment-automator/automator/internal/actions"
-	"github.com/deployment-automator/automator/internal/config"
-	"github.com/deployment-automator/automator/internal/logging"
-	"github.com/deployment-automator/automator/internal/pipeline"
 )
 
 func runCLI(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, code int) {
@@ -156,26 +152,5 @@ func TestActionInputsDocumented(t *testing.T) {
 	}
 	if s != want {
 		t.Fatal("README.md action inputs/outputs are out of date with action.yml: run make schema")
-	}
-}
-
-// A dry-run promotion into an environment whose registry differs must not
-// fail for want of a copier, and must not copy: it gets a copier that
-// answers with the source digest without touching a registry.
-func TestDryRunPromoterCopiesNothing(t *testing.T) {
-	cfg := &config.Config{Environments: []config.Environment{{Name: "prod", Repo: t.TempDir(), Registry: "prod.invalid/acme"}}}
-	a := &app{getenv: func(string) string { return "" }, logger: zap.NewNop(), redactor: logging.NewRedactor(nil),
-		cfg: cfg, scanGate: &pipeline.Gate{}}
-	p, err := a.promoter(context.Background(), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.Copier == nil {
-		t.Fatal("dry-run promoter has no copier: promotion into another registry fails")
-	}
-	src := "ghcr.io/acme/cart@sha256:" + strings.Repeat("a", 64)
-	d, err := p.Copier.Copy(context.Background(), src, "prod.invalid/acme/cart:1")
-	if err != nil || d != "sha256:"+strings.Repeat("a", 64) {
-		t.Errorf("Copy = %q, %v", d, err)
 	}
 }

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/deployment-automator/automator/internal/detect"
 	"github.com/deployment-automator/automator/internal/event"
-	"github.com/deployment-automator/automator/internal/git"
 )
 
 // planFlags are the selection flags plan and run share.
@@ -64,7 +61,7 @@ func planRun(cmd *cobra.Command, a *app, o *planOptions) error {
 	if err != nil {
 		return err
 	}
-	res, err := a.plan(cmd.Context(), ev, o.flags)
+	res, err := a.Plan(cmd.Context(), ev, o.flags.Selection)
 	if err != nil {
 		return err
 	}
@@ -75,25 +72,5 @@ func planRun(cmd *cobra.Command, a *app, o *planOptions) error {
 	if err != nil {
 		return err
 	}
-	return a.publish(outs, res.SummaryMarkdown())
-}
-
-// plan selects the services to build from the event or the flags. In a
-// clone without history it asks the GitHub compare API through the
-// project's GitHub client, when credentials are configured.
-func (a *app) plan(ctx context.Context, ev *event.Event, f planFlags) (*detect.Result, error) {
-	cfg, err := a.config()
-	if err != nil {
-		return nil, err
-	}
-	repo, err := git.Open(filepath.Dir(cfg.Source()))
-	if err != nil {
-		return nil, err
-	}
-	opts := []detect.Option{detect.WithRepo(repo), detect.WithEvent(ev), detect.WithLogger(a.logger), detect.WithSelection(f.Selection)}
-	ownerRepo := ev.OwnerRepo(a.getenv)
-	if gh, err := a.github(); err == nil && ownerRepo != "" {
-		opts = append(opts, detect.WithComparer(gh, ownerRepo))
-	}
-	return detect.Plan(ctx, cfg, opts...)
+	return a.Publish(outs, res.SummaryMarkdown())
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/deployment-automator/automator/internal/actions"
 	"github.com/deployment-automator/automator/internal/gitops"
 	"github.com/deployment-automator/automator/internal/pipeline"
 	"github.com/deployment-automator/automator/internal/promote"
@@ -52,11 +51,11 @@ func newPromoteCmd(a *app) *cobra.Command {
 }
 
 func promoteRun(ctx context.Context, a *app, o *promoteOptions, out io.Writer) error {
-	cfg, err := a.config()
+	cfg, err := a.Config()
 	if err != nil {
 		return err
 	}
-	t, err := a.target(o.env)
+	t, err := a.Target(o.env)
 	if err != nil {
 		return err
 	}
@@ -68,18 +67,18 @@ func promoteRun(ctx context.Context, a *app, o *promoteOptions, out io.Writer) e
 		return err
 	}
 	if len(explicit) > 0 {
-		rc, err := a.registry()
+		rc, err := a.Registry()
 		if err != nil {
 			return err
 		}
-		if explicit, err = promote.ResolveSets(ctx, rc, explicit, a.logger); err != nil {
+		if explicit, err = promote.ResolveSets(ctx, rc, explicit, a.Logger); err != nil {
 			return err
 		}
 	}
 	if len(explicit) == 0 && t.From == nil {
 		return usageErrorf("environment %q has no promoteFrom: pass --set SERVICE=REPOSITORY:TAG", t.Name())
 	}
-	p, err := a.promoter(ctx, o.dryRun)
+	p, err := a.Promoter(ctx, o.dryRun)
 	if err != nil {
 		return err
 	}
@@ -101,44 +100,21 @@ func promoteResults(ctx context.Context, a *app, o *promoteOptions, out io.Write
 	if o.env != "" {
 		names = []string{o.env}
 	}
-	_, targets, err := a.eventTargets(names)
+	_, targets, err := a.EventTargets(names)
 	if err != nil {
 		return err
 	}
-	g, err := a.gate(ctx)
+	g, err := a.Gate(ctx)
 	if err != nil {
 		return err
 	}
-	p, err := a.promoter(ctx, o.dryRun)
+	p, err := a.Promoter(ctx, o.dryRun)
 	if err != nil {
 		return err
 	}
-	done := pipeline.DeliverResults(ctx, g, p, targets, images, a.logger.Named("writeback"))
-	if err := a.reportRun(out, done, o.dryRun); err != nil {
+	done := pipeline.DeliverResults(ctx, g, p, targets, images, a.Logger.Named("writeback"))
+	if err := a.ReportRun(out, done, o.dryRun); err != nil {
 		return err
 	}
 	return pipeline.Err(done.Envs)
-}
-
-// target is the named environment, resolved (a usage error when unknown).
-func (a *app) target(name string) (*promote.Target, error) {
-	all, err := a.targets()
-	if err != nil {
-		return nil, err
-	}
-	ts, err := all.Lookup(name)
-	if err != nil {
-		return nil, &usageError{err: err}
-	}
-	return ts[0], nil
-}
-
-// reportRun prints the environments' diffs and pull requests, and in
-// Actions writes the step outputs and job summary of a run.
-func (a *app) reportRun(out io.Writer, done *pipeline.Delivered, dryRun bool, extra ...actions.Output) error {
-	outs, summary, err := done.Report(out, dryRun)
-	if err != nil {
-		return err
-	}
-	return a.publish(append(extra, outs...), summary)
 }

@@ -47,8 +47,8 @@ func runRewrite(cmd *cobra.Command, a *app, files []string, ups []rewrite.Update
 	}
 	results, err := rewrite.RewriteFiles(cmd.Context(), files, ups, dryRun, insert, cmd.OutOrStdout(), summary, opts...)
 	for _, res := range results {
-		if a.logger != nil {
-			a.logger.Debug("rewrote manifest", zap.String("file", res.File), zap.Int("changes", len(res.Changes)), zap.Bool("dry_run", dryRun))
+		if a.Logger != nil {
+			a.Logger.Debug("rewrote manifest", zap.String("file", res.File), zap.Int("changes", len(res.Changes)), zap.Bool("dry_run", dryRun))
 		}
 	}
 	return err

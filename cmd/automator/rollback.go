@@ -4,7 +4,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deployment-automator/automator/internal/pipeline"
-	"github.com/deployment-automator/automator/internal/promote"
 )
 
 type rollbackOptions struct {
@@ -35,19 +34,14 @@ func newRollbackCmd(a *app) *cobra.Command {
 // rollbackRun restores through the promoter's write-back; a rollback is
 // never gated (it restores what ran before) and copies nothing.
 func rollbackRun(cmd *cobra.Command, a *app, o *rollbackOptions) error {
-	cfg, err := a.config()
+	t, err := a.Target(o.env)
 	if err != nil {
 		return err
 	}
-	t, err := a.target(o.env)
+	p, err := a.WritePromoter(o.dryRun)
 	if err != nil {
 		return err
 	}
-	w, err := a.writer(o.dryRun)
-	if err != nil {
-		return err
-	}
-	p := &promote.Promoter{Writer: w, Images: promote.ImagesFromConfig(cfg)}
 	res, err := p.Rollback(cmd.Context(), t, o.to, o.by, o.reason)
 	if res != nil {
 		pipeline.PrintResult(cmd.OutOrStdout(), res, o.dryRun)

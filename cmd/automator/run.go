@@ -40,11 +40,11 @@ func newRunCmd(a *app) *cobra.Command {
 }
 
 func runRun(ctx context.Context, a *app, o *runOptions, out io.Writer) error {
-	ev, targets, err := a.eventTargets(o.envs)
+	ev, targets, err := a.EventTargets(o.envs)
 	if err != nil {
 		return err
 	}
-	res, err := a.plan(ctx, ev, o.plan)
+	res, err := a.Plan(ctx, ev, o.plan.Selection)
 	if err != nil {
 		return err
 	}
@@ -52,22 +52,22 @@ func runRun(ctx context.Context, a *app, o *runOptions, out io.Writer) error {
 	for i, t := range targets {
 		names[i] = t.Name()
 	}
-	a.logger.Info("plan", zap.Strings("services", res.Names()), zap.String("range", res.Range), zap.Strings("environments", names))
+	a.Logger.Info("plan", zap.Strings("services", res.Names()), zap.String("range", res.Range), zap.Strings("environments", names))
 	planOuts, err := res.Outputs()
 	if err != nil {
 		return err
 	}
-	b, err := a.builds(ctx)
+	b, err := a.Builds(ctx)
 	if err != nil {
 		return err
 	}
-	d := &pipeline.Delivery{Builds: b, Logger: a.logger, Promoter: func() (pipeline.Lander, error) { return a.promoter(ctx, o.dryRun) }}
+	d := &pipeline.Delivery{Builds: b, Logger: a.Logger, Promoter: func() (pipeline.Lander, error) { return a.Promoter(ctx, o.dryRun) }}
 	req := pipeline.BuildRequest{Builder: o.builder, Parallelism: o.parallelism}.WithActionsEnv(a.getenv)
 	done, runErr := d.Run(ctx, res, targets, req, o.dryRun)
 	if done == nil {
 		return runErr
 	}
-	if err := a.reportRun(out, done, o.dryRun, planOuts...); err != nil {
+	if err := a.ReportRun(out, done, o.dryRun, planOuts...); err != nil {
 		return err
 	}
 	return runErr

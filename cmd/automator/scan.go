@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"time"
 
@@ -76,14 +75,18 @@ func runScan(cmd *cobra.Command, a *app, o scanOptions, ref string) error {
 	if adHoc && len(o.envs) > 0 {
 		return usageErrorf("--env and --fail-on/--ignore-unfixed/--mode are exclusive: an environment brings its own policy")
 	}
-	cfg, err := a.config()
-	if errors.Is(err, config.ErrNotFound) && len(o.envs) == 0 && a.configPath == "" {
+	cfg, err := a.Config()
+	if errors.Is(err, config.ErrNotFound) && len(o.envs) == 0 && a.ConfigPath == "" {
 		cfg, err = nil, nil // a one-off scan needs no config file
 	}
 	if err != nil {
 		return err
 	}
-	policies, err := scanPolicies(a, cfg, o, adHoc)
+	var adHocPolicy *config.Policy
+	if adHoc {
+		adHocPolicy = &config.Policy{FailOn: o.failOn, IgnoreUnfixed: o.ignoreUnfixed, Mode: o.mode}
+	}
+	policies, err := a.ScanPolicies(cfg, o.envs, adHocPolicy)
 	if err != nil {
 		return err
 	}
@@ -91,7 +94,7 @@ func runScan(cmd *cobra.Command, a *app, o scanOptions, ref string) error {
 	if err != nil {
 		return &usageError{err: err}
 	}
-	scanner, err := newScanner(ctx, a, cfg, o)
+	scanner, err := a.Scanner(ctx, cfg, o.trivy)
 	if err != nil {
 		return err
 	}
@@ -100,64 +103,17 @@ func runScan(cmd *cobra.Command, a *app, o scanOptions, ref string) error {
 	if o.layout != "" {
 		img, err = scan.OpenLayout(o.layout)
 	} else {
-		img, err = openRemoteForScan(ctx, a, cfg, ref)
+		img, err = a.OpenRemote(ctx, cfg, ref)
 	}
 	if err != nil {
 		return err
 	}
-	log := a.logger.With(zap.String("image", ref))
+	log := a.Logger.With(zap.String("image", ref))
 	log.Info("scanning image", zap.String("db", scanner.DB().Describe(time.Now())))
 	report, err := scanner.Scan(ctx, ref, img)
 	if err != nil {
 		return err
 	}
-	reports := gate.Reports{Format: o.format, SARIF: o.sarif, Markdown: o.markdown, Scrub: a.redactor.Redact}
+	reports := gate.Reports{Format: o.format, SARIF: o.sarif, Markdown: o.markdown, Scrub: a.Redactor.Redact}
 	return reports.Apply(cmd.OutOrStdout(), log, report, gate.EvaluateAll(report, policies, ignores, time.Now()), time.Now())
-}
-
-// newScanner opens Trivy with the config's scan settings and the flags.
-func newScanner(ctx context.Context, a *app, cfg *config.Config, o scanOptions) (*scan.Trivy, error) {
-	var sc config.Scan
-	if cfg != nil {
-		sc = cfg.Scan
-	}
-	return scan.New(ctx, scan.WithConfig(o.trivy.Apply(sc)), scan.WithLogger(a.logger))
-}
-
-// scanPolicies picks the policies to apply: the named environments', an
-// ad-hoc one from flags, or scan.policy (the config default when no config).
-func scanPolicies(a *app, cfg *config.Config, o scanOptions, adHoc bool) ([]gate.EnvPolicy, error) {
-	if len(o.envs) > 0 {
-		all, err := a.targets()
-		if err != nil {
-			return nil, err
-		}
-		ps, err := all.Policies(o.envs...)
-		if err != nil {
-			return nil, &usageError{err: err}
-		}
-		return ps, nil
-	}
-	var adHocPolicy *config.Policy
-	if adHoc {
-		adHocPolicy = &config.Policy{FailOn: o.failOn, IgnoreUnfixed: o.ignoreUnfixed, Mode: o.mode}
-	}
-	p, err := gate.DefaultScanPolicy(cfg, adHocPolicy)
-	if err != nil {
-		return nil, &usageError{err: err}
-	}
-	return []gate.EnvPolicy{p}, nil
-}
-
-// openRemoteForScan opens ref through the one registry client (config
-// credentials, Docker config, GITHUB_TOKEN for ghcr.io, insecure hosts).
-func openRemoteForScan(ctx context.Context, a *app, cfg *config.Config, ref string) (v1.Image, error) {
-	rc, err := a.registryClient(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := rc.ParseReference(ref); err != nil {
-		return nil, &usageError{err: err}
-	}
-	return rc.Image(ctx, ref)
 }

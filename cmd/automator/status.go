@@ -6,8 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/deployment-automator/automator/internal/holds"
-	"github.com/deployment-automator/automator/internal/promote"
 	"github.com/deployment-automator/automator/internal/status"
 )
 
@@ -44,40 +42,15 @@ func statusRun(ctx context.Context, a *app, o *statusOptions, out io.Writer) err
 	if err != nil {
 		return &usageError{err: err}
 	}
-	m, err := a.status(ctx, o.envs, o.history)
+	m, err := a.Status(ctx, o.envs, o.history)
 	if m == nil {
 		return err
 	}
 	if err := status.RenderTo(out, o.output, m, f); err != nil {
 		return err
 	}
-	if err := a.publish(nil, status.RenderMarkdown(m)); err != nil {
+	if err := a.Publish(nil, status.RenderMarkdown(m)); err != nil {
 		return err
 	}
 	return m.Err() // problems, also when no environment could be read
-}
-
-// status reads the matrix of the named environments (all when none).
-func (a *app) status(ctx context.Context, envs []string, history int) (*status.Matrix, error) {
-	cfg, err := a.config()
-	if err != nil {
-		return nil, err
-	}
-	ts, err := a.targets()
-	if err != nil {
-		return nil, err
-	}
-	targets := []*promote.Target(ts)
-	if len(envs) > 0 {
-		if targets, err = ts.Lookup(envs...); err != nil {
-			return nil, &usageError{err: err}
-		}
-	}
-	r, err := a.router(false)
-	if err != nil {
-		return nil, err
-	}
-	images := promote.ImagesFromConfig(cfg)
-	return status.Read(ctx, r, targets, images, status.WithHistory(history),
-		status.WithAnnotators(status.NewHolds(&holds.Checker{Reader: r}, targets, images)))
 }

@@ -35,13 +35,13 @@ func newVerifyCmd(a *app) *cobra.Command {
 // verifyRun prints the evidence of every image as JSON; any unverified
 // image is an *evidence.UnverifiedError (exit 3).
 func verifyRun(cmd *cobra.Command, a *app, o *verifyOptions, images []string) error {
-	cfg, err := a.config()
+	cfg, err := a.Config()
 	if err != nil && (o.env != "" || !errors.Is(err, config.ErrNotFound)) {
 		return err
 	}
 	var base evidence.Policy
 	if o.env != "" {
-		t, err := a.target(o.env)
+		t, err := a.Target(o.env)
 		if err != nil {
 			return err
 		}
@@ -54,7 +54,7 @@ func verifyRun(cmd *cobra.Command, a *app, o *verifyOptions, images []string) er
 	if err != nil {
 		return &usageError{err: err}
 	}
-	rc, err := a.registryClient(cfg)
+	rc, err := a.RegistryClient(cfg)
 	if err != nil {
 		return err
 	}

@@ -8,11 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/deployment-automator/automator/internal/config"
-	"github.com/deployment-automator/automator/internal/gitops"
-	"github.com/deployment-automator/automator/internal/promote"
-	"github.com/deployment-automator/automator/internal/registry"
 	"github.com/deployment-automator/automator/internal/status"
-	"github.com/deployment-automator/automator/internal/transport"
 	"github.com/deployment-automator/automator/internal/watch"
 )
 
@@ -35,7 +31,7 @@ func newWatchCmd(a *app) *cobra.Command {
 		Args:    cobra.NoArgs,
 		Example: help("watch.example"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := a.config()
+			cfg, err := a.Config()
 			if err != nil {
 				return err
 			}
@@ -59,22 +55,22 @@ func newWatchCmd(a *app) *cobra.Command {
 // complete validates the flags against the config: rules to watch, the
 // shard, and the webhook secret --listen needs.
 func (o *watchOptions) complete(a *app, cfg *config.Config) error {
-	c, err := watch.Flags{Shard: o.shardFlag, Listen: o.listen}.Check(cfg.Watch, a.configPath, a.getenv)
+	c, err := watch.Flags{Shard: o.shardFlag, Listen: o.listen}.Check(cfg.Watch, a.ConfigPath, a.getenv)
 	if err != nil {
 		return &usageError{err: err}
 	}
 	o.shard, o.secret = c.Shard, c.Secret
-	a.redactor.AddKnown(string(o.secret))
+	a.Redactor.AddKnown(string(o.secret))
 	return nil
 }
 
 func watchRun(ctx context.Context, a *app, cfg *config.Config, o *watchOptions) error {
-	log := a.logger.Named("watch")
+	log := a.Logger.Named("watch")
 	promReg, m, err := watch.NewMetricsRegistry()
 	if err != nil {
 		return err
 	}
-	w, err := a.watcher(ctx, cfg, o, m, log)
+	w, err := a.Watcher(ctx, cfg, o.dryRun, m, log, watch.WithShard(o.shard), watch.WithGrace(o.grace))
 	if err != nil {
 		return err
 	}
@@ -85,7 +81,7 @@ func watchRun(ctx context.Context, a *app, cfg *config.Config, o *watchOptions) 
 		return err
 	}
 	board := watch.NewStatusBoard(func(ctx context.Context) (*status.Matrix, error) {
-		return a.status(ctx, nil, status.DefaultHistory)
+		return a.Status(ctx, nil, status.DefaultHistory)
 	}, max(o.statusEvery, time.Minute), log.Named("status"))
 	if err := promReg.Register(board); err != nil {
 		return err
@@ -102,38 +98,4 @@ func watchRun(ctx context.Context, a *app, cfg *config.Config, o *watchOptions) 
 	watch.Shutdown(ctx, servers, 5*time.Second)
 	log.Info("watcher stopped")
 	return runErr
-}
-
-// watcher wires the watcher: the registry, and promotions through the same
-// gate and write-back as run (each new image is scanned by digest, once
-// whatever the number of environments, and blocked where the environment's
-// policy says so), reading each environment once per cycle.
-func (a *app) watcher(ctx context.Context, cfg *config.Config, o *watchOptions, m *watch.Metrics, log *zap.Logger) (*watch.Watcher, error) {
-	rr, err := a.registryClient(cfg, registry.WithLogger(log.Named("registry")),
-		registry.WithRequestObserver(m.ObserveRegistryRequest), registry.WithDefaultRPS(transport.DefaultRPS))
-	if err != nil {
-		return nil, err
-	}
-	// The process's one client: the gate's scans and the promoter's copies
-	// share its per-host limits, auth and metrics with tag listing.
-	a.reg = rr
-	perCycle := func(w gitops.Writer) gitops.Writer { return promote.NewCachedReads(w, watch.CycleOf) }
-	p, err := a.promoter(ctx, o.dryRun, perCycle)
-	if err != nil {
-		return nil, err
-	}
-	targets, err := a.targets()
-	if err != nil {
-		return nil, err
-	}
-	cur, lander, err := watch.WriteBack(p, targets, cfg.Watch.Rules)
-	if err != nil {
-		return nil, &usageError{err: err}
-	}
-	w, err := watch.New(cfg.Watch, rr, cur, lander, watch.WithLogger(log), watch.WithMetrics(m),
-		watch.WithShard(o.shard), watch.WithGrace(o.grace))
-	if err != nil {
-		return nil, &usageError{err: err}
-	}
-	return w, nil
 }

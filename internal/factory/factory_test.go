@@ -1,6 +1,7 @@
-package main
+package factory
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/logging"
+	"github.com/deployment-automator/automator/internal/pipeline"
 )
 
 // A workflow that writes with its token instead of a GitHub App is told so,
@@ -34,8 +36,8 @@ func TestTokenFallbackIsAnnounced(t *testing.T) {
 			summary := filepath.Join(t.TempDir(), "summary.md")
 			tt.env["GITHUB_STEP_SUMMARY"] = summary
 			core, logs := observer.New(zapcore.DebugLevel)
-			a := &app{getenv: func(k string) string { return tt.env[k] }, logger: zap.New(core), redactor: logging.NewRedactor(nil)}
-			if err := a.announceTokenFallback(tt.cfg); err != nil {
+			f := &Factory{Getenv: func(k string) string { return tt.env[k] }, Logger: zap.New(core), Redactor: logging.NewRedactor(nil)}
+			if err := f.announceTokenFallback(tt.cfg); err != nil {
 				t.Fatal(err)
 			}
 			md, _ := os.ReadFile(summary)
@@ -45,5 +47,26 @@ func TestTokenFallbackIsAnnounced(t *testing.T) {
 				t.Errorf("warned %v, in summary %v; want %v\n%s", warned, inSummary, tt.warn, md)
 			}
 		})
+	}
+}
+
+// A dry-run promotion into an environment whose registry differs must not
+// fail for want of a copier, and must not copy: it gets a copier that
+// answers with the source digest without touching a registry.
+func TestDryRunPromoterCopiesNothing(t *testing.T) {
+	cfg := &config.Config{Environments: []config.Environment{{Name: "prod", Repo: t.TempDir(), Registry: "prod.invalid/acme"}}}
+	f := &Factory{Getenv: func(string) string { return "" }, Logger: zap.NewNop(), Redactor: logging.NewRedactor(nil),
+		cfg: cfg, scanGate: &pipeline.Gate{}}
+	p, err := f.Promoter(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Copier == nil {
+		t.Fatal("dry-run promoter has no copier: promotion into another registry fails")
+	}
+	src := "ghcr.io/acme/cart@sha256:" + strings.Repeat("a", 64)
+	d, err := p.Copier.Copy(context.Background(), src, "prod.invalid/acme/cart:1")
+	if err != nil || d != "sha256:"+strings.Repeat("a", 64) {
+		t.Errorf("Copy = %q, %v", d, err)
 	}
 }
