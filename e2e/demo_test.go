@@ -99,7 +99,7 @@ func TestDemo(t *testing.T) {
 
 	step("6. The release tag v0.2.0 on the same commit: the candidate's digests re-tagged as 0.2.0, prod's PR — one run, no rebuild")
 	rel := s.runOnTag(t, "v0.2.0", change, func(ev harness.Event) map[string]string {
-		return s.actionEnv(ev, map[string]string{"command": "run"})
+		return signing(s.actionEnv(ev, map[string]string{"command": "run"}))
 	})
 	if rel.code != 3 {
 		t.Fatalf("release run exit %d, want 3 (frontend blocked for prod)\n%s\n%s", rel.code, rel.stdout, rel.stderr)

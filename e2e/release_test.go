@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -40,8 +41,10 @@ func (s *shop) runOnTag(t *testing.T, tag, commit string, start func(harness.Eve
 	return out
 }
 
-// registryDigests returns, per tag of repository (acme/cart), the digest the
-// registry serves for it.
+// registryDigests returns, per image tag of repository (acme/cart), the
+// digest the registry serves for it. Cosign's evidence tags
+// (sha256-<hex>.sig, .att, .sbom) are left out: they are signatures and
+// attestations bound to an image's digest, not images of the service.
 func (s *shop) registryDigests(t *testing.T, repository string) map[string]string {
 	t.Helper()
 	tags, err := remote.List(mustRepo(t, s.reg.Ref(repository)), remote.WithAuth(s.reg.Authenticator()))
@@ -50,10 +53,17 @@ func (s *shop) registryDigests(t *testing.T, repository string) map[string]strin
 	}
 	out := map[string]string{}
 	for _, tag := range tags {
+		if evidenceTag.MatchString(tag) {
+			continue
+		}
 		out[tag] = s.headDigest(s.reg.Ref(repository) + ":" + tag)
 	}
 	return out
 }
+
+// evidenceTag matches cosign's tags for a digest's signature, attestations
+// and SBOM.
+var evidenceTag = regexp.MustCompile(`^sha256-[0-9a-f]{64}\.(sig|att|sbom)$`)
 
 // checkRelease runs the release-candidate to release story on commit, whose
 // push to main already published cart and checkout at pushed (service →
