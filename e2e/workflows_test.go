@@ -38,7 +38,7 @@ type exampleWorkflow struct {
 
 // workflowOrder is the order the examples run in, each building on what
 // the earlier ones left in the registry and the manifests repository.
-var workflowOrder = []string{"single-job.yml", "fan-out.yml", "release.yml", "promote-prod.yml"}
+var workflowOrder = []string{"single-job.yml", "fan-out.yml", "release.yml", "promote-prod.yml", "status.yml", "chatops.yml"}
 
 // dispatchInputs are the workflow_dispatch inputs the test gives each
 // example (inputs with a default take it).
@@ -94,6 +94,15 @@ func TestWorkflows(t *testing.T) {
 		t.Errorf("the workflows left no prod PR pinning cart 2.1.1:\n%s", prod)
 	}
 
+	// chatops.yml answered the maintainer's /automator status on the prod
+	// pull request with the matrix.
+	if pr := s.openPull(t, "automator/prod"); pr != nil {
+		cs := s.gh.Comments(manifestRepo, pr.Number)
+		if len(cs) < 2 || !strings.Contains(cs[len(cs)-1].Body, "prod") || !strings.Contains(cs[len(cs)-1].Body, "sha256:") {
+			t.Errorf("chatops.yml left no status answer on prod's pull request: %+v", cs)
+		}
+	}
+
 	// A TAG@DIGEST the registry contradicts is refused (exit 2), and
 	// nothing is written.
 	env := s.gh.Env(manifestRepo)
@@ -131,6 +140,17 @@ func (s *shop) workflowEvents(t *testing.T, name string, wf exampleWorkflow, rep
 			out = append(out, s.gh.PushEvent(repo, "refs/tags/v2.1.1-rc1", zeroSHA, commit, false))
 		}
 	}
+	if _, ok := wf.On["issue_comment"]; ok {
+		// A maintainer asks on the open prod pull request of the manifests
+		// repository, where the chatops workflow lives.
+		prod := s.openPull(t, "automator/prod")
+		if prod == nil {
+			t.Fatalf("%s: no open prod pull request to comment on", name)
+		}
+		s.gh.SetRole(manifestRepo, "mona", "maintain")
+		id := s.gh.AddComment(manifestRepo, prod.Number, "mona", "Looks right.\n/automator status")
+		out = append(out, s.gh.CommentEvent(harness.EventRepo{FullName: manifestRepo, DefaultBranch: "main"}, "created", prod.Number, id))
+	}
 	if _, ok := wf.On["workflow_dispatch"]; ok {
 		out = append(out, s.gh.WorkflowDispatchEvent(repo, "refs/heads/main", commit, dispatchInputs[name]))
 	} else if _, ok := wf.On["schedule"]; ok {
@@ -158,6 +178,9 @@ func (s *shop) runWorkflow(t *testing.T, name string, wf exampleWorkflow, ev har
 			}
 			done[jobName], progressed = true, true
 			vars := map[string]string{"github.repository_owner": "acme"}
+			if ev.Name == "issue_comment" {
+				vars["github.event.comment.body"], vars["github.event.comment.user.type"] = "Looks right.\n/automator status", "User"
+			}
 			for k, v := range workflowInputs(wf, name, ev) {
 				vars["inputs."+k] = v
 			}
@@ -272,13 +295,35 @@ func evalExpr(t *testing.T, v string, vars map[string]string) string {
 	})
 }
 
-// evalCondition evaluates a job's `if:` of the form X == 'Y'.
+// evalCondition evaluates a job's `if:`: terms joined by &&, each
+// X == 'Y', X != 'Y' or contains(X, 'Y').
 func evalCondition(t *testing.T, cond string, vars map[string]string) bool {
-	left, right, ok := strings.Cut(cond, " == ")
-	if !ok {
-		t.Fatalf("condition %q: only X == 'Y' is understood here", cond)
+	for _, term := range strings.Split(cond, "&&") {
+		term = strings.TrimSpace(term)
+		value := func(x string) string { return evalExpr(t, "${{ "+strings.TrimSpace(x)+" }}", vars) }
+		literal := func(y string) string { return strings.Trim(strings.TrimSpace(y), "'") }
+		if inner, ok := strings.CutPrefix(term, "contains("); ok {
+			x, y, _ := strings.Cut(strings.TrimSuffix(inner, ")"), ",")
+			if !strings.Contains(value(x), literal(y)) {
+				return false
+			}
+			continue
+		}
+		if left, right, ok := strings.Cut(term, " != "); ok {
+			if value(left) == literal(right) {
+				return false
+			}
+			continue
+		}
+		left, right, ok := strings.Cut(term, " == ")
+		if !ok {
+			t.Fatalf("condition %q: only X == 'Y', X != 'Y' and contains(X, 'Y') joined by && are understood here", cond)
+		}
+		if value(left) != literal(right) {
+			return false
+		}
 	}
-	return evalExpr(t, "${{ "+strings.TrimSpace(left)+" }}", vars) == strings.Trim(strings.TrimSpace(right), "'")
+	return true
 }
 
 func matrixEntries(t *testing.T, raw string) []map[string]any {
