@@ -4,8 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/deployment-automator/automator/internal/registry"
 )
 
 // CopyFunc copies src (REPOSITORY:TAG or REPOSITORY@DIGEST) to dst (the
@@ -41,11 +40,10 @@ func (c Carrier) Carry(ctx context.Context, image, dst string) ([]string, error)
 	if to.Context().Name() == d.Context().Name() {
 		return nil, nil // a re-tag: the evidence is already beside the digest
 	}
-	opts := c.Registry.RemoteOptions(ctx)
 	var out []string
 	for _, suffix := range []string{sigSuffix, attSuffix, sbomSuffix} {
 		tag := artifactTag(d, suffix)
-		if _, err := remote.Head(tag, opts...); isNotFound(err) {
+		if _, err := c.Registry.Digest(ctx, tag.String()); registry.IsNotFound(err) {
 			continue
 		} else if err != nil {
 			return out, fmt.Errorf("reading %s: %w", tag, err)
@@ -56,36 +54,16 @@ func (c Carrier) Carry(ctx context.Context, image, dst string) ([]string, error)
 		}
 		out = append(out, target)
 	}
-	refs, err := c.referrers(ctx, d, opts)
+	refs, err := c.Registry.Referrers(ctx, d.String())
 	if err != nil {
 		return out, err
 	}
 	for _, r := range refs {
-		target := to.Context().Digest(r).String()
-		if err := c.Copy(ctx, d.Context().Digest(r).String(), target); err != nil {
+		target := to.Context().Digest(r.String()).String()
+		if err := c.Copy(ctx, d.Context().Digest(r.String()).String(), target); err != nil {
 			return out, fmt.Errorf("copying referrer %s of %s: %w", r, image, err)
 		}
 		out = append(out, target)
-	}
-	return out, nil
-}
-
-// referrers lists the digests of d's OCI 1.1 referrers.
-func (c Carrier) referrers(ctx context.Context, d name.Digest, opts []remote.Option) ([]string, error) {
-	idx, err := remote.Referrers(d, opts...)
-	if isNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("listing the referrers of %s: %w", d, err)
-	}
-	m, err := idx.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("listing the referrers of %s: %w", d, err)
-	}
-	out := make([]string, 0, len(m.Manifests))
-	for _, desc := range m.Manifests {
-		out = append(out, desc.Digest.String())
 	}
 	return out, nil
 }

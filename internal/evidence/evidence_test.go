@@ -21,22 +21,25 @@ import (
 
 	"github.com/deployment-automator/automator/internal/evidence"
 	"github.com/deployment-automator/automator/internal/gate"
+	"github.com/deployment-automator/automator/internal/registry"
 )
 
-// fakeRegistry is an in-memory registry behind the evidence.Registry
-// interface.
-type fakeRegistry struct{ host string }
-
-func (fakeRegistry) ParseReference(s string) (name.Reference, error) { return name.ParseReference(s) }
-func (fakeRegistry) RemoteOptions(ctx context.Context) []remote.Option {
-	return []remote.Option{remote.WithContext(ctx)}
+// fakeRegistry is go-containerregistry's in-memory registry behind the
+// project's registry client (what evidence.Registry is in production).
+type fakeRegistry struct {
+	*registry.Client
+	host string
 }
 
 func newRegistry(t *testing.T) fakeRegistry {
 	t.Helper()
 	s := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(s.Close)
-	return fakeRegistry{host: strings.TrimPrefix(s.URL, "http://")}
+	c, err := registry.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fakeRegistry{Client: c, host: strings.TrimPrefix(s.URL, "http://")}
 }
 
 // push writes a random image to repo and returns REPOSITORY@DIGEST.

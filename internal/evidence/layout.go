@@ -2,19 +2,17 @@ package evidence
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/deployment-automator/automator/internal/registry"
 )
 
 // cosign's layout of signatures and attestations (see the package doc).
@@ -80,11 +78,21 @@ func ShortType(uri string) string {
 }
 
 // Registry is what this package needs of the registry client
-// (registry.Client satisfies it): reference parsing with the configured
-// insecure hosts, and the client's remote options.
+// (registry.Client satisfies it; only internal/registry talks to
+// registries): reference parsing with the configured insecure hosts, and
+// reading, resolving and writing artifacts. Not-found answers satisfy
+// registry.IsNotFound.
 type Registry interface {
 	ParseReference(s string) (name.Reference, error)
-	RemoteOptions(ctx context.Context) []remote.Option
+	// Digest is the digest ref resolves to now.
+	Digest(ctx context.Context, ref string) (v1.Hash, error)
+	// Image opens ref for reading.
+	Image(ctx context.Context, ref string) (v1.Image, error)
+	// WriteImage writes img under ref.
+	WriteImage(ctx context.Context, ref string, img v1.Image) error
+	// Referrers lists the OCI 1.1 referrers of REPOSITORY@DIGEST (none
+	// when the registry knows none).
+	Referrers(ctx context.Context, digest string) ([]v1.Hash, error)
 }
 
 // digestRef parses image as REPOSITORY@DIGEST: evidence is bound to a
@@ -128,8 +136,8 @@ type artifact struct {
 
 // readArtifact reads the artifact at tag; (nil, nil) when there is none.
 func readArtifact(ctx context.Context, reg Registry, tag name.Tag) (*artifact, error) {
-	img, err := remote.Image(tag, reg.RemoteOptions(ctx)...)
-	if isNotFound(err) {
+	img, err := reg.Image(ctx, tag.String())
+	if registry.IsNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
@@ -181,7 +189,7 @@ func writeArtifact(ctx context.Context, reg Registry, tag name.Tag, keep []layer
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("writing %s: %w", tag, err)
 	}
-	if err := remote.Write(tag, img, reg.RemoteOptions(ctx)...); err != nil {
+	if err := reg.WriteImage(ctx, tag.String(), img); err != nil {
 		return v1.Hash{}, fmt.Errorf("writing %s: %w", tag, err)
 	}
 	d, err := img.Digest()
@@ -189,21 +197,4 @@ func writeArtifact(ctx context.Context, reg Registry, tag name.Tag, keep []layer
 		return v1.Hash{}, fmt.Errorf("writing %s: %w", tag, err)
 	}
 	return d, nil
-}
-
-// isNotFound reports a registry's answer that a manifest does not exist.
-func isNotFound(err error) bool {
-	var te *transport.Error
-	if !errors.As(err, &te) {
-		return false
-	}
-	if te.StatusCode == http.StatusNotFound {
-		return true
-	}
-	for _, d := range te.Errors {
-		if d.Code == transport.ManifestUnknownErrorCode || d.Code == transport.NameUnknownErrorCode {
-			return true
-		}
-	}
-	return false
 }

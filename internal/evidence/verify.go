@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/dsse"
 	"github.com/sigstore/sigstore/pkg/signature/payload"
@@ -95,12 +94,12 @@ func (v *Verifier) Verify(ctx context.Context, image string, p Policy) (*Result,
 	}
 	d, ok := ref.(name.Digest)
 	if !ok {
-		desc, err := remote.Head(ref, v.reg.RemoteOptions(ctx)...)
+		h, err := v.reg.Digest(ctx, ref.String())
 		if err != nil {
 			return nil, fmt.Errorf("resolving %s: %w", image, err)
 		}
-		d = ref.Context().Digest(desc.Digest.String())
-		image = ref.Context().Name() + "@" + desc.Digest.String()
+		d = ref.Context().Digest(h.String())
+		image = ref.Context().Name() + "@" + h.String()
 	}
 	res := &Result{Image: image}
 	sigs, err := readArtifact(ctx, v.reg, artifactTag(d, sigSuffix))
