@@ -55,7 +55,6 @@ func holdRun(cmd *cobra.Command, a *app, o *holdOptions, release bool) error {
 	if err != nil {
 		return err
 	}
-	p.Logger, p.Holds = a.Logger.Named("promote"), &holds.Checker{Reader: p.Writer, Logger: a.Logger.Named("holds")}
 	var res *gitops.Result
 	if release {
 		res, err = p.Release(cmd.Context(), t, o.service, o.by, o.reason)

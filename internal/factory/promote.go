@@ -109,7 +109,8 @@ func (f *Factory) Promoter(ctx context.Context, dryRun bool, wrap ...func(gitops
 	if p.Gate, err = f.promoteGate(ctx); err != nil {
 		return nil, err
 	}
-	p.Logger, p.Copier, p.Registries, p.Override = f.Logger.Named("promote"), promote.DryRunCopier{}, promote.RegistriesFromConfig(f.cfg), f.FreezeOverride
+	p.Copier, p.Registries, p.Override = promote.DryRunCopier{}, promote.RegistriesFromConfig(f.cfg), f.FreezeOverride
+	// Holds and soak read through the wrapped writer (the watcher's cache).
 	hc := &holds.Checker{Reader: p.Writer, Logger: f.Logger.Named("holds")}
 	p.Holds, p.Since = hc, hc
 	if !dryRun {
@@ -123,7 +124,7 @@ func (f *Factory) Promoter(ctx context.Context, dryRun bool, wrap ...func(gitops
 }
 
 // WritePromoter is a promoter that only writes: no gate, no copier, for
-// what brings no new image (holds, releases, rollbacks).
+// what brings no new image (holds, releases, rollbacks); it reads holds.
 func (f *Factory) WritePromoter(dryRun bool) (*promote.Promoter, error) {
 	cfg, err := f.Config()
 	if err != nil {
@@ -133,7 +134,8 @@ func (f *Factory) WritePromoter(dryRun bool) (*promote.Promoter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &promote.Promoter{Writer: w, Images: promote.ImagesFromConfig(cfg)}, nil
+	hc := &holds.Checker{Reader: w, Logger: f.Logger.Named("holds")}
+	return &promote.Promoter{Writer: w, Images: promote.ImagesFromConfig(cfg), Logger: f.Logger.Named("promote"), Holds: hc}, nil
 }
 
 // Builds wires the build stage shared by build and run.

@@ -336,16 +336,26 @@ func renderBlocked(b *strings.Builder, blocked []Blocked, findings bool, rows in
 }
 
 func renderDropped(b *strings.Builder, dropped []Dropped, rows int) {
-	if len(dropped) == 0 {
+	renderCapped(b, "Not carried over", "These updates were pending from earlier runs but could not be verified again, so they were dropped:\n\n",
+		len(dropped), rows, func(i int) string {
+			d := dropped[i]
+			return fmt.Sprintf("**%s** `%s`: %s", d.Update.Service, d.Update.Ref(), capRunes(d.Reason, 300))
+		})
+}
+
+// renderCapped writes a "### heading (n)" section, intro, and a list item
+// per entry (item(i)), naming at most rows of them.
+func renderCapped(b *strings.Builder, heading, intro string, n, rows int, item func(i int) string) {
+	if n == 0 {
 		return
 	}
-	fmt.Fprintf(b, "\n### Not carried over (%d)\n\nThese updates were pending from earlier runs but could not be verified again, so they were dropped:\n\n", len(dropped))
-	for i, d := range dropped {
+	fmt.Fprintf(b, "\n### %s (%d)\n\n%s", heading, n, intro)
+	for i := range n {
 		if i == rows {
-			fmt.Fprintf(b, "- …and %d more\n", len(dropped)-rows)
+			fmt.Fprintf(b, "- …and %d more\n", n-rows)
 			break
 		}
-		fmt.Fprintf(b, "- **%s** `%s`: %s\n", d.Update.Service, d.Update.Ref(), capRunes(d.Reason, 300))
+		b.WriteString("- " + item(i) + "\n")
 	}
 }
 
@@ -531,22 +541,16 @@ func commitMessage(subject string, req Request, updates []Update, links Links, b
 // renderHeld lists the services held in the environment (holds and
 // reverts automation does not promote over), naming at most rows.
 func renderHeld(b *strings.Builder, held []Held, rows int) {
-	if len(held) == 0 {
-		return
-	}
-	fmt.Fprintf(b, "\n### Held, not promoted (%d)\n\n", len(held))
-	for i, h := range held {
-		if i == rows {
-			fmt.Fprintf(b, "- …and %d more\n", len(held)-rows)
-			break
-		}
-		name := h.Service
+	renderCapped(b, "Held, not promoted", "", len(held), rows, func(i int) string {
+		name := held[i].Service
 		if name == "*" {
 			name = "every service"
 		}
-		fmt.Fprintf(b, "- **%s**: %s\n", name, capRunes(oneLine(h.Reason), 500))
+		return fmt.Sprintf("**%s**: %s", name, capRunes(oneLine(held[i].Reason), 500))
+	})
+	if len(held) > 0 {
+		b.WriteString("\nRelease a hold with `automator release --env ENV --service SERVICE`.\n")
 	}
-	b.WriteString("\nRelease a hold with `automator release --env ENV --service SERVICE`.\n")
 }
 
 // oneLine folds text onto one line (trailers and list items are lines).
