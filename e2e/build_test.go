@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,36 +26,8 @@ import (
 	"github.com/deployment-automator/automator/internal/scan/scantest"
 )
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
-// automatorBinary returns $AUTOMATOR_BIN, or builds ./cmd/automator once per test process.
-func automatorBinary(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("AUTOMATOR_BIN"); p != "" {
-		return p
-	}
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "automator-e2e-bin-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "automator")
-		cmd := exec.Command("go", "build", "-o", binPath, "../cmd/automator")
-		cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local", "GOEXPERIMENT=jsonv2")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("building automator: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
-}
+// automatorBinary is harness.AutomatorBinary.
+func automatorBinary(t *testing.T) string { return harness.AutomatorBinary(t) }
 
 // copyTree copies the sample monorepo so the test can edit its config.
 func copyTree(t *testing.T, src, dst string) {

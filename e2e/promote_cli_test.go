@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/deployment-automator/automator/e2e/harness"
@@ -67,38 +65,8 @@ environments:
 	return cw
 }
 
-var cliBin = struct {
-	once sync.Once
-	path string
-	err  error
-}{}
-
-// cliBinary is $AUTOMATOR_BIN or ./cmd/automator built once per process (the
-// build_test.go helper of the same contract lives in package e2e_test, which
-// cannot reach this package's world).
-func cliBinary(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("AUTOMATOR_BIN"); p != "" {
-		return p
-	}
-	cliBin.once.Do(func() {
-		dir, err := os.MkdirTemp("", "automator-cli-")
-		if err != nil {
-			cliBin.err = err
-			return
-		}
-		cliBin.path = filepath.Join(dir, "automator")
-		cmd := exec.Command("go", "build", "-o", cliBin.path, "../cmd/automator")
-		cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local", "GOEXPERIMENT=jsonv2")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			cliBin.err = fmt.Errorf("building automator: %v\n%s", err, out)
-		}
-	})
-	if cliBin.err != nil {
-		t.Fatal(cliBin.err)
-	}
-	return cliBin.path
-}
+// cliBinary is harness.AutomatorBinary.
+func cliBinary(t *testing.T) string { return harness.AutomatorBinary(t) }
 
 // automator runs the built binary in the app directory and returns stdout,
 // stderr and the exit code.

@@ -41,7 +41,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		mask = stdout
 	}
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv,
-		Factory: factory.Factory{Getenv: getenv, Redactor: logging.NewRedactor(mask), Stdout: stdout, UserAgent: "automator/" + version}}
+		Factory: factory.Factory{Getenv: getenv, Redactor: logging.NewRedactor(mask), Stdout: stdout, UserAgent: "automator/" + version, Version: version}}
 	a.Redactor.AddKnownEnv(getenv)
 	root := newRootCmd(a)
 	if len(args) == 0 && inActions && getenv("INPUT_COMMAND") != "" {

@@ -7,8 +7,10 @@ import (
 	"log"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +20,39 @@ import (
 
 	"github.com/deployment-automator/automator/internal/scan/scantest"
 )
+
+var scannerBuild struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// scannerEnv points automator at an automator-scan executable:
+// $AUTOMATOR_SCANNER (make test sets it to bin/automator-scan), or one
+// built once for this test process.
+func scannerEnv(t *testing.T) map[string]string {
+	t.Helper()
+	if p := os.Getenv("AUTOMATOR_SCANNER"); p != "" {
+		return map[string]string{"AUTOMATOR_SCANNER": p}
+	}
+	scannerBuild.once.Do(func() {
+		dir, err := os.MkdirTemp("", "automator-scan-bin-")
+		if err != nil {
+			scannerBuild.err = err
+			return
+		}
+		scannerBuild.path = filepath.Join(dir, "automator-scan")
+		cmd := exec.Command("go", "build", "-o", scannerBuild.path, "../automator-scan")
+		cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local", "GOEXPERIMENT=jsonv2")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			scannerBuild.err = fmt.Errorf("building automator-scan: %v\n%s", err, out)
+		}
+	})
+	if scannerBuild.err != nil {
+		t.Fatal(scannerBuild.err)
+	}
+	return map[string]string{"AUTOMATOR_SCANNER": scannerBuild.path}
+}
 
 // TestScanCommand drives `automator scan` end to end on OCI layouts with a
 // fixture DB: exit codes, per-environment verdicts, ignore expiry, reports.
@@ -78,7 +113,7 @@ environments:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			stdout, stderr, code := runCLI(t, nil, append([]string{"scan", "--config", cfgPath}, tt.args...)...)
+			stdout, stderr, code := runCLI(t, scannerEnv(t), append([]string{"scan", "--config", cfgPath}, tt.args...)...)
 			if code != tt.wantCode {
 				t.Errorf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.wantCode, stdout, stderr)
 			}
@@ -111,7 +146,7 @@ environments:
 		if err := remote.Write(tag, img); err != nil {
 			t.Fatal(err)
 		}
-		stdout, stderr, code := runCLI(t, nil, "scan", "--config", cfgPath, host+"/acme/cart@"+d.String(), "--env", "prod")
+		stdout, stderr, code := runCLI(t, scannerEnv(t), "scan", "--config", cfgPath, host+"/acme/cart@"+d.String(), "--env", "prod")
 		if code != 3 || !strings.Contains(stdout, d.String()) || !strings.Contains(stdout, scantest.OpenSSLCritical) {
 			t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 		}
@@ -120,7 +155,7 @@ environments:
 	t.Run("json, sarif and markdown files", func(t *testing.T) {
 		dir := t.TempDir()
 		sarif, md := filepath.Join(dir, "out.sarif"), filepath.Join(dir, "summary.md")
-		stdout, stderr, code := runCLI(t, nil, "scan", "--config", cfgPath, "--oci-layout", vulnerable, "--env", "dev,prod",
+		stdout, stderr, code := runCLI(t, scannerEnv(t), "scan", "--config", cfgPath, "--oci-layout", vulnerable, "--env", "dev,prod",
 			"--format", "json", "--sarif", sarif, "--markdown", md)
 		if code != 3 {
 			t.Fatalf("exit %d: %s", code, stderr)

@@ -102,14 +102,34 @@ func (f *Factory) Watcher(ctx context.Context, cfg *config.Config, dryRun bool, 
 	return w, nil
 }
 
-// Scanner opens Trivy with the scan settings of cfg (none when nil) and the
-// command line's overrides; the caller closes it.
-func (f *Factory) Scanner(ctx context.Context, cfg *config.Config, o scan.Overrides) (*scan.Trivy, error) {
+// Scanner starts the scanner process with the scan settings of cfg (none
+// when nil) and the command line's overrides; Close stops it.
+func (f *Factory) Scanner(ctx context.Context, cfg *config.Config, o scan.Overrides) (*scan.Process, error) {
 	var sc config.Scan
 	if cfg != nil {
 		sc = cfg.Scan
 	}
-	return scan.New(ctx, scan.WithConfig(o.Apply(sc)), scan.WithLogger(f.Logger))
+	return f.startScanner(ctx, o.Apply(sc))
+}
+
+// startScanner starts automator-scan (found by scan.Locate) with settings,
+// to be stopped by Close.
+func (f *Factory) startScanner(ctx context.Context, settings config.Scan) (*scan.Process, error) {
+	path, err := scan.Locate(f.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	p, err := scan.Start(ctx, scan.WithExecutable(path), scan.WithSettings(settings), scan.WithVersion(f.Version),
+		scan.WithProcessLogger(f.Logger.Named("scan")))
+	if err != nil {
+		return nil, err
+	}
+	f.closers = append(f.closers, func() {
+		if err := p.Close(); err != nil {
+			f.Logger.Warn("stopping the scanner", zap.Error(err))
+		}
+	})
+	return p, nil
 }
 
 // ScanPolicies picks the policies a scan applies: the named environments',

@@ -51,13 +51,16 @@ type Factory struct {
 	// UserAgent names automator and its version in registry and GitHub
 	// requests.
 	UserAgent string
+	// Version is automator's build version; the scanner process must be of
+	// the same release.
+	Version string
 	// FreezeOverride is --override-freeze: the emergency override's reason.
 	FreezeOverride string
 
 	cfg      *config.Config
 	resolved promote.Targets
 	scanGate *pipeline.Gate
-	trivy    *scan.Trivy // the gate's scanner, nil when scanning is disabled
+	scanner  *scan.Process // the gate's scanner process, nil when scanning is disabled
 	reg      *registry.Client
 	gh       *ghclient.Factory
 	closers  []func() // run by Close, e.g. closing the scanner

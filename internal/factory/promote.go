@@ -17,8 +17,8 @@ import (
 	"github.com/deployment-automator/automator/internal/scan"
 )
 
-// Gate wires the vulnerability gate: Trivy behind its per-digest cache when
-// scanning is enabled, refreshing its DB when due (the watcher outlives
+// Gate wires the vulnerability gate: the scanner process (Trivy) behind its
+// per-digest cache when scanning is enabled, refreshing its DB when due (the watcher outlives
 // DBs), scan.policy and the ignore file. The scanner is closed by Close.
 func (f *Factory) Gate(ctx context.Context) (*pipeline.Gate, error) {
 	if f.scanGate != nil {
@@ -35,16 +35,11 @@ func (f *Factory) Gate(ctx context.Context) (*pipeline.Gate, error) {
 	if !cfg.ScanEnabled() {
 		f.Logger.Warn("vulnerability scanning is disabled (scan.enabled: false): images are promoted unscanned")
 	} else {
-		trivy, err := scan.New(ctx, scan.WithConfig(cfg.Scan), scan.WithLogger(f.Logger.Named("scan")))
+		p, err := f.startScanner(ctx, cfg.Scan)
 		if err != nil {
 			return nil, err
 		}
-		f.closers = append(f.closers, func() {
-			if err := trivy.Close(); err != nil {
-				f.Logger.Warn("closing the scanner", zap.Error(err))
-			}
-		})
-		g.Scanner, f.trivy = scan.NewRefreshing(scan.NewCaching(trivy), trivy), trivy
+		g.Scanner, f.scanner = scan.NewRefreshing(scan.NewCaching(p), p), p
 		rc, err := f.Registry()
 		if err != nil {
 			return nil, err
@@ -207,7 +202,7 @@ func (f *Factory) evidenceWriter(cfg *config.Config) func() (pipeline.EvidenceWr
 			return nil, err
 		}
 		w := evidence.Writer{Signer: evidence.NewSigner(key, rc), Attest: cfg.Sign.Attests(), RunURI: evidence.ActionsRunURI(f.Getenv)}
-		if t := f.trivy; t != nil {
+		if t := f.scanner; t != nil {
 			w.SBOM = func(ctx context.Context, image string) ([]byte, error) {
 				img, err := rc.Image(ctx, image)
 				if err != nil {

@@ -1,4 +1,4 @@
-package scan
+package trivy
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/deployment-automator/automator/internal/gate"
+	"github.com/deployment-automator/automator/internal/scan"
 	"github.com/deployment-automator/automator/internal/scan/scantest"
 )
 
@@ -63,20 +64,20 @@ func TestRefreshingUpdatesTheDBOfALongRunningScanner(t *testing.T) {
 	}
 	defer trivy.Close()
 	counting := &countingScanner{Scanner: trivy}
-	caching := NewCaching(counting)
-	s := NewRefreshing(caching, trivy)
+	caching := scan.NewCaching(counting)
+	s := scan.NewRefreshing(caching, trivy)
 
 	vulnDir, _ := scantest.Layout(t, scantest.Vulnerable, "v")
 	fixedDir, _ := scantest.Layout(t, scantest.Fixed, "f")
-	vuln, err := OpenLayout(vulnDir)
+	vuln, err := scan.OpenLayout(vulnDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fixed, err := OpenLayout(fixedDir)
+	fixed, err := scan.OpenLayout(fixedDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	scan := func(name string) (*gate.Report, error) {
+	scanImage := func(name string) (*gate.Report, error) {
 		img := vuln
 		if name == "fixed" {
 			img = fixed
@@ -84,7 +85,7 @@ func TestRefreshingUpdatesTheDBOfALongRunningScanner(t *testing.T) {
 		return s.Scan(context.Background(), name, img)
 	}
 
-	r, err := scan("vuln")
+	r, err := scanImage("vuln")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func TestRefreshingUpdatesTheDBOfALongRunningScanner(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			reports[i], errs[i] = scan([]string{"vuln", "fixed"}[i%2])
+			reports[i], errs[i] = scanImage([]string{"vuln", "fixed"}[i%2])
 		}()
 	}
 	wg.Wait()
@@ -133,7 +134,7 @@ func TestRefreshingUpdatesTheDBOfALongRunningScanner(t *testing.T) {
 	mirror.Close()
 	for _, at := range []time.Duration{50, 52, 54} {
 		clk.set(t0.Add(at * time.Hour))
-		if r, err := scan("vuln"); err != nil || !r.DB.UpdatedAt.Equal(second.UpdatedAt) {
+		if r, err := scanImage("vuln"); err != nil || !r.DB.UpdatedAt.Equal(second.UpdatedAt) {
 			t.Fatalf("scan at t0+%dh with an unreachable mirror: %v", at, err)
 		}
 	}
@@ -144,10 +145,10 @@ func TestRefreshingUpdatesTheDBOfALongRunningScanner(t *testing.T) {
 	// Past maxDBAge (48h after the second DB was built): a clear error.
 	clk.set(t0.Add(74 * time.Hour))
 	for range 2 {
-		_, err = scan("fixed")
-		var dbe *DBError
+		_, err = scanImage("fixed")
+		var dbe *scan.DBError
 		if !errors.As(err, &dbe) {
-			t.Fatalf("scan with an outdated DB and no mirror = %v, want a *DBError", err)
+			t.Fatalf("scan with an outdated DB and no mirror = %v, want a *scan.DBError", err)
 		}
 		for _, want := range []string{"could not be updated", "scan.maxDBAge 48h0m0s", "mirrors tried", "aquasec/trivy-db:2", "scan.dbRepositories"} {
 			if !strings.Contains(err.Error(), want) {
@@ -170,7 +171,7 @@ func TestRefreshingPicksUpANewerDBPlacedOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer trivy.Close()
-	s := NewRefreshing(NewCaching(trivy), trivy)
+	s := scan.NewRefreshing(scan.NewCaching(trivy), trivy)
 	img := scantest.Image(t, scantest.Vulnerable)
 
 	clk.add(30 * time.Hour) // past NextUpdate; nothing newer in the cache dir yet

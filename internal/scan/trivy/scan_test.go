@@ -1,4 +1,4 @@
-package scan
+package trivy
 
 import (
 	"context"
@@ -23,6 +23,7 @@ import (
 
 	"github.com/deployment-automator/automator/internal/gate"
 	imgregistry "github.com/deployment-automator/automator/internal/registry"
+	"github.com/deployment-automator/automator/internal/scan"
 	"github.com/deployment-automator/automator/internal/scan/scantest"
 )
 
@@ -43,10 +44,10 @@ func newTestScanner(tb testing.TB, opts ...Option) (*Trivy, string) {
 	return s, dir
 }
 
-func scanLayout(tb testing.TB, s Scanner, spec scantest.ImageSpec, ref string) *gate.Report {
+func scanLayout(tb testing.TB, s scan.Scanner, spec scantest.ImageSpec, ref string) *gate.Report {
 	tb.Helper()
 	dir, _ := scantest.Layout(tb, spec, ref)
-	img, err := OpenLayout(dir)
+	img, err := scan.OpenLayout(dir)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -111,7 +112,7 @@ func TestScanOSAndLanguagePackages(t *testing.T) {
 func TestGateEndToEnd(t *testing.T) {
 	inner, _ := newTestScanner(t)
 	counting := &countingScanner{Scanner: inner}
-	s := NewCaching(counting)
+	s := scan.NewCaching(counting)
 	policies := []gate.EnvPolicy{
 		{Env: "dev", Policy: gate.Policy{FailOn: []gate.Severity{gate.SeverityCritical}, Mode: gate.ModeWarn}},
 		{Env: "staging", Policy: gate.Policy{FailOn: []gate.Severity{gate.SeverityCritical}, Mode: gate.ModeBlock}},
@@ -138,7 +139,7 @@ func TestGateEndToEnd(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir, digest := scantest.Layout(t, tt.spec, "ghcr.io/acme/cart:"+tt.name)
-			img, err := OpenLayout(dir)
+			img, err := scan.OpenLayout(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -185,7 +186,7 @@ func mustIgnore(t *testing.T, name, data string) *gate.IgnoreList {
 }
 
 type countingScanner struct {
-	Scanner
+	scan.Scanner
 	n atomic.Int64
 }
 
@@ -227,25 +228,6 @@ func TestScanRemoteImageByDigest(t *testing.T) {
 	}
 	if _, err := rc.Image(context.Background(), host+"/acme/missing@"+d.String()); err == nil || !strings.Contains(err.Error(), "acme/missing") {
 		t.Errorf("missing image error = %v", err)
-	}
-}
-
-func TestOpenLayoutSelectors(t *testing.T) {
-	dir, digest := scantest.Layout(t, scantest.Fixed, "v1")
-	for _, sel := range []string{dir, dir + ":v1", dir + "@" + digest.String()} {
-		img, err := OpenLayout(sel)
-		if err != nil {
-			t.Fatalf("OpenLayout(%q): %v", sel, err)
-		}
-		if d, _ := img.Digest(); d != digest {
-			t.Errorf("OpenLayout(%q) digest %s, want %s", sel, d, digest)
-		}
-	}
-	if _, err := OpenLayout(dir + ":v2"); err == nil || !strings.Contains(err.Error(), `"v2"`) {
-		t.Errorf("unknown tag error = %v", err)
-	}
-	if _, err := OpenLayout(filepath.Join(dir, "nope")); err == nil {
-		t.Error("OpenLayout of a missing dir succeeded")
 	}
 }
 
@@ -295,9 +277,9 @@ func TestDBErrors(t *testing.T) {
 				_ = s.Close()
 				t.Fatal("New succeeded")
 			}
-			var dbe *DBError
+			var dbe *scan.DBError
 			if !errors.As(err, &dbe) {
-				t.Fatalf("error %v (%T) is not a *DBError", err, err)
+				t.Fatalf("error %v (%T) is not a *scan.DBError", err, err)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
@@ -357,7 +339,7 @@ func TestScanRefusesADBThatAgedPastMaxAge(t *testing.T) {
 	}
 	later = later.Add(72 * time.Hour) // the watcher kept running
 	_, err := s.Scan(context.Background(), "x", img)
-	var dbe *DBError
+	var dbe *scan.DBError
 	if !errors.As(err, &dbe) || !strings.Contains(err.Error(), "older than scan.maxDBAge 48h0m0s") {
 		t.Errorf("scan with an aged DB = %v", err)
 	}

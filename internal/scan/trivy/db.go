@@ -1,4 +1,4 @@
-package scan
+package trivy
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -22,56 +21,8 @@ import (
 	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
 
 	"github.com/deployment-automator/automator/internal/gate"
+	"github.com/deployment-automator/automator/internal/scan"
 )
-
-// DBError says why the vulnerability DB cannot be used and how to fix it.
-// The scanner never scans with a missing or too old DB: a gate that passes
-// because it knew of no vulnerability is worse than a failed job.
-type DBError struct {
-	// Problem is what is wrong, e.g. "no vulnerability DB in /cache/db".
-	Problem string
-	// CacheDir is the cache directory that was used.
-	CacheDir string
-	// Mirrors are the repositories tried, in order, with why each failed.
-	Mirrors []MirrorError
-	// Hint says how to fix it.
-	Hint string
-}
-
-// MirrorError is one DB repository that could not be used.
-type MirrorError struct {
-	Repository string
-	Err        error
-}
-
-func (e *DBError) Error() string {
-	var b strings.Builder
-	b.WriteString("vulnerability DB: ")
-	b.WriteString(e.Problem)
-	if len(e.Mirrors) > 0 {
-		b.WriteString("; mirrors tried: ")
-		for i, m := range e.Mirrors {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "%s (%v)", m.Repository, m.Err)
-		}
-	}
-	if e.Hint != "" {
-		b.WriteString(". ")
-		b.WriteString(e.Hint)
-	}
-	return b.String()
-}
-
-// Unwrap exposes the mirrors' errors.
-func (e *DBError) Unwrap() []error {
-	errs := make([]error, len(e.Mirrors))
-	for i, m := range e.Mirrors {
-		errs[i] = m.Err
-	}
-	return errs
-}
 
 // shared is the process's one open Trivy DB and layer cache. trivy-db keeps
 // the open BoltDB in a package variable, so a process can only scan against
@@ -211,17 +162,17 @@ func (t *Trivy) prepareDB(ctx context.Context) (gate.DBInfo, error) {
 	if !skip {
 		needs, err := db.NewClient(dbDir, true).NeedsUpdate(ctx, "", false)
 		if err != nil {
-			return gate.DBInfo{}, &DBError{Problem: err.Error(), CacheDir: o.cacheDir, Hint: "delete " + dbDir + " and run again with network access"}
+			return gate.DBInfo{}, &scan.DBError{Problem: err.Error(), CacheDir: o.cacheDir, Hint: "delete " + dbDir + " and run again with network access"}
 		}
 		if needs {
 			mirrors, err := t.download(ctx, dbDir)
 			if err != nil {
 				if localErr != nil {
-					return gate.DBInfo{}, &DBError{Problem: "no DB in " + dbDir + " and none could be downloaded", CacheDir: o.cacheDir, Mirrors: mirrors,
+					return gate.DBInfo{}, &scan.DBError{Problem: "no DB in " + dbDir + " and none could be downloaded", CacheDir: o.cacheDir, Mirrors: mirrors,
 						Hint: "fix access to one of scan.dbRepositories, or set scan.cacheDir to a directory holding db/trivy.db and db/metadata.json"}
 				}
 				if age := o.now().Sub(local.UpdatedAt); age > o.maxDBAge {
-					return gate.DBInfo{}, &DBError{Problem: fmt.Sprintf("the DB in %s is %s old (scan.maxDBAge %s) and could not be updated", dbDir, age.Round(time.Minute), o.maxDBAge),
+					return gate.DBInfo{}, &scan.DBError{Problem: fmt.Sprintf("the DB in %s is %s old (scan.maxDBAge %s) and could not be updated", dbDir, age.Round(time.Minute), o.maxDBAge),
 						CacheDir: o.cacheDir, Mirrors: mirrors, Hint: "fix access to one of scan.dbRepositories or add a reachable mirror"}
 				}
 				t.logger.Warn("vulnerability DB update failed, using the cached DB", zap.String("dbDir", dbDir),
@@ -229,20 +180,20 @@ func (t *Trivy) prepareDB(ctx context.Context) (gate.DBInfo, error) {
 			}
 		}
 	} else if localErr != nil {
-		return gate.DBInfo{}, &DBError{Problem: fmt.Sprintf("no usable DB in %s (%v) and updates are off (offline or skipDBUpdate)", dbDir, localErr), CacheDir: o.cacheDir,
+		return gate.DBInfo{}, &scan.DBError{Problem: fmt.Sprintf("no usable DB in %s (%v) and updates are off (offline or skipDBUpdate)", dbDir, localErr), CacheDir: o.cacheDir,
 			Hint: "run once with network access and scan.skipDBUpdate/offline unset, or set scan.cacheDir to a directory holding db/trivy.db and db/metadata.json"}
 	}
 
 	info, err := readDBInfo(dbDir)
 	if err != nil {
-		return gate.DBInfo{}, &DBError{Problem: err.Error(), CacheDir: o.cacheDir, Hint: "delete " + dbDir + " and run again with network access"}
+		return gate.DBInfo{}, &scan.DBError{Problem: err.Error(), CacheDir: o.cacheDir, Hint: "delete " + dbDir + " and run again with network access"}
 	}
 	if info.SchemaVersion != trivydb.SchemaVersion {
-		return gate.DBInfo{}, &DBError{Problem: fmt.Sprintf("the DB in %s has schema %d, this build needs %d", dbDir, info.SchemaVersion, trivydb.SchemaVersion),
+		return gate.DBInfo{}, &scan.DBError{Problem: fmt.Sprintf("the DB in %s has schema %d, this build needs %d", dbDir, info.SchemaVersion, trivydb.SchemaVersion),
 			CacheDir: o.cacheDir, Hint: "run once with network access to download a matching DB"}
 	}
 	if age := o.now().Sub(info.UpdatedAt); age > o.maxDBAge {
-		return gate.DBInfo{}, &DBError{Problem: fmt.Sprintf("the DB in %s was built %s ago (%s), older than scan.maxDBAge %s", dbDir, age.Round(time.Minute), info.UpdatedAt.UTC().Format(time.RFC3339), o.maxDBAge),
+		return gate.DBInfo{}, &scan.DBError{Problem: fmt.Sprintf("the DB in %s was built %s ago (%s), older than scan.maxDBAge %s", dbDir, age.Round(time.Minute), info.UpdatedAt.UTC().Format(time.RFC3339), o.maxDBAge),
 			CacheDir: o.cacheDir, Hint: "run once with network access (unset scan.offline and scan.skipDBUpdate) to refresh it, or raise scan.maxDBAge knowingly"}
 	}
 	return info, nil
@@ -250,8 +201,8 @@ func (t *Trivy) prepareDB(ctx context.Context) (gate.DBInfo, error) {
 
 // download tries each repository in turn until one succeeds, writing the DB
 // into dst, and returns the failures of the ones tried.
-func (t *Trivy) download(ctx context.Context, dst string) ([]MirrorError, error) {
-	var failed []MirrorError
+func (t *Trivy) download(ctx context.Context, dst string) ([]scan.MirrorError, error) {
+	var failed []scan.MirrorError
 	for _, repo := range t.opts.repos {
 		t.logger.Info("downloading vulnerability DB", zap.String("repository", repo.String()))
 		client := db.NewClient(dst, true, db.WithDBRepository([]name.Reference{repo}))
@@ -259,7 +210,7 @@ func (t *Trivy) download(ctx context.Context, dst string) ([]MirrorError, error)
 		if err == nil {
 			return failed, nil
 		}
-		failed = append(failed, MirrorError{Repository: repo.String(), Err: err})
+		failed = append(failed, scan.MirrorError{Repository: repo.String(), Err: err})
 		if ctx.Err() != nil {
 			break
 		}
@@ -270,7 +221,7 @@ func (t *Trivy) download(ctx context.Context, dst string) ([]MirrorError, error)
 	return failed, errors.New("every DB repository failed")
 }
 
-func mirrorErrs(ms []MirrorError) []error {
+func mirrorErrs(ms []scan.MirrorError) []error {
 	out := make([]error, len(ms))
 	for i, m := range ms {
 		out[i] = fmt.Errorf("%s: %w", m.Repository, m.Err)

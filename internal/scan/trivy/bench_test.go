@@ -1,4 +1,4 @@
-package scan
+package trivy
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/deployment-automator/automator/internal/scan"
 	"github.com/deployment-automator/automator/internal/scan/scantest"
 )
 
@@ -22,13 +23,13 @@ func BenchmarkScanSameImageTwice(b *testing.B) {
 	}
 	b.Run("first-scan-trivy", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := NewCaching(s).Scan(ctx, "cart", img); err != nil {
+			if _, err := scan.NewCaching(s).Scan(ctx, "cart", img); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 	b.Run("second-scan-digest-cache", func(b *testing.B) {
-		c := NewCaching(s)
+		c := scan.NewCaching(s)
 		if _, err := c.Scan(ctx, "cart", img); err != nil {
 			b.Fatal(err)
 		}

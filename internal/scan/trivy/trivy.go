@@ -1,22 +1,21 @@
-// Package scan finds vulnerabilities in container images with Trivy linked as
-// a library. It is the only package of the module that imports Trivy; what it
-// returns is gate.Report, so nothing downstream sees a Trivy type.
+// Package trivy is the vulnerability scanner behind automator's gate: Trivy
+// linked as a library. Only cmd/automator-scan imports it (see package scan
+// for why the scanner is its own executable); what it returns is gate.Report,
+// so nothing downstream sees a Trivy type.
 //
 // The wiring follows Trivy's own `trivy image` (pkg/commands/artifact):
 // image artifact → local scan service (applier, OS and language package
 // scanners, vulnerability client) → report, with the vulnerability scanner
 // only, OS and library packages, and the same analyzers enabled. Images come
 // in as go-containerregistry images, so an OCI layout from the build (before
-// push) and a remote image opened with the caller's keychain are scanned the
-// same way.
-package scan
+// push) and a remote image are scanned the same way.
+package trivy
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -45,20 +44,10 @@ import (
 
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/gate"
+	"github.com/deployment-automator/automator/internal/scan"
 )
 
-// Scanner scans one image. Implementations must be safe for concurrent use.
-//
-// ref is how the image is named in reports (a reference or a layout path);
-// img is the image itself, whose manifest digest identifies the result. The
-// returned report is shared (see Caching) and must be treated as read-only.
-type Scanner interface {
-	Scan(ctx context.Context, ref string, img v1.Image) (*gate.Report, error)
-	// DB describes the vulnerability DB scans run against.
-	DB() gate.DBInfo
-}
-
-var _ Scanner = (*Trivy)(nil)
+var _ scan.Scanner = (*Trivy)(nil)
 
 // Trivy is the Scanner backed by Trivy. Create it with New, Close it when done.
 type Trivy struct {
@@ -177,33 +166,6 @@ func WithConfig(c config.Scan) Option {
 	}
 }
 
-// Overrides are command-line settings over the scan section of the config:
-// a non-empty CacheDir replaces scan.cacheDir, and Offline and SkipDBUpdate
-// turn on what the config left off (a flag never turns a setting off).
-type Overrides struct {
-	CacheDir              string
-	Offline, SkipDBUpdate bool
-}
-
-// Apply returns c with o over it, for WithConfig.
-func (o Overrides) Apply(c config.Scan) config.Scan {
-	if o.CacheDir != "" {
-		c.CacheDir = o.CacheDir
-	}
-	c.Offline = c.Offline || o.Offline
-	c.SkipDBUpdate = c.SkipDBUpdate || o.SkipDBUpdate
-	return c
-}
-
-// DefaultCacheDir is $XDG_CACHE_HOME/automator/trivy (or the OS equivalent).
-func DefaultCacheDir() (string, error) {
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("finding the user cache dir for scan.cacheDir: %w", err)
-	}
-	return filepath.Join(d, "automator", "trivy"), nil
-}
-
 // New prepares a Trivy scanner: it checks (and unless skipped, updates) the
 // vulnerability DB, refusing a missing or too old one with a *DBError, then
 // opens the DB and the layer cache. Defaults: the DB repositories and max age
@@ -219,7 +181,7 @@ func New(ctx context.Context, opts ...Option) (*Trivy, error) {
 		}
 	}
 	if o.cacheDir == "" {
-		d, err := DefaultCacheDir()
+		d, err := scan.DefaultCacheDir()
 		if err != nil {
 			return nil, err
 		}
@@ -230,7 +192,7 @@ func New(ctx context.Context, opts ...Option) (*Trivy, error) {
 	}
 	routeTrivyLogs(o.logger)
 
-	t := &Trivy{opts: o, logger: o.logger, version: trivyVersion()}
+	t := &Trivy{opts: o, logger: o.logger, version: Version()}
 	info, layers, err := acquire(o.cacheDir, o.logger, func() (gate.DBInfo, error) { return t.prepareDB(ctx) })
 	if err != nil {
 		return nil, err
@@ -271,7 +233,7 @@ func (t *Trivy) Scan(ctx context.Context, ref string, img v1.Image) (*gate.Repor
 	info := openDB()
 	if age := t.opts.now().Sub(info.UpdatedAt); age > t.opts.maxDBAge {
 		// A long-running process (the watcher) outlived its DB.
-		return nil, &DBError{Problem: fmt.Sprintf("the DB opened from %s is now %s old, older than scan.maxDBAge %s", t.opts.cacheDir, age.Round(time.Minute), t.opts.maxDBAge),
+		return nil, &scan.DBError{Problem: fmt.Sprintf("the DB opened from %s is now %s old, older than scan.maxDBAge %s", t.opts.cacheDir, age.Round(time.Minute), t.opts.maxDBAge),
 			CacheDir: t.opts.cacheDir, Hint: "let it update (network access to one of scan.dbRepositories, scan.offline and scan.skipDBUpdate unset) or place a newer DB in scan.cacheDir"}
 	}
 	art, err := newArtifact(trivyImage{Image: img, name: ref}, t.cache, t.artifactOption())
@@ -416,8 +378,9 @@ func defaultJavaDBRepos() []name.Reference {
 	return out
 }
 
-// trivyVersion reads the linked Trivy module version from the build info.
-func trivyVersion() string {
+// Version is the linked Trivy module version, from the build info, e.g.
+// "trivy v0.74.0".
+func Version() string {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, m := range bi.Deps {
 			if m.Path == "github.com/aquasecurity/trivy" {

@@ -1,4 +1,4 @@
-package scan
+package trivy
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/deployment-automator/automator/internal/scan"
 	"github.com/deployment-automator/automator/internal/scan/scantest"
 )
 
@@ -60,7 +61,7 @@ func TestSameFindingsAsTrivyCLI(t *testing.T) {
 	for name, spec := range specs {
 		t.Run(name, func(t *testing.T) {
 			layoutDir, _ := scantest.Layout(t, spec, "cart:"+name)
-			img, err := OpenLayout(layoutDir)
+			img, err := scan.OpenLayout(layoutDir)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,10 +1,11 @@
-package scan
+package trivy
 
 import (
 	"context"
 	"encoding/json"
 	"testing"
 
+	"github.com/deployment-automator/automator/internal/scan"
 	"github.com/deployment-automator/automator/internal/scan/scantest"
 )
 
@@ -13,7 +14,7 @@ import (
 func TestSBOM(t *testing.T) {
 	s, _ := newTestScanner(t)
 	dir, _ := scantest.Layout(t, scantest.Vulnerable, "ghcr.io/acme/cart:1")
-	img, err := OpenLayout(dir)
+	img, err := scan.OpenLayout(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
