@@ -16,7 +16,9 @@ ARG VERSION=dev
 ARG COMMIT=unknown
 RUN --mount=type=cache,target=/root/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     go build -trimpath -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" \
-      -o /out/automator ./cmd/automator
+      -o /out/automator ./cmd/automator \
+ && go build -trimpath -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" \
+      -o /out/automator-scan ./cmd/automator-scan
 
 # The docker CLI and buildx plugin, for the docker builder backend on runners
 # that have a daemon.
@@ -45,7 +47,9 @@ RUN apt-get update \
  && useradd --uid 65532 --create-home --shell /usr/sbin/nologin automator
 COPY --from=dockercli /usr/local/bin/docker /usr/local/bin/docker
 COPY --from=buildx /buildx /usr/libexec/docker/cli-plugins/docker-buildx
-COPY --from=build /out/automator /usr/local/bin/automator
+# automator and its scanner (Trivy as a library) are a pinned pair: automator
+# starts /usr/local/bin/automator-scan, beside itself, only when a gate scans.
+COPY --from=build /out/automator /out/automator-scan /usr/local/bin/
 # No USER: GitHub runs Docker container actions as the default (root) user and
 # its documentation says not to set one; the runner mounts the workspace and
 # the file-command files (GITHUB_OUTPUT, …) owned by its own user with mode

@@ -23,8 +23,9 @@ deps: ## Install system packages the tests and demo need (buildah, docker-regist
 	@bash .ci/install-deps
 
 .PHONY: build
-build: ## Build bin/automator: the Dockerfile's static binary (CGO off, same flags)
+build: ## Build bin/automator and its scanner bin/automator-scan (Trivy): the Dockerfile's static binaries (CGO off, same flags)
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/automator ./cmd/automator
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/automator-scan ./cmd/automator-scan
 
 .PHONY: tools
 tools: ## Build the Trivy CLI of the same module version (side-by-side scan test) and the pinned cosign CLI (signature cross-check) into bin/tools
@@ -36,11 +37,11 @@ tools: ## Build the Trivy CLI of the same module version (side-by-side scan test
 .PHONY: test
 test: deps build tools ## Run unit and end-to-end tests (real registry, buildah, git, Trivy)
 	go vet ./...
-	AUTOMATOR_BIN=$(CURDIR)/bin/automator TRIVY_BIN=$(TOOLS)/trivy COSIGN_BIN=$(TOOLS)/cosign go test $(GOTEST_FLAGS) ./...
+	AUTOMATOR_BIN=$(CURDIR)/bin/automator AUTOMATOR_SCANNER=$(CURDIR)/bin/automator-scan TRIVY_BIN=$(TOOLS)/trivy COSIGN_BIN=$(TOOLS)/cosign go test $(GOTEST_FLAGS) ./...
 
 .PHONY: unit
-unit: ## Run unit tests only (no e2e)
-	go test $(GOTEST_FLAGS) $$(go list ./... | grep -v /e2e)
+unit: build ## Run unit tests only (no e2e)
+	AUTOMATOR_SCANNER=$(CURDIR)/bin/automator-scan go test $(GOTEST_FLAGS) $$(go list ./... | grep -v /e2e)
 
 .PHONY: e2e
 e2e: deps build ## Run end-to-end tests only

@@ -15,7 +15,8 @@ import (
 // Docker container actions: run as the default root user, whom the runner's
 // workspace and file-command files, owned by the runner user, let write; the
 // watcher Deployment sets its own non-root user), no HEALTHCHECK, and an
-// entrypoint that is the binary.
+// entrypoint that is the binary, with its scanner automator-scan built
+// and installed beside it (scan.Locate looks there first).
 func TestDockerfile(t *testing.T) {
 	f, err := os.Open(filepath.Join("..", "..", "Dockerfile"))
 	if err != nil {
@@ -45,7 +46,7 @@ func TestDockerfile(t *testing.T) {
 	if len(froms) < 2 {
 		t.Errorf("want a multi-stage build, got %d stages", len(froms))
 	}
-	for _, want := range []string{"CGO_ENABLED=0", "GOEXPERIMENT=jsonv2", "-trimpath", "org.opencontainers.image.source", "org.opencontainers.image.revision", "buildah", "docker-buildx"} {
+	for _, want := range []string{"CGO_ENABLED=0", "GOEXPERIMENT=jsonv2", "-trimpath", "./cmd/automator-scan", "/out/automator-scan /usr/local/bin/", "org.opencontainers.image.source", "org.opencontainers.image.revision", "buildah", "docker-buildx"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}
