@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/deployment-automator/automator/e2e/harness"
+	"github.com/deployment-automator/automator/internal/scan/scantest"
 )
 
 // A sideBySide row is one piece of work done by automator and by the tools
@@ -184,6 +185,7 @@ func BenchmarkSideBySide(b *testing.B) {
 	rows = append(rows, rewriteRows(b, bin, yq, kust)...)
 	rows = append(rows, commandRows(b, bin)...)
 	rows = append(rows, copyRows(b, bin, crane, skopeo)...)
+	rows = append(rows, scanRow(b, bin, trivy))
 
 	for range b.N {
 		// Row by row, so a long run shows its progress.
@@ -450,4 +452,24 @@ func copyRows(b *testing.B, bin, crane, skopeo string) []sideBySide {
 			return cold + "/bench/app:1.0.0"
 		}), prepare: func(tb testing.TB, _ int) { cold = harness.StartRegistry(tb).DirectHost }},
 	}
+}
+
+// scanRow scans one OCI layout (an Alpine-like image with OS, Go and npm
+// packages) against the fixture DB with automator scan, whose automator-scan
+// process runs Trivy as a library, and with the Trivy CLI, each with its own
+// copy of the DB and a layer cache the first run warms.
+func scanRow(b *testing.B, bin, trivy string) sideBySide {
+	layout, _ := scantest.Layout(b, scantest.Fixed, "cart:fixed")
+	ours := scantest.NewDB(b, scantest.FreshDB(time.Now()))
+	theirs := b.TempDir()
+	if err := os.CopyFS(filepath.Join(theirs, "db"), os.DirFS(filepath.Join(ours, "db"))); err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir() // no automator.yaml: a one-off scan
+	return sideBySide{work: "scan one image (OCI layout, fixture DB, warm layer cache), JSON report", tools: []tool{
+		{name: "automator", bin: bin, dir: dir, cmds: once("scan", "--oci-layout", layout, "--cache-dir", ours, "--offline", "--format", "json")},
+		{name: "trivy", bin: trivy, dir: dir, env: map[string]string{"TRIVY_NO_PROGRESS": "true", "TRIVY_DISABLE_VEX_NOTICE": "true"},
+			cmds: once("image", "--cache-dir", theirs, "--skip-db-update", "--skip-java-db-update", "--offline-scan", "--scanners", "vuln",
+				"--quiet", "--format", "json", "--input", layout)},
+	}}
 }

@@ -338,13 +338,21 @@ func (p *Process) log(l *logRecord) {
 	if err != nil {
 		lvl = zapcore.InfoLevel
 	}
-	ce := p.logger.Check(lvl, l.Message)
+	log := p.logger
+	if name, ok := l.Fields["logger"].(string); ok {
+		// Trivy's own logger name becomes a child of ours ("scan.trivy"),
+		// not a second "logger" key.
+		log = log.Named(name)
+	}
+	ce := log.Check(lvl, l.Message)
 	if ce == nil {
 		return
 	}
 	keys := make([]string, 0, len(l.Fields))
 	for k := range l.Fields {
-		keys = append(keys, k)
+		if k != "logger" {
+			keys = append(keys, k)
+		}
 	}
 	slices.Sort(keys)
 	fs := make([]zap.Field, 0, len(keys))
