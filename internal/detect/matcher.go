@@ -402,9 +402,10 @@ func (m *Matcher) visit(n *node, cp changedPath, segs []string, selected map[int
 
 // dockerfileMemo parses each distinct Dockerfile (content, target and build
 // args) once per plan: monorepos generate most of their Dockerfiles from a
-// few templates, and BuildKit's parser allocates ~18 KB even for a six-line
-// file (it compiles its directive regexps per parse), which made parsing
-// half of a plan's allocations. The Sources are context-relative, so they
+// few templates, and BuildKit's parser, which reads every Dockerfile outside
+// the plain subset, allocates ~18 KB even for a six-line file (it compiles
+// its directive regexps per parse), which made parsing half of a plan's
+// allocations. The Sources are context-relative, so they
 // hold for every service whose Dockerfile says the same.
 type dockerfileMemo map[string]dockerfileResult
 
