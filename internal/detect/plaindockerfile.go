@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 )
@@ -15,19 +16,24 @@ import (
 // every instruction builds a flag table). In a monorepo whose Dockerfiles all
 // differ, that was two thirds of a plan's allocations (BenchmarkPlan,
 // dockerfiles=distinct: 53 of 79 MB). What the plan needs is only the COPY
-// and ADD sources and the stage graph, which for plain files is a word split.
+// and ADD sources and the stage graph, which for plain files is a line join
+// and a word split.
 //
-// Plain means: printable ASCII, tabs and newlines only; no escape or quote
-// characters (\ ` " '), no variables ($), no heredocs (<<), no JSON-form
-// arguments, no parser directive but one syntax or check; so every line is
-// one instruction whose words are split on blanks, and no word changes under
-// BuildKit's shell expansion. Only FROM, ARG, ENV, LABEL, COPY, ADD, RUN, CMD, ENTRYPOINT,
-// WORKDIR, USER and EXPOSE are accepted, with the few flags listed below and
-// in the shapes BuildKit accepts without error. Anything else — including
-// every input BuildKit would reject — returns ok false, so this function
-// never decides an error and never differs from buildkitSources where it
-// answers (TestPlainDockerfileMatchesBuildKit and FuzzPlainDockerfile check
-// both on every case).
+// Plain means: printable ASCII, tabs and line ends only; no heredocs (<<),
+// no backtick (the other escape token), no parser directive but one syntax
+// or check; instructions among FROM, ARG, ENV, LABEL, COPY, ADD, RUN, CMD,
+// ENTRYPOINT, WORKDIR, USER and EXPOSE, with the few flags listed below, in
+// the shapes BuildKit accepts without error. FROM, COPY and ADD (the lines
+// that name stages and sources) hold no quotes, backslashes or variables, so
+// their words are split on blanks and no word changes under BuildKit's
+// shell expansion; ARG, ENV and LABEL hold no quotes or backslashes (their
+// values may use variables: no plain source depends on them); what RUN,
+// CMD, ENTRYPOINT, WORKDIR, USER and EXPOSE say does not matter. Line
+// continuations are joined as BuildKit joins them. Anything else —
+// including every input BuildKit would reject — returns ok false, so this
+// function never decides an error and never differs from buildkitSources
+// where it answers (TestPlainDockerfileMatchesBuildKit and
+// FuzzPlainDockerfile check both on every case).
 func plainDockerfileSources(data []byte, target string) (_ []Source, ok bool) {
 	// bufio.Scanner's line limit in BuildKit's parser; let it report.
 	const maxPlain = 60 << 10
@@ -35,12 +41,16 @@ func plainDockerfileSources(data []byte, target string) (_ []Source, ok bool) {
 		return nil, false
 	}
 	for i, c := range data {
+		next := byte(0)
+		if i+1 < len(data) {
+			next = data[i+1]
+		}
 		switch {
-		case c == '\\', c == '`', c == '"', c == '\'', c == '$':
-			return nil, false
-		case c == '<' && i+1 < len(data) && data[i+1] == '<':
-			return nil, false
-		case c == '\t', c == '\n':
+		case c == '`':
+			return nil, false // the other escape token
+		case c == '<' && next == '<':
+			return nil, false // heredocs
+		case c == '\r' && next == '\n', c == '\t', c == '\n':
 		case c < 0x20, c > 0x7e:
 			return nil, false
 		}
@@ -55,22 +65,21 @@ func plainDockerfileSources(data []byte, target string) (_ []Source, ok bool) {
 		perStage   [][]Source // sources per stage
 		refs       []ref      // FROM <base> and COPY --from, in order
 		words      []string
+		flags      []string
 		started    bool // an instruction was seen: no parser directives after it
 		directives int
+		lineNo     int
 	)
 	text := string(data)
-	for line := 1; text != ""; line++ {
-		var l string
-		if i := strings.IndexByte(text, '\n'); i >= 0 {
-			l, text = text[:i], text[i+1:]
-		} else {
-			l, text = text, ""
-		}
-		l = strings.Trim(l, " \t")
-		if l == "" {
-			continue
-		}
-		if l[0] == '#' {
+	nextLine := func() string {
+		lineNo++
+		l, rest, _ := strings.Cut(text, "\n")
+		text = rest
+		return strings.TrimSuffix(l, "\r")
+	}
+	for text != "" {
+		l := strings.TrimLeft(nextLine(), " \t")
+		if strings.HasPrefix(l, "#") {
 			// A comment; before the first instruction it may be a parser
 			// directive. One syntax or check directive changes nothing
 			// here; escape, or a second directive, is BuildKit's business.
@@ -83,16 +92,49 @@ func plainDockerfileSources(data []byte, target string) (_ []Source, ok bool) {
 			}
 			continue
 		}
-		started = true
-		words = splitBlanks(words[:0], l)
-		kw, args := strings.ToLower(words[0]), words[1:]
-		nflags := 0
-		for nflags < len(args) && strings.HasPrefix(args[nflags], "--") {
-			nflags++
+		line := lineNo
+		l, cont := trimContinuation(l)
+		if !cont && l == "" {
+			continue
 		}
-		flags, args := args[:nflags], args[nflags:]
-		if len(args) == 0 || args[0][0] == '[' {
-			return nil, false // no arguments, or JSON form
+		started = true
+		if cont {
+			// Continuation lines are joined as they are (no trimming);
+			// comment and blank lines among them are dropped.
+			var b strings.Builder
+			b.WriteString(l)
+			for cont && text != "" {
+				raw := nextLine()
+				if t := strings.TrimLeft(raw, " \t"); t == "" || t[0] == '#' {
+					continue
+				}
+				raw, cont = trimContinuation(raw)
+				b.WriteString(raw)
+			}
+			l = b.String()
+		}
+
+		kw, rest := cutBlank(l)
+		kw = strings.ToLower(kw)
+		flags = flags[:0]
+		for strings.HasPrefix(rest, "--") {
+			var f string
+			f, rest = cutBlank(rest)
+			flags = append(flags, f)
+		}
+		rest = strings.TrimRight(rest, " \t")
+		if rest == "" {
+			return nil, false // no arguments
+		}
+		// Words split on blanks, as BuildKit splits them when there are
+		// no quotes or escapes; variables are allowed where their values
+		// cannot matter (noVars false).
+		plainWords := func(noVars bool) bool {
+			if strings.ContainsAny(rest, `"'\`) || noVars && strings.IndexByte(rest, '$') >= 0 {
+				return false
+			}
+			words = splitBlanks(words[:0], rest)
+			return true
 		}
 		if len(names) == 0 && kw != "from" && kw != "arg" {
 			return nil, false // BuildKit: no build stage in current context
@@ -100,31 +142,34 @@ func plainDockerfileSources(data []byte, target string) (_ []Source, ok bool) {
 		cur := len(names) - 1
 		switch kw {
 		case "from":
-			if !plainFlags(flags, "platform=") {
+			if !plainFlags(flags, "platform=") || !plainWords(true) {
 				return nil, false
 			}
 			name := ""
 			switch {
-			case len(args) == 3 && strings.EqualFold(args[1], "as"):
-				name = strings.ToLower(args[2])
+			case len(words) == 3 && strings.EqualFold(words[1], "as"):
+				name = strings.ToLower(words[2])
 				if !validStageName(name) {
 					return nil, false
 				}
-			case len(args) != 1:
+			case len(words) != 1:
 				return nil, false
 			}
 			names = append(names, name)
 			perStage = append(perStage, nil)
-			refs = append(refs, ref{len(names) - 1, args[0]})
+			refs = append(refs, ref{len(names) - 1, words[0]})
 		case "copy", "add":
 			instr, from := "ADD", ""
 			if kw == "copy" {
 				instr, from = "COPY", "from="
 			}
-			if !plainFlags(flags, "chown=", "chmod=", "link", from) || len(args) < 2 {
-				return nil, false
+			if !plainFlags(flags, "chown=", "chmod=", "link", from) || !plainWords(true) || len(words) < 2 || rest[0] == '[' {
+				return nil, false // JSON form (or something like it) is BuildKit's
 			}
 			if from, ok := flagValue(flags, "from="); ok {
+				if strings.IndexByte(from, '$') >= 0 {
+					return nil, false
+				}
 				refs = append(refs, ref{cur, from})
 				continue // another stage's or an image's files: none of the context's
 			}
@@ -132,28 +177,36 @@ func plainDockerfileSources(data []byte, target string) (_ []Source, ok bool) {
 			if stage == "" {
 				stage = strconv.Itoa(cur)
 			}
-			for _, s := range args[:len(args)-1] {
+			for _, s := range words[:len(words)-1] {
 				if isRemoteSource(s) {
 					continue
 				}
 				perStage[cur] = append(perStage[cur], Source{Pattern: cleanSource(s), Instruction: instr, Line: line, Stage: stage})
 			}
 		case "env", "label":
-			if len(flags) > 0 || !plainKeyValues(args) {
+			// Values may hold variables: no source depends on them, as
+			// no plain COPY, ADD or FROM holds one.
+			if len(flags) > 0 || !plainWords(false) || !plainKeyValues(words) {
 				return nil, false
 			}
 		case "arg":
-			if len(flags) > 0 {
+			if len(flags) > 0 || !plainWords(false) {
 				return nil, false
 			}
-			for _, a := range args {
+			for _, a := range words {
 				if a[0] == '=' {
 					return nil, false // blank name
 				}
 			}
-		case "run", "cmd", "entrypoint", "workdir", "user", "expose":
-			if len(flags) > 0 {
+		case "run", "cmd", "entrypoint":
+			// What they run reads nothing from the context; BuildKit
+			// rejects only a JSON array holding a non-string.
+			if len(flags) > 0 || rest[0] == '[' && jsonNonStringArray(rest) {
 				return nil, false // RUN --mount and the like: BuildKit's flag parsing
+			}
+		case "workdir", "user", "expose":
+			if len(flags) > 0 {
+				return nil, false
 			}
 		default:
 			return nil, false
@@ -185,6 +238,43 @@ func plainDockerfileSources(data []byte, target string) (_ []Source, ok bool) {
 	return collectSources(perStage, deps, start), true
 }
 
+// trimContinuation reports whether line ends in BuildKit's line
+// continuation (a backslash, then only blanks, not itself escaped by a
+// backslash before it) and returns it without that backslash and blanks.
+func trimContinuation(line string) (string, bool) {
+	t := strings.TrimRight(line, " \t")
+	if !strings.HasSuffix(t, `\`) || strings.HasSuffix(t, `\\`) {
+		return line, false
+	}
+	return t[:len(t)-1], true
+}
+
+// cutBlank returns the first blank-separated word of s and the rest after
+// the blanks that follow it.
+func cutBlank(s string) (word, rest string) {
+	s = strings.TrimLeft(s, " \t")
+	i := strings.IndexAny(s, " \t")
+	if i < 0 {
+		return s, ""
+	}
+	return s[:i], strings.TrimLeft(s[i:], " \t")
+}
+
+// jsonNonStringArray reports whether s is a JSON array with an element that
+// is not a string, which BuildKit's parser rejects.
+func jsonNonStringArray(s string) bool {
+	var v []any
+	if json.Unmarshal([]byte(s), &v) != nil {
+		return false
+	}
+	for _, e := range v {
+		if _, ok := e.(string); !ok {
+			return true
+		}
+	}
+	return false
+}
+
 // splitBlanks appends the words of s, split on spaces and tabs, to dst.
 func splitBlanks(dst []string, s string) []string {
 	for {
@@ -206,6 +296,9 @@ func splitBlanks(dst []string, s string) []string {
 // ("" allows nothing).
 func plainFlags(flags []string, allowed ...string) bool {
 	for i, f := range flags {
+		if strings.ContainsAny(f, `"'\`) {
+			return false // BuildKit unquotes and unescapes flags
+		}
 		name, value, hasValue := strings.Cut(f[2:], "=")
 		want := name
 		if hasValue {

@@ -31,12 +31,49 @@ var plainCases = []struct {
 	{name: "root and dot sources", plain: true, df: "FROM alpine\nCOPY / ./ . /dst\n"},
 	{name: "check directive", plain: true, df: "# check=skip=all\nFROM alpine\nCOPY a /a\n"},
 	{name: "no trailing newline", plain: true, df: "FROM alpine\nCOPY a /a"},
+	{name: "duplicate stage names: the first counts", plain: true, df: "FROM alpine AS x\nCOPY a /a\nFROM alpine AS X\nCOPY b /b\nFROM x\nCOPY --from=X c /c\n"},
+	{name: "comment between instructions with =", plain: true, df: "FROM alpine\n# escape=x\nCOPY a /a\n"},
 	{name: "check comment above an instruction", plain: true, df: "FROM alpine\n# check=skip=all\nCOPY a /a\n"},
 	{name: "check comment after a blank line", plain: true, df: "\n#CheCk=skip=\nFROM 0\n"},
 	{name: "check comment, not plain", df: "FROM alpine\n# check=skip=all\nCOPY $A /a\n"},
 
 	{name: "variable", df: "FROM golang\nARG SVC=none\nCOPY src/${SVC} /x\n"},
-	{name: "line continuation", df: "FROM alpine\nCOPY a \\\n b /x\n"},
+	{name: "COPY across a line continuation", plain: true, df: "FROM alpine\nCOPY a \\\n b /x\n"},
+	{name: "continuation with comment and blank lines", plain: true, df: "FROM alpine\nRUN a \\\n# inside\n\n   \n  b\nCOPY c\\ \t\n  d \\\n /x\nCOPY e /e\n"},
+	{name: "escaped backslash is no continuation", plain: true, df: "FROM alpine\nRUN echo \\\\\nCOPY a /a\n"},
+	{name: "continuation at end of file", plain: true, df: "FROM alpine\nCOPY a /a\nRUN x \\"},
+	{name: "line of only a backslash", plain: true, df: "FROM alpine\n\\\nCOPY a /a\n"},
+	{name: "realistic service", plain: true, df: `# Copyright 2020 Acme
+# syntax=docker/dockerfile:1
+FROM --platform=$BUILDPLATFORM golang:1.25-alpine@sha256:0123 AS builder
+ARG TARGETOS
+ARG TARGETARCH
+WORKDIR /src
+# restore dependencies
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG SKAFFOLD_GO_GCFLAGS
+RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
+    go build -gcflags="${SKAFFOLD_GO_GCFLAGS}" -o /go/bin/frontend .
+
+FROM gcr.io/distroless/static@sha256:4567
+LABEL org.opencontainers.image.version=$VERSION maintainer=acme
+ENV GOTRACEBACK=single PATH=$PATH:/src
+WORKDIR /src
+COPY --from=builder /go/bin/frontend /src/server
+COPY ./templates ./templates
+EXPOSE 8080
+CMD ['ignored', "still"]
+ENTRYPOINT ["/src/server", "--flag"]
+`},
+	{name: "COPY --chown with a variable", plain: true, df: "FROM alpine\nARG UID=1\nCOPY --chown=$UID a /a\n"},
+	{name: "variable in COPY", df: "FROM alpine\nCOPY $SRC /x\n"},
+	{name: "variable in COPY --from", df: "FROM alpine AS a\nFROM alpine\nCOPY --from=$A x /x\n"},
+	{name: "variable in FROM", df: "ARG BASE=alpine\nFROM $BASE\nCOPY a /x\n"},
+	{name: "quotes in LABEL", df: "FROM alpine\nLABEL a=\"b c\"\nCOPY a /x\n"},
+	{name: "JSON array with a number", df: "FROM alpine\nCMD [1]\nCOPY a /x\n"},
+	{name: "escaped blank in COPY", df: "FROM alpine\nCOPY a\\ b /x\n"},
 	{name: "quotes", df: "FROM alpine\nCOPY 'a b' /x\n"},
 	{name: "JSON form", df: "FROM alpine\nCOPY [\"a\", \"/x\"]\n"},
 	{name: "unquoted bracket", df: "FROM alpine\nCOPY [a] /x\n"},
@@ -62,7 +99,8 @@ var plainCases = []struct {
 	{name: "ENV mixed forms", df: "FROM alpine\nENV K=V L\n"},
 	{name: "ARG blank name", df: "FROM alpine\nARG =x\n"},
 	{name: "unknown target", target: "nope", df: "FROM alpine\nCOPY a /x\n"},
-	{name: "CRLF", df: "FROM alpine\r\nCOPY a /x\r\n"},
+	{name: "CRLF", plain: true, df: "FROM alpine\r\nCOPY a /x\r\n"},
+	{name: "carriage return inside a line", df: "FROM alpine\nCOPY a\rb /x\n"},
 	{name: "non-ASCII", df: "FROM alpine\nLABEL a=é\nCOPY a /x\n"},
 	{name: "instruction without arguments", df: "FROM alpine\nRUN\n"},
 }
