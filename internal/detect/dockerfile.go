@@ -211,6 +211,9 @@ func findStage(names []string, name string) (int, bool) {
 			return i, true
 		}
 	}
+	if strings.Trim(name, "+-0123456789") != "" {
+		return 0, false // not a number; spares Atoi's error (an allocation per image name)
+	}
 	if n, err := strconv.Atoi(name); err == nil && n >= 0 && n < len(names) {
 		return n, true
 	}

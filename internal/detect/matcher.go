@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/moby/patternmatcher"
-	"github.com/moby/patternmatcher/ignorefile"
 
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/git"
@@ -129,7 +127,7 @@ func NewMatcher(cfg *config.Config, services []Service, tree fs.FS) (*Matcher, e
 			// so services whose .dockerignore files say the same (a
 			// monorepo's generated ones) share one compiled set and memo.
 			if ign = ignores[string(data)]; ign == nil {
-				pats, err := ignorefile.ReadAll(bytes.NewReader(data))
+				pats, err := readIgnoreFile(data)
 				if err == nil {
 					var pm *patternmatcher.PatternMatcher
 					if pm, err = patternmatcher.New(pats); err == nil {

@@ -64,8 +64,10 @@ func plainDockerfileSources(data []byte, target string) (_ []Source, ok bool) {
 		names      []string   // stage names, lowercased as BuildKit does
 		perStage   [][]Source // sources per stage
 		refs       []ref      // FROM <base> and COPY --from, in order
-		words      []string
-		flags      []string
+		wordBuf    [16]string
+		flagBuf    [4]string
+		words      = wordBuf[:0]
+		flags      = flagBuf[:0]
 		started    bool // an instruction was seen: no parser directives after it
 		directives int
 		lineNo     int
