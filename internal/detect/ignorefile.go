@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 )
 
@@ -53,4 +54,96 @@ func readIgnoreFile(data []byte) ([]string, error) {
 		out = append(out, pattern)
 	}
 	return out, nil
+}
+
+// ignoreSet is one .dockerignore, compiled once and shared by every service
+// whose .dockerignore says the same, with results memoised per
+// context-relative path.
+type ignoreSet struct {
+	pats []*ignorePattern
+	memo map[string]bool
+}
+
+func (s *ignoreSet) excludes(rel string) bool {
+	if v, ok := s.memo[rel]; ok {
+		return v
+	}
+	v, err := matchesOrParentMatches(s.pats, rel)
+	if err != nil {
+		v = false // an unmatchable pattern excludes nothing: never hide a change
+	}
+	s.memo[rel] = v
+	return v
+}
+
+// ignorePattern is one .dockerignore pattern compiled by patternmatcher.
+type ignorePattern struct {
+	// pm holds the pattern alone, or "**" then the pattern for an exclusion
+	// (alone, an exclusion matches nothing; after "**", which matches every
+	// path, it un-matches exactly the paths it matches).
+	pm        *patternmatcher.PatternMatcher
+	exclusion bool
+}
+
+// patternCache compiles each distinct .dockerignore pattern once per plan:
+// patternmatcher compiles a regexp per pattern per matcher, and
+// .dockerignore files that differ in one line (generated per service) share
+// the others. Keyed by the pattern as readIgnoreFile returns it; nil for a
+// pattern patternmatcher drops.
+type patternCache map[string]*ignorePattern
+
+// compile returns the patterns of one .dockerignore, with the error
+// patternmatcher.New(pats) returns.
+func (c patternCache) compile(pats []string) ([]*ignorePattern, error) {
+	out := make([]*ignorePattern, 0, len(pats))
+	for _, p := range pats {
+		ip, ok := c[p]
+		if !ok {
+			pm, err := patternmatcher.New([]string{p})
+			if err != nil {
+				return nil, err
+			}
+			if pp := pm.Patterns(); len(pp) > 0 {
+				ip = &ignorePattern{pm: pm, exclusion: pp[0].Exclusion()}
+				if ip.exclusion {
+					if ip.pm, err = patternmatcher.New([]string{"**", p}); err != nil {
+						return nil, err
+					}
+				}
+			}
+			c[p] = ip
+		}
+		if ip != nil {
+			out = append(out, ip)
+		}
+	}
+	return out, nil
+}
+
+// matchesOrParentMatches is patternmatcher's PatternMatcher.MatchesOrParentMatches
+// over patterns compiled one by one (its loop, by hand, so that compiled
+// patterns can be shared between .dockerignore files; the matching itself is
+// patternmatcher's): the last pattern matching file or one of its parent
+// directories decides. TestIgnorePatterns and FuzzIgnorePatterns check it
+// against a PatternMatcher of the whole list.
+func matchesOrParentMatches(pats []*ignorePattern, file string) (bool, error) {
+	matched := false
+	for _, p := range pats {
+		// As patternmatcher: an inclusion cannot change a match, nor an
+		// exclusion a non-match.
+		if p.exclusion != matched {
+			continue
+		}
+		m, err := p.pm.MatchesOrParentMatches(file)
+		if err != nil {
+			return false, err
+		}
+		if p.exclusion {
+			m = !m
+		}
+		if m {
+			matched = !p.exclusion
+		}
+	}
+	return matched, nil
 }

@@ -10,8 +10,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/moby/patternmatcher"
-
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/git"
 )
@@ -65,26 +63,6 @@ func (n *node) child(seg string) *node {
 	return c
 }
 
-// ignoreSet is one .dockerignore, compiled once and shared by every service
-// whose .dockerignore says the same, with results memoised per
-// context-relative path.
-type ignoreSet struct {
-	pm   *patternmatcher.PatternMatcher
-	memo map[string]bool
-}
-
-func (s *ignoreSet) excludes(rel string) bool {
-	if v, ok := s.memo[rel]; ok {
-		return v
-	}
-	v, err := s.pm.MatchesOrParentMatches(rel)
-	if err != nil {
-		v = false // an unmatchable pattern excludes nothing: never hide a change
-	}
-	s.memo[rel] = v
-	return v
-}
-
 // Matcher decides which services a set of changed paths triggers. Build it
 // once per plan with NewMatcher: every glob, .dockerignore and Dockerfile is
 // compiled up front and the rules are indexed in a trie of literal path
@@ -112,6 +90,7 @@ func NewMatcher(cfg *config.Config, services []Service, tree fs.FS) (*Matcher, e
 	slices.Sort(dockerfileDirs)
 
 	ignores := map[string]*ignoreSet{} // by .dockerignore content
+	patterns := patternCache{}
 	sources := dockerfileMemo{}
 	var ps []config.Problem
 	for i, s := range services {
@@ -129,9 +108,9 @@ func NewMatcher(cfg *config.Config, services []Service, tree fs.FS) (*Matcher, e
 			if ign = ignores[string(data)]; ign == nil {
 				pats, err := readIgnoreFile(data)
 				if err == nil {
-					var pm *patternmatcher.PatternMatcher
-					if pm, err = patternmatcher.New(pats); err == nil {
-						ign = &ignoreSet{pm: pm, memo: map[string]bool{}}
+					var compiled []*ignorePattern
+					if compiled, err = patterns.compile(pats); err == nil {
+						ign = &ignoreSet{pats: compiled, memo: map[string]bool{}}
 						ignores[string(data)] = ign
 					}
 				}
