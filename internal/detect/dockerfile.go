@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 )
@@ -34,20 +35,33 @@ type Source struct {
 // not defined in the Dockerfile.
 var ErrUnknownTarget = errors.New("no such stage in the Dockerfile")
 
-// DockerfileSources parses a Dockerfile with BuildKit's parser and returns the
-// context paths the build of target (the last stage when empty) reads. Stages
-// the target does not depend on — through FROM <stage>, COPY --from=<stage>
-// or RUN --mount=from=<stage> — are not built and contribute nothing.
+// DockerfileSources parses a Dockerfile and returns the context paths the
+// build of target (the last stage when empty) reads. Stages the target does
+// not depend on — through FROM <stage>, COPY --from=<stage> or
+// RUN --mount=from=<stage> — are not built and contribute nothing.
 // COPY --from=<image> and remote ADD sources (URLs, git) read nothing from the
 // context and are skipped. Variables are expanded from ARG defaults, ENV and
 // args; a source whose variables cannot be resolved is returned as "." (the
 // whole context), so an unknown input can only widen the selection.
+// Dockerfiles in the plain subset (see plainDockerfileSources) are read by a
+// small scanner; every other one by BuildKit's parser, with the same result.
 func DockerfileSources(data []byte, target string, args map[string]string) ([]Source, error) {
+	if srcs, ok := plainDockerfileSources(data, target); ok {
+		return srcs, nil
+	}
+	return buildkitSources(data, target, args)
+}
+
+// buildkitSources is DockerfileSources with BuildKit's parser and
+// instruction parser: every Dockerfile syntax, every error BuildKit reports.
+func buildkitSources(data []byte, target string, args map[string]string) ([]Source, error) {
 	res, err := parser.Parse(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("parsing Dockerfile: %w", err)
 	}
-	stages, metaArgs, err := instructions.Parse(res.AST, nil)
+	// A linter that reports nowhere: with none, a "# check=…" comment right
+	// above an instruction makes instructions.Parse dereference nil.
+	stages, metaArgs, err := instructions.Parse(res.AST, linter.New(&linter.Config{}))
 	if err != nil {
 		return nil, fmt.Errorf("parsing Dockerfile: %w", err)
 	}
@@ -67,15 +81,11 @@ func DockerfileSources(data []byte, target string, args map[string]string) ([]So
 		}
 	}
 
-	stageIndex := func(name string) (int, bool) {
-		if i, ok := instructions.HasStage(stages, name); ok {
-			return i, true
-		}
-		if n, err := strconv.Atoi(name); err == nil && n >= 0 && n < len(stages) {
-			return n, true
-		}
-		return 0, false
+	names := make([]string, len(stages))
+	for i := range stages {
+		names[i] = stages[i].Name
 	}
+	stageIndex := func(name string) (int, bool) { return findStage(names, name) }
 
 	start := len(stages) - 1
 	if target != "" {
@@ -189,8 +199,31 @@ func DockerfileSources(data []byte, target string, args map[string]string) ([]So
 		}
 	}
 
-	// Collect the sources of every stage the target depends on.
-	seen := make([]bool, len(stages))
+	return collectSources(perStage, deps, start), nil
+}
+
+// findStage resolves a stage reference (FROM <stage>, --from=<stage>) the
+// way BuildKit does: a stage name, case-insensitively, else a stage index.
+// names are the stages' names, "" for unnamed ones.
+func findStage(names []string, name string) (int, bool) {
+	for i, n := range names {
+		if strings.EqualFold(n, name) {
+			return i, true
+		}
+	}
+	if strings.Trim(name, "+-0123456789") != "" {
+		return 0, false // not a number; spares Atoi's error (an allocation per image name)
+	}
+	if n, err := strconv.Atoi(name); err == nil && n >= 0 && n < len(names) {
+		return n, true
+	}
+	return 0, false
+}
+
+// collectSources returns the sources of stage start and of every stage it
+// depends on (deps[i]: the stages stage i reads), in Dockerfile line order.
+func collectSources(perStage [][]Source, deps [][]int, start int) []Source {
+	seen := make([]bool, len(perStage))
 	var out []Source
 	var visit func(int)
 	visit = func(i int) {
@@ -205,7 +238,7 @@ func DockerfileSources(data []byte, target string, args map[string]string) ([]So
 	}
 	visit(start)
 	sort.SliceStable(out, func(a, b int) bool { return out[a].Line < out[b].Line })
-	return out, nil
+	return out
 }
 
 func isRemoteSource(p string) bool {

@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,9 +9,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-
-	"github.com/moby/patternmatcher"
-	"github.com/moby/patternmatcher/ignorefile"
 
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/git"
@@ -67,26 +63,6 @@ func (n *node) child(seg string) *node {
 	return c
 }
 
-// ignoreSet is one .dockerignore, compiled once and shared by every service
-// whose .dockerignore says the same, with results memoised per
-// context-relative path.
-type ignoreSet struct {
-	pm   *patternmatcher.PatternMatcher
-	memo map[string]bool
-}
-
-func (s *ignoreSet) excludes(rel string) bool {
-	if v, ok := s.memo[rel]; ok {
-		return v
-	}
-	v, err := s.pm.MatchesOrParentMatches(rel)
-	if err != nil {
-		v = false // an unmatchable pattern excludes nothing: never hide a change
-	}
-	s.memo[rel] = v
-	return v
-}
-
 // Matcher decides which services a set of changed paths triggers. Build it
 // once per plan with NewMatcher: every glob, .dockerignore and Dockerfile is
 // compiled up front and the rules are indexed in a trie of literal path
@@ -114,6 +90,7 @@ func NewMatcher(cfg *config.Config, services []Service, tree fs.FS) (*Matcher, e
 	slices.Sort(dockerfileDirs)
 
 	ignores := map[string]*ignoreSet{} // by .dockerignore content
+	patterns := patternCache{}
 	sources := dockerfileMemo{}
 	var ps []config.Problem
 	for i, s := range services {
@@ -129,11 +106,11 @@ func NewMatcher(cfg *config.Config, services []Service, tree fs.FS) (*Matcher, e
 			// so services whose .dockerignore files say the same (a
 			// monorepo's generated ones) share one compiled set and memo.
 			if ign = ignores[string(data)]; ign == nil {
-				pats, err := ignorefile.ReadAll(bytes.NewReader(data))
+				pats, err := readIgnoreFile(data)
 				if err == nil {
-					var pm *patternmatcher.PatternMatcher
-					if pm, err = patternmatcher.New(pats); err == nil {
-						ign = &ignoreSet{pm: pm, memo: map[string]bool{}}
+					var compiled []*ignorePattern
+					if compiled, err = patterns.compile(pats); err == nil {
+						ign = &ignoreSet{pats: compiled, memo: map[string]bool{}}
 						ignores[string(data)] = ign
 					}
 				}
@@ -402,9 +379,10 @@ func (m *Matcher) visit(n *node, cp changedPath, segs []string, selected map[int
 
 // dockerfileMemo parses each distinct Dockerfile (content, target and build
 // args) once per plan: monorepos generate most of their Dockerfiles from a
-// few templates, and BuildKit's parser allocates ~18 KB even for a six-line
-// file (it compiles its directive regexps per parse), which made parsing
-// half of a plan's allocations. The Sources are context-relative, so they
+// few templates, and BuildKit's parser, which reads every Dockerfile outside
+// the plain subset, allocates ~18 KB even for a six-line file (it compiles
+// its directive regexps per parse), which made parsing half of a plan's
+// allocations. The Sources are context-relative, so they
 // hold for every service whose Dockerfile says the same.
 type dockerfileMemo map[string]dockerfileResult
 
