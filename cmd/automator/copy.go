@@ -8,7 +8,6 @@ import (
 
 	"github.com/deployment-automator/automator/internal/config"
 	"github.com/deployment-automator/automator/internal/factory"
-	"github.com/deployment-automator/automator/internal/registry"
 )
 
 func newCopyCmd(a *app) *cobra.Command {
@@ -29,16 +28,9 @@ func newCopyCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := c.Copy(cmd.Context(), args[0], args[1], force, registry.MountFrom(mountFrom...))
+			res, err := factory.CopyWithEvidence(cmd.Context(), c, args[0], args[1], force, mountFrom)
 			if err != nil {
 				return err
-			}
-			src, err := c.ParseReference(args[0])
-			if err != nil {
-				return err
-			}
-			if _, err := factory.Carrier(c).Carry(cmd.Context(), src.Context().Name()+"@"+res.Digest.String(), args[1]); err != nil {
-				return fmt.Errorf("copying the signatures and attestations of %s: %w", args[0], err)
 			}
 			_, err = fmt.Fprintln(cmd.OutOrStdout(), res.Reference)
 			return err

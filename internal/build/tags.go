@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 
@@ -20,9 +21,9 @@ const DefaultTagTemplate = "sha-{{ .ShortSHA }}"
 const TimestampFormat = "20060102150405"
 
 var (
-	tagRE     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
-	shaRE     = regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`)
-	tagBadRun = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+	tagRE     = lazyRegexp(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
+	shaRE     = lazyRegexp(`^[0-9a-f]{40}([0-9a-f]{24})?$`)
+	tagBadRun = lazyRegexp(`[^A-Za-z0-9._-]+`)
 )
 
 // ErrInvalidTag is wrapped by errors about tags that do not match the OCI tag grammar
@@ -31,7 +32,7 @@ var ErrInvalidTag = errors.New("invalid tag")
 
 // ValidateTag checks tag against the OCI distribution tag grammar.
 func ValidateTag(tag string) error {
-	if !tagRE.MatchString(tag) {
+	if !tagRE().MatchString(tag) {
 		return fmt.Errorf("%w %q: must match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}", ErrInvalidTag, tag)
 	}
 	return nil
@@ -58,7 +59,7 @@ type TagData struct {
 // (refs/heads/NAME, refs/tags/NAME, or a bare branch name) and the build time.
 func NewTagData(sha, ref string, now time.Time) (TagData, error) {
 	sha = strings.ToLower(sha)
-	if !shaRE.MatchString(sha) {
+	if !shaRE().MatchString(sha) {
 		return TagData{}, fmt.Errorf("commit %q is not a full hex SHA", sha)
 	}
 	d := TagData{SHA: sha, ShortSHA: sha[:12], Timestamp: now.UTC().Format(TimestampFormat)}
@@ -69,7 +70,7 @@ func NewTagData(sha, ref string, now time.Time) (TagData, error) {
 			d.Version = v.String()
 		}
 	case ref != "":
-		d.Branch = strings.Trim(tagBadRun.ReplaceAllString(strings.TrimPrefix(ref, "refs/heads/"), "-"), "-.")
+		d.Branch = strings.Trim(tagBadRun().ReplaceAllString(strings.TrimPrefix(ref, "refs/heads/"), "-"), "-.")
 	}
 	return d, nil
 }
@@ -199,4 +200,10 @@ func (m Metadata) Labels(extra map[string]string) map[string]string {
 		}
 	}
 	return out
+}
+
+// lazyRegexp compiles expr on first use: package-level regexps compiled at
+// init cost every automator process start-up, whatever the command.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

@@ -2,6 +2,7 @@ package factory
 
 import (
 	"context"
+	"fmt"
 
 	"go.uber.org/zap"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/deployment-automator/automator/internal/promote"
 	"github.com/deployment-automator/automator/internal/registry"
 	"github.com/deployment-automator/automator/internal/scan"
+	"github.com/google/go-containerregistry/pkg/name"
 )
 
 // Gate wires the vulnerability gate: the scanner process (Trivy) behind its
@@ -183,6 +185,39 @@ func Carrier(c *registry.Client) evidence.Carrier {
 		_, err := c.Copy(ctx, src, dst, true)
 		return err
 	}}
+}
+
+// CopyWithEvidence is `automator copy`: src to dst through c, and the
+// image's signatures, attestations and referrers after it (see
+// evidence.Carrier). The evidence is looked up while the image is copied,
+// and copied once the image is there.
+func CopyWithEvidence(ctx context.Context, c *registry.Client, src, dst string, force bool, mountFrom []string) (*registry.Copied, error) {
+	carrier := Carrier(c)
+	var (
+		found   *evidence.Found
+		findErr error
+		done    chan struct{}
+	)
+	res, err := c.Copy(ctx, src, dst, force, registry.MountFrom(mountFrom...), registry.OnSource(func(d name.Digest) {
+		done = make(chan struct{})
+		go func() {
+			defer close(done)
+			found, findErr = carrier.Find(ctx, d.String(), dst)
+		}()
+	}))
+	if done != nil {
+		<-done
+	}
+	if err != nil {
+		return nil, err
+	}
+	if findErr == nil {
+		_, findErr = carrier.CopyFound(ctx, found)
+	}
+	if findErr != nil {
+		return nil, fmt.Errorf("copying the signatures and attestations of %s: %w", src, findErr)
+	}
+	return res, nil
 }
 
 // evidenceWriter signs and attests pushed images (scan, and the SBOM from

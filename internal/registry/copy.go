@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -40,6 +41,14 @@ type CopyOption func(*copyOptions)
 
 type copyOptions struct {
 	mountFrom []string
+	onSource  func(name.Digest)
+}
+
+// OnSource calls f with the source image's repository and digest as soon as its manifest is read
+// and checked, before anything is written: work that needs only the source (finding its
+// signatures) can run while the copy goes on. f must not block.
+func OnSource(f func(name.Digest)) CopyOption {
+	return func(o *copyOptions) { o.onSource = f }
 }
 
 // MountFrom names repositories expected to hold the image's blobs already (for example the same
@@ -83,7 +92,19 @@ func (c *Client) Copy(ctx context.Context, src, dst string, force bool, opts ...
 		}
 		hints = append(hints, r)
 	}
+	// The destination's tag is checked while the source manifest is read:
+	// neither waits for the other (nor for the other registry's ping).
+	type head struct {
+		desc *v1.Descriptor
+		err  error
+	}
+	dstHead := make(chan head, 1)
+	go func() {
+		d, err := c.puller.Head(ctx, dstRef)
+		dstHead <- head{d, err}
+	}()
 	desc, err := c.puller.Get(ctx, srcRef)
+	h := <-dstHead
 	if err != nil {
 		return nil, fmt.Errorf("fetching %s: %w", srcRef, err)
 	}
@@ -94,8 +115,11 @@ func (c *Client) Copy(ctx context.Context, src, dst string, force bool, opts ...
 	if wantDigest != "" && wantDigest != desc.Digest.String() {
 		return nil, fmt.Errorf("copying %s to %s: source has digest %s, not %s", srcRef, dst, desc.Digest, wantDigest)
 	}
-	// The one manifest check of the destination: the push below writes without asking again.
-	existing, err := c.puller.Head(ctx, dstRef)
+	if o.onSource != nil {
+		o.onSource(srcRef.Context().Digest(desc.Digest.String()))
+	}
+	// The one manifest check of the destination's tag: the push below writes without asking again.
+	existing, err := h.desc, h.err
 	switch {
 	case err == nil && existing.Digest == desc.Digest:
 		c.log.Info("destination already holds image", zap.String("destination", out.Reference))
@@ -108,8 +132,9 @@ func (c *Client) Copy(ctx context.Context, src, dst string, force bool, opts ...
 	pusher := c.currentPusher()
 	m := &mounter{dst: dstRef.Context(), src: srcRef.Context(), hints: hints, memory: c.blobs}
 	err = nil
-	if !sameRepository(srcRef.Context(), dstRef.Context()) {
-		// A re-tag skips this: every blob and child manifest is already there.
+	if !sameRepository(srcRef.Context(), dstRef.Context()) && !c.holdsManifest(ctx, dstRef.Context(), desc, m) {
+		// A re-tag skips this: every blob and child manifest is already there; so does a
+		// destination repository that holds the manifest under another tag.
 		err = c.pushDeps(ctx, pusher, m, desc)
 	}
 	if err == nil {
@@ -123,6 +148,26 @@ func (c *Client) Copy(ctx context.Context, src, dst string, force bool, opts ...
 	out.Changed = true
 	c.log.Info("copied image", zap.String("source", srcRef.String()), zap.String("destination", out.Reference))
 	return out, nil
+}
+
+// holdsManifest tells whether repo already holds desc's manifest (by digest, under any tag or
+// none): a registry accepts a manifest only once the repository holds every blob and child
+// manifest it names, so none of them needs checking again, as go-containerregistry's pusher
+// reasons for the child manifests of an index. An image's blobs are then remembered as held there,
+// for mounts into other repositories. Any answer but "found" means: push the dependencies.
+func (c *Client) holdsManifest(ctx context.Context, repo name.Repository, desc *remote.Descriptor, m *mounter) bool {
+	if _, err := c.puller.Head(ctx, repo.Digest(desc.Digest.String())); err != nil {
+		return false
+	}
+	if desc.MediaType.IsImage() {
+		if mf, err := v1.ParseManifest(bytes.NewReader(desc.Manifest)); err == nil {
+			m.saw(mf.Config.Digest)
+			for _, l := range mf.Layers {
+				m.saw(l.Digest)
+			}
+		}
+	}
+	return true
 }
 
 // pushDeps writes what desc's manifest refers to into m.dst, WithJobs blobs or child manifests at a

@@ -138,8 +138,9 @@ func (c *counter) requests(m *mounting, repo string) requests {
 }
 
 // TestCopyRequests pins what one copy sends to each registry: at most one ping per registry per
-// process, one manifest check of the destination, blob checks only for blobs the process does not
-// know about, and a mount instead of an upload wherever a repository of the destination's registry is
+// process, two manifest checks of the destination (its tag, read while the source manifest is, and,
+// when the tag is new, the digest: a repository that holds the manifest needs no blob checks), blob
+// checks only for blobs the process does not know about, and a mount instead of an upload wherever a repository of the destination's registry is
 // known to hold the blob.
 func TestCopyRequests(t *testing.T) {
 	ctx := context.Background()
@@ -171,37 +172,38 @@ func TestCopyRequests(t *testing.T) {
 		{
 			name: "cold", before: sameClient, src: "{src}/app:1", dst: "{dst}/app:1", dstRepo: "app",
 			wantSrc: requests{pings: 1, manifestGets: 1},
-			wantDst: requests{pings: 1, manifestHeads: 1, blobHeads: blobs, patches: blobs},
+			wantDst: requests{pings: 1, manifestHeads: 2, blobHeads: blobs, patches: blobs},
 		},
 		{
 			name: "new tag, blobs copied before by this process", before: sameClient,
 			prior: [2]string{"{src}/app:1", "{dst}/app:1"}, src: "{src}/app:2", dst: "{dst}/app:2", dstRepo: "app",
 			wantSrc: requests{manifestGets: 1},
-			wantDst: requests{manifestHeads: 1},
+			wantDst: requests{manifestHeads: 2},
 		},
 		{
 			name: "new tag, blobs copied before by another process", before: otherClient,
 			prior: [2]string{"{src}/app:1", "{dst}/app:1"}, src: "{src}/app:2", dst: "{dst}/app:2", dstRepo: "app",
 			wantSrc: requests{pings: 1, manifestGets: 1},
-			wantDst: requests{pings: 1, manifestHeads: 1, blobHeads: blobs},
+			// The destination repository holds the manifest (under tag 1): no blob is checked.
+			wantDst: requests{pings: 1, manifestHeads: 2},
 		},
 		{
 			name: "new repository, blobs this process copied to another one", before: sameClient,
 			prior: [2]string{"{src}/app:1", "{dst}/staging/app:1"}, src: "{src}/app:1", dst: "{dst}/prod/app:1", dstRepo: "prod/app",
 			wantSrc: requests{manifestGets: 1},
-			wantDst: requests{manifestHeads: 1, blobHeads: blobs, mounts: blobs},
+			wantDst: requests{manifestHeads: 2, blobHeads: blobs, mounts: blobs},
 		},
 		{
 			name: "new repository, hinted repository holds the blobs", before: otherClient, mountFrom: "{dst}/staging/app",
 			prior: [2]string{"{src}/app:1", "{dst}/staging/app:1"}, src: "{src}/app:1", dst: "{dst}/prod/app:1", dstRepo: "prod/app",
 			wantSrc: requests{pings: 1, manifestGets: 1},
-			wantDst: requests{pings: 1, manifestHeads: 1, blobHeads: blobs, mounts: blobs},
+			wantDst: requests{pings: 1, manifestHeads: 2, blobHeads: blobs, mounts: blobs},
 		},
 		{
 			name: "new repository, nothing known: uploads", before: otherClient,
 			prior: [2]string{"{src}/app:1", "{dst}/staging/app:1"}, src: "{src}/app:1", dst: "{dst}/prod/app:1", dstRepo: "prod/app",
 			wantSrc: requests{pings: 1, manifestGets: 1},
-			wantDst: requests{pings: 1, manifestHeads: 1, blobHeads: blobs, patches: blobs},
+			wantDst: requests{pings: 1, manifestHeads: 2, blobHeads: blobs, patches: blobs},
 		},
 		{
 			// The index and its two images are read; each image is checked by digest before its blobs.
@@ -209,12 +211,12 @@ func TestCopyRequests(t *testing.T) {
 			prior: [2]string{"{src}/multi:1", "{dst}/staging/multi:1"}, src: "{src}/multi:1", dst: "{dst}/prod/multi:1",
 			dstRepo: "prod/multi", srcRepo: "multi",
 			wantSrc: requests{manifestGets: 3},
-			wantDst: requests{manifestHeads: 3, blobHeads: indexBlobs, mounts: indexBlobs},
+			wantDst: requests{manifestHeads: 4, blobHeads: indexBlobs, mounts: indexBlobs},
 		},
 		{
 			name: "new repository, source in the same registry", before: otherClient,
 			prior: [2]string{"{src}/app:1", "{dst}/staging/app:1"}, src: "{dst}/staging/app:1", dst: "{dst}/prod/app:1", dstRepo: "prod/app",
-			wantDst: requests{pings: 1, manifestHeads: 1, blobHeads: blobs, mounts: blobs},
+			wantDst: requests{pings: 1, manifestHeads: 2, blobHeads: blobs, mounts: blobs},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

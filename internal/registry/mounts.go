@@ -90,9 +90,7 @@ type mounter struct {
 
 // from returns the repository to mount h from, if any.
 func (m *mounter) from(h v1.Hash) (name.Repository, bool) {
-	m.mu.Lock()
-	m.seen = append(m.seen, h)
-	m.mu.Unlock()
+	m.saw(h)
 	if sameRegistry(m.src, m.dst) && !sameRepository(m.src, m.dst) {
 		return m.src, true
 	}
@@ -105,6 +103,13 @@ func (m *mounter) from(h v1.Hash) (name.Repository, bool) {
 		}
 	}
 	return name.Repository{}, false
+}
+
+// saw records that the copy met blob h.
+func (m *mounter) saw(h v1.Hash) {
+	m.mu.Lock()
+	m.seen = append(m.seen, h)
+	m.mu.Unlock()
 }
 
 // layer wraps l so that pushing it first tries a mount from the chosen repository.

@@ -22,8 +22,9 @@ const maxPingBody = 64 << 10
 type pingCache struct {
 	next http.RoundTripper
 
-	mu      sync.Mutex
-	answers map[string]pingAnswer // "scheme://host" → first 200 or 401
+	mu       sync.Mutex
+	answers  map[string]pingAnswer   // "scheme://host" → first 200 or 401
+	inflight map[string]chan struct{} // closed when the ping in flight for a key ends
 }
 
 type pingAnswer struct {
@@ -32,7 +33,7 @@ type pingAnswer struct {
 }
 
 func newPingCache(next http.RoundTripper) *pingCache {
-	return &pingCache{next: next, answers: map[string]pingAnswer{}}
+	return &pingCache{next: next, answers: map[string]pingAnswer{}, inflight: map[string]chan struct{}{}}
 }
 
 func (p *pingCache) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -41,24 +42,49 @@ func (p *pingCache) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	key := req.URL.Scheme + "://" + strings.ToLower(req.URL.Host)
 	p.mu.Lock()
-	a, ok := p.answers[key]
-	_, plain := p.answers["http://"+strings.ToLower(req.URL.Host)]
-	p.mu.Unlock()
-	switch {
-	case ok:
-		return a.response(req), nil
-	case plain && req.URL.Scheme == "https":
-		// go-containerregistry races https against http for registries it may reach in plain
-		// HTTP; once this host answered in plain HTTP, the https attempt would only fail again.
-		return nil, fmt.Errorf("pinging %s: the registry answered in plain HTTP before", req.URL.Host)
+	for {
+		a, ok := p.answers[key]
+		_, plain := p.answers["http://"+strings.ToLower(req.URL.Host)]
+		switch {
+		case ok:
+			p.mu.Unlock()
+			return a.response(req), nil
+		case plain && req.URL.Scheme == "https":
+			p.mu.Unlock()
+			// go-containerregistry races https against http for registries it may reach in plain
+			// HTTP; once this host answered in plain HTTP, the https attempt would only fail again.
+			return nil, fmt.Errorf("pinging %s: the registry answered in plain HTTP before", req.URL.Host)
+		}
+		busy, waiting := p.inflight[key]
+		if !waiting {
+			break
+		}
+		// Requests to one registry that start together (a copy reads the source while it checks
+		// the destination) share the first one's ping.
+		p.mu.Unlock()
+		select {
+		case <-busy:
+		case <-req.Context().Done():
+			return nil, req.Context().Err()
+		}
+		p.mu.Lock()
 	}
+	done := make(chan struct{})
+	p.inflight[key] = done
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.inflight, key)
+		p.mu.Unlock()
+		close(done)
+	}()
 	resp, err := p.next.RoundTrip(req)
 	if err != nil || (resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusUnauthorized) {
 		return resp, err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxPingBody))
 	_ = resp.Body.Close()
-	a = pingAnswer{status: resp.StatusCode, header: resp.Header.Clone()}
+	a := pingAnswer{status: resp.StatusCode, header: resp.Header.Clone()}
 	p.mu.Lock()
 	p.answers[key] = a
 	p.mu.Unlock()

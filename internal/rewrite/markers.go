@@ -3,7 +3,6 @@ package rewrite
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -16,7 +15,7 @@ type marker struct {
 	field string // "", tag, digest or name
 }
 
-var automatorMarkerRE = regexp.MustCompile(`^automator:\s*([A-Za-z0-9][A-Za-z0-9._/-]*)(?::(tag|digest|name))?\s*$`)
+var automatorMarkerRE = lazyRegexp(`^automator:\s*([A-Za-z0-9][A-Za-z0-9._/-]*)(?::(tag|digest|name))?\s*$`)
 
 // parseMarker reads a line comment as a Flux setter marker
 // (# {"$imagepolicy": "ns:policy[:tag|:name|:digest]"}) or an automator
@@ -45,7 +44,7 @@ func parseMarker(comment string) (marker, bool) {
 		}
 		return marker{}, false
 	}
-	if m := automatorMarkerRE.FindStringSubmatch(c); m != nil {
+	if m := automatorMarkerRE().FindStringSubmatch(c); m != nil {
 		return marker{name: m[1], field: m[2]}, true
 	}
 	return marker{}, false

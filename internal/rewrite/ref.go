@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Update is one requested image change: every reference to Repository in a
@@ -27,9 +28,9 @@ func (u Update) String() string {
 }
 
 var (
-	tagRE    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
-	digestRE = regexp.MustCompile(`^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$`)
-	repoRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]*$`)
+	tagRE    = lazyRegexp(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	digestRE = lazyRegexp(`^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$`)
+	repoRE   = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9._:/-]*$`)
 )
 
 // ParseRef parses the new-reference part of an update: "TAG", "@DIGEST" or
@@ -43,10 +44,10 @@ func ParseRef(s string) (tag, digest string, err error) {
 	if tag == "" && !hasAt {
 		return "", "", fmt.Errorf("parsing reference %q: empty reference", s)
 	}
-	if tag != "" && !tagRE.MatchString(tag) {
+	if tag != "" && !tagRE().MatchString(tag) {
 		return "", "", fmt.Errorf("parsing reference %q: invalid tag %q", s, tag)
 	}
-	if hasAt && !digestRE.MatchString(digest) {
+	if hasAt && !digestRE().MatchString(digest) {
 		return "", "", fmt.Errorf("parsing reference %q: invalid digest %q", s, digest)
 	}
 	return tag, digest, nil
@@ -59,7 +60,7 @@ func ParseUpdate(s string) (Update, error) {
 	if !ok || repo == "" {
 		return Update{}, fmt.Errorf("parsing update %q: want REPOSITORY=TAG, REPOSITORY=@DIGEST or REPOSITORY=TAG@DIGEST", s)
 	}
-	if !repoRE.MatchString(repo) || strings.Contains(repo, "@") {
+	if !repoRE().MatchString(repo) || strings.Contains(repo, "@") {
 		return Update{}, fmt.Errorf("parsing update %q: invalid repository %q", s, repo)
 	}
 	if r, t, _ := splitImage(repo); t != "" {
@@ -73,16 +74,16 @@ func ParseUpdate(s string) (Update, error) {
 }
 
 func (u Update) validate() error {
-	if u.Repository == "" || !repoRE.MatchString(u.Repository) {
+	if u.Repository == "" || !repoRE().MatchString(u.Repository) {
 		return fmt.Errorf("invalid update %q: invalid repository", u.String())
 	}
 	if u.Tag == "" && u.Digest == "" {
 		return fmt.Errorf("invalid update for %q: neither tag nor digest given", u.Repository)
 	}
-	if u.Tag != "" && !tagRE.MatchString(u.Tag) {
+	if u.Tag != "" && !tagRE().MatchString(u.Tag) {
 		return fmt.Errorf("invalid update for %q: invalid tag %q", u.Repository, u.Tag)
 	}
-	if u.Digest != "" && !digestRE.MatchString(u.Digest) {
+	if u.Digest != "" && !digestRE().MatchString(u.Digest) {
 		return fmt.Errorf("invalid update for %q: invalid digest %q", u.Repository, u.Digest)
 	}
 	return nil
@@ -185,4 +186,10 @@ func sharedPrefix(prefix string) (string, bool) {
 // literal image reference (Helm {{ }}, shell ${ }, Kargo ${{ }}).
 func templated(s string) bool {
 	return strings.Contains(s, "{{") || strings.Contains(s, "${")
+}
+
+// lazyRegexp compiles expr on first use: package-level regexps compiled at
+// init cost every automator process start-up, whatever the command.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

@@ -16,7 +16,6 @@ import (
 	"io"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -159,7 +158,7 @@ func skipReason(file string) string {
 	return ""
 }
 
-var lineRE = regexp.MustCompile(`^yaml: line (\d+): `)
+var lineRE = lazyRegexp(`^yaml: line (\d+): `)
 
 // yaml12Directive is the directive yaml.v3 refuses; see asYAML11.
 var yaml12Directive = []byte("%YAML 1.2")
@@ -208,7 +207,7 @@ func parseDocs(file string, in []byte) ([]*yaml.Node, error) {
 		}
 		if err != nil {
 			pe := &ParseError{File: file, Err: err}
-			if m := lineRE.FindStringSubmatch(err.Error()); m != nil {
+			if m := lineRE().FindStringSubmatch(err.Error()); m != nil {
 				pe.Line, _ = strconv.Atoi(m[1])
 				pe.Err = errors.New(strings.TrimPrefix(err.Error(), m[0]))
 			}

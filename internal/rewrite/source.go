@@ -2,7 +2,6 @@ package rewrite
 
 import (
 	"bytes"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -210,7 +209,7 @@ func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\
 
 var (
 	yaml11Bool  = map[string]bool{"y": true, "n": true, "yes": true, "no": true, "on": true, "off": true, "true": true, "false": true, "null": true, "~": true}
-	yaml11Num   = regexp.MustCompile(`^[-+]?(?:[0-9][0-9_]*|0x[0-9a-fA-F_]+|0o?[0-7_]+|0b[01_]+|[0-9][0-9_]*(?::[0-5]?[0-9])+|(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[0-9][0-9_]*[eE][-+]?[0-9]+|\.inf|\.nan)$`)
+	yaml11Num   = lazyRegexp(`^[-+]?(?:[0-9][0-9_]*|0x[0-9a-fA-F_]+|0o?[0-7_]+|0b[01_]+|[0-9][0-9_]*(?::[0-5]?[0-9])+|(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[0-9][0-9_]*[eE][-+]?[0-9]+|\.inf|\.nan)$`)
 	flowUnsafe  = ",[]{}"
 	plainUnsafe = "#:&*!|>'\"%@`?-{}[],"
 )
@@ -220,7 +219,7 @@ var (
 // YAML 1.1 (Helm, kubectl, sigs.k8s.io/yaml) rules. Values that look like
 // numbers, booleans, nulls or timestamps are not.
 func plainSafe(v string, flow bool) bool {
-	if v == "" || yaml11Bool[strings.ToLower(v)] || yaml11Num.MatchString(v) {
+	if v == "" || yaml11Bool[strings.ToLower(v)] || yaml11Num().MatchString(v) {
 		return false
 	}
 	if strings.ContainsAny(v[:1], plainUnsafe) || strings.Contains(v, ": ") || strings.Contains(v, " #") ||
@@ -287,7 +286,7 @@ func isString(n *yaml.Node) bool {
 	if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.TaggedStyle) != 0 {
 		return true
 	}
-	return n.Value == "" || !(yaml11Bool[strings.ToLower(n.Value)] || yaml11Num.MatchString(n.Value))
+	return n.Value == "" || !(yaml11Bool[strings.ToLower(n.Value)] || yaml11Num().MatchString(n.Value))
 }
 
 // breakLen returns the length of the line break starting at i, or 0.
