@@ -23,7 +23,7 @@ type pingCache struct {
 	next http.RoundTripper
 
 	mu       sync.Mutex
-	answers  map[string]pingAnswer   // "scheme://host" → first 200 or 401
+	answers  map[string]pingAnswer    // "scheme://host" → first 200 or 401
 	inflight map[string]chan struct{} // closed when the ping in flight for a key ends
 }
 

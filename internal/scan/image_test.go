@@ -26,4 +26,3 @@ func TestOpenLayoutSelectors(t *testing.T) {
 		t.Error("OpenLayout of a missing dir succeeded")
 	}
 }
-
