@@ -19,57 +19,72 @@ const (
 	FieldColumn = "col"
 )
 
-// annotationCore turns warnings and errors into GitHub Actions workflow
-// commands: ::warning file=F,line=L::message.
-type annotationCore struct {
+// MapCore is a zap core that hands each entry it accepts, with its fields
+// (those added by With first) gathered into a map, to Emit: the shape of
+// cores that write entries somewhere other than an encoder — workflow
+// commands here, the scanner's protocol in package scan.
+type MapCore struct {
 	zapcore.LevelEnabler
+	Emit   func(e zapcore.Entry, fields map[string]any) error
 	fields []zapcore.Field
-	out    io.Writer
-	mu     *sync.Mutex
 }
 
-func (c *annotationCore) With(fields []zapcore.Field) zapcore.Core {
+// With implements zapcore.Core.
+func (c *MapCore) With(fields []zapcore.Field) zapcore.Core {
 	clone := *c
 	clone.fields = append(append([]zapcore.Field{}, c.fields...), fields...)
 	return &clone
 }
 
-func (c *annotationCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+// Check implements zapcore.Core.
+func (c *MapCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
 	if c.Enabled(e.Level) {
 		return ce.AddCore(e, c)
 	}
 	return ce
 }
 
-func (c *annotationCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
+// Write implements zapcore.Core.
+func (c *MapCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 	enc := zapcore.NewMapObjectEncoder()
 	for _, f := range append(append([]zapcore.Field{}, c.fields...), fields...) {
 		f.AddTo(enc)
 	}
-	cmd := "warning"
-	if e.Level >= zapcore.ErrorLevel {
-		cmd = "error"
-	}
-	var props []string
-	for _, k := range []string{FieldFile, FieldLine, FieldColumn} {
-		if v, ok := enc.Fields[k]; ok {
-			props = append(props, fmt.Sprintf("%s=%s", k, escapeProperty(fmt.Sprint(v))))
-			delete(enc.Fields, k)
+	return c.Emit(e, enc.Fields)
+}
+
+// Sync implements zapcore.Core.
+func (c *MapCore) Sync() error { return nil }
+
+// annotationCore turns warnings and errors into GitHub Actions workflow
+// commands: ::warning file=F,line=L::message.
+func annotationCore(level zapcore.LevelEnabler, out io.Writer, mu *sync.Mutex) *MapCore {
+	return &MapCore{LevelEnabler: level, Emit: func(e zapcore.Entry, fields map[string]any) error {
+		cmd := "warning"
+		if e.Level >= zapcore.ErrorLevel {
+			cmd = "error"
 		}
-	}
-	msg := e.Message
-	keys := make([]string, 0, len(enc.Fields))
-	for k := range enc.Fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		msg += fmt.Sprintf(" %s=%v", k, enc.Fields[k])
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	_, err := io.WriteString(c.out, formatCommand(cmd, props, msg))
-	return err
+		var props []string
+		for _, k := range []string{FieldFile, FieldLine, FieldColumn} {
+			if v, ok := fields[k]; ok {
+				props = append(props, fmt.Sprintf("%s=%s", k, escapeProperty(fmt.Sprint(v))))
+				delete(fields, k)
+			}
+		}
+		msg := e.Message
+		keys := make([]string, 0, len(fields))
+		for k := range fields {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			msg += fmt.Sprintf(" %s=%v", k, fields[k])
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		_, err := io.WriteString(out, formatCommand(cmd, props, msg))
+		return err
+	}}
 }
 
 func formatCommand(cmd string, props []string, msg string) string {
@@ -90,8 +105,6 @@ func Annotate(w io.Writer, file string, line, col int, msg string) error {
 	_, err := io.WriteString(w, formatCommand("error", props, msg))
 	return err
 }
-
-func (c *annotationCore) Sync() error { return nil }
 
 // escapeData follows the runner's rules for workflow command data.
 func escapeData(s string) string {

@@ -75,11 +75,7 @@ func New(opts Options) (*zap.Logger, error) {
 	out := opts.Redactor.Writer(opts.Out)
 	core := zapcore.NewCore(enc, zapcore.AddSync(out), lvl)
 	if opts.Annotations != nil {
-		core = zapcore.NewTee(core, &annotationCore{
-			LevelEnabler: zapcore.WarnLevel,
-			out:          opts.Redactor.Writer(opts.Annotations),
-			mu:           &sync.Mutex{},
-		})
+		core = zapcore.NewTee(core, annotationCore(zapcore.WarnLevel, opts.Redactor.Writer(opts.Annotations), &sync.Mutex{}))
 	}
 	return zap.New(core), nil
 }

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/deployment-automator/automator/internal/config"
+	"github.com/deployment-automator/automator/internal/logging"
 )
 
 // Engine is what automator-scan serves: a Scanner that refreshes its DB and
@@ -120,7 +121,15 @@ func (s *Server) hello(ctx context.Context, h *hello) (Engine, *helloResult, err
 	if h.Debug {
 		level = zapcore.DebugLevel
 	}
-	e, err := s.Open(ctx, h.Settings, zap.New(&wireCore{LevelEnabler: level, send: s.reply}))
+	// Each entry goes to the caller as a log record, which Process logs with
+	// its own logger (redaction, format and level included).
+	e, err := s.Open(ctx, h.Settings, zap.New(&logging.MapCore{LevelEnabler: level, Emit: func(e zapcore.Entry, fields map[string]any) error {
+		if e.LoggerName != "" {
+			fields["logger"] = e.LoggerName
+		}
+		s.reply(response{Log: &logRecord{Level: e.Level.String(), Message: e.Message, Fields: fields}})
+		return nil
+	}}))
 	if err != nil {
 		return nil, res, err
 	}
@@ -197,38 +206,3 @@ func (s *Server) reply(r response) {
 	defer s.wmu.Unlock()
 	_, _ = s.out.Write(b)
 }
-
-// wireCore is a zap core that sends each entry to the caller as a log
-// record, which Process logs with its own logger (redaction, format and
-// level included).
-type wireCore struct {
-	zapcore.LevelEnabler
-	fields []zapcore.Field
-	send   func(response)
-}
-
-func (c *wireCore) With(fs []zapcore.Field) zapcore.Core {
-	return &wireCore{LevelEnabler: c.LevelEnabler, fields: append(append([]zapcore.Field(nil), c.fields...), fs...), send: c.send}
-}
-
-func (c *wireCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
-	if c.Enabled(e.Level) {
-		return ce.AddCore(e, c)
-	}
-	return ce
-}
-
-func (c *wireCore) Write(e zapcore.Entry, fs []zapcore.Field) error {
-	enc := zapcore.NewMapObjectEncoder()
-	for _, f := range append(append([]zapcore.Field(nil), c.fields...), fs...) {
-		f.AddTo(enc)
-	}
-	msg := e.Message
-	if e.LoggerName != "" {
-		enc.Fields["logger"] = e.LoggerName
-	}
-	c.send(response{Log: &logRecord{Level: e.Level.String(), Message: msg, Fields: enc.Fields}})
-	return nil
-}
-
-func (c *wireCore) Sync() error { return nil }
