@@ -103,12 +103,22 @@ func (t tool) run(tb testing.TB, run int) sample {
 	return s
 }
 
-// measure runs every tool of r runs times, alternating (the order rotates
-// each round), and returns the medians in r.tools' order.
-func (r sideBySide) measure(tb testing.TB, runs int) []sample {
+// shortRow is the wall time under which a row's runs are tripled: a median
+// of 7 samples of ~50–100 ms processes moves by ±10% from one make bench to
+// the next on a shared 2-core VM, enough to flip a ratio near 1.
+const shortRow = 500 * time.Millisecond
+
+// measure runs every tool of r runs times (three times as many when the
+// first round took under shortRow for every tool), alternating (the order
+// rotates each round), and returns the medians in r.tools' order and the
+// number of runs.
+func (r sideBySide) measure(tb testing.TB, runs int) ([]sample, int) {
 	tb.Helper()
 	all := make([][]sample, len(r.tools))
-	for i := range runs {
+	for i := 0; i < runs; i++ {
+		if i == 1 && runs > 1 && slices.IndexFunc(all, func(s []sample) bool { return s[0].wall >= shortRow }) < 0 {
+			runs *= 3
+		}
 		for k := range r.tools {
 			j := (i + k) % len(r.tools)
 			if r.prepare != nil {
@@ -121,7 +131,7 @@ func (r sideBySide) measure(tb testing.TB, runs int) []sample {
 	for j := range all {
 		out[j] = medians(all[j])
 	}
-	return out
+	return out, runs
 }
 
 func ms(d time.Duration) string {
@@ -144,7 +154,8 @@ func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 // time for automator) and automator's time as a ratio of each peer's. Processes
 // run under /usr/bin/time (GNU time) for their peak RSS. Peers are
 // found on PATH (`make bench` puts bin/tools first); a missing peer leaves
-// its cell empty. AUTOMATOR_BENCH_RUNS sets the runs per tool (default 7).
+// its cell empty. AUTOMATOR_BENCH_RUNS sets the runs per tool (default 7;
+// tripled for short rows, see shortRow).
 //
 //	AUTOMATOR_BIN=$PWD/bin/automator PATH=$PWD/bin/tools:$PATH \
 //	  go test ./e2e -run '^$' -bench SideBySide -benchtime 1x
@@ -189,7 +200,7 @@ func BenchmarkSideBySide(b *testing.B) {
 
 	for range b.N {
 		// Row by row, so a long run shows its progress.
-		fmt.Print("\n| work (whole processes, median of " + fmt.Sprint(runs) + ", alternating) | automator | peers | ratio |\n|---|---|---|---|\n")
+		fmt.Print("\n| work (whole processes, alternating; median of " + fmt.Sprint(runs) + " runs, " + fmt.Sprint(3*runs) + " for rows under " + fmt.Sprint(shortRow) + ") | automator | peers | ratio |\n|---|---|---|---|\n")
 		for _, r := range rows {
 			var present []tool
 			for _, t := range r.tools {
@@ -198,7 +209,7 @@ func BenchmarkSideBySide(b *testing.B) {
 				}
 			}
 			r.tools = present
-			m := r.measure(b, runs)
+			m, n := r.measure(b, runs)
 			a := m[0]
 			var peers, ratios []string
 			for j, t := range r.tools[1:] {
@@ -206,7 +217,7 @@ func BenchmarkSideBySide(b *testing.B) {
 				peers = append(peers, fmt.Sprintf("%s %s (%s)", t.name, ms(p.wall), mib(p.rss)))
 				ratios = append(ratios, fmt.Sprintf("%.2f× %s", float64(a.wall)/float64(p.wall), t.name))
 			}
-			fmt.Printf("| %s | %s (CPU %s, peak RSS %s) | %s | %s |\n", r.work, ms(a.wall), ms(a.cpu), mib(a.rss),
+			fmt.Printf("| %s (%d runs) | %s (CPU %s, peak RSS %s) | %s | %s |\n", r.work, n, ms(a.wall), ms(a.cpu), mib(a.rss),
 				orDash(strings.Join(peers, ", ")), orDash(strings.Join(ratios, ", ")))
 		}
 	}
