@@ -101,12 +101,7 @@ watch:
 		t.Fatalf("a commit landed on main during the freeze window:\n%s", s.message("main"))
 	}
 	wantAllText(t, "watch log in the window", r.stderr, "not committing: the environment is in a freeze window", "release day")
-	var pr *harness.PullRequest
-	for _, p := range s.gh.PullRequests(manifestRepo) {
-		if p.Head == "automator/prod" && p.State == "open" {
-			pr = &p
-		}
-	}
+	pr := s.gh.PullByHead(manifestRepo, "automator/prod", "open")
 	if pr == nil {
 		t.Fatalf("no prod pull request during the window: %+v", s.gh.PullRequests(manifestRepo))
 	}

@@ -134,12 +134,7 @@ func TestHoldsRevertAndRollback(t *testing.T) {
 	if h, _ := s.gh.RevParse(manifestRepo, "automator/rollback-prod"); h != rbHead {
 		t.Errorf("re-running the rollback moved its branch from %s to %s:\n%s", rbHead, h, again.stdout)
 	}
-	var pr *harness.PullRequest
-	for _, p := range s.gh.PullRequests(manifestRepo) {
-		if p.Head == "automator/rollback-prod" {
-			pr = &p
-		}
-	}
+	pr := s.gh.PullByHead(manifestRepo, "automator/rollback-prod", "")
 	if pr == nil {
 		t.Fatalf("no rollback pull request: %+v", s.gh.PullRequests(manifestRepo))
 	}

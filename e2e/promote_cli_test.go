@@ -182,12 +182,7 @@ func TestPromoteRollbackCLI(t *testing.T) {
 		if got := cw.file(t, "automator/staging", "envs/staging/values.yaml"); got != want {
 			t.Errorf("automator/staging:\n%s\nwant:\n%s", got, want)
 		}
-		var pr *harness.PullRequest
-		for _, p := range cw.g.PullRequests(manifests) {
-			if p.Head == "automator/staging" {
-				pr = &p
-			}
-		}
+		pr := cw.g.PullByHead(manifests, "automator/staging", "")
 		if pr == nil || strings.Join(pr.Labels, ",") != "promotion" {
 			t.Fatalf("staging pull request: %+v", pr)
 		}

@@ -86,12 +86,7 @@ func (s *shop) checkRelease(t *testing.T, commit string, pushed map[string]strin
 			t.Errorf("the rc run rebuilt %s:\n%s", svc, group)
 		}
 	}
-	var staging *harness.PullRequest
-	for _, p := range s.gh.PullRequests(manifestRepo) {
-		if p.Head == "automator/staging" {
-			staging = &p
-		}
-	}
+	staging := s.gh.PullByHead(manifestRepo, "automator/staging", "")
 	if staging == nil {
 		t.Fatalf("the rc run opened no staging PR; pulls: %+v", s.gh.PullRequests(manifestRepo))
 	}

@@ -69,6 +69,18 @@ func (g *GitHub) PullRequests(repoName string) []PullRequest {
 	return out
 }
 
+// PullByHead returns the newest pull request of the repository whose head branch is head (and, when
+// state is not empty, whose state is state), or nil.
+func (g *GitHub) PullByHead(repoName, head, state string) *PullRequest {
+	var found *PullRequest
+	for _, p := range g.PullRequests(repoName) {
+		if p.Head == head && (state == "" || p.State == state) {
+			found = &p
+		}
+	}
+	return found
+}
+
 // MergePull merges an open pull request with a real merge commit (git merge-tree) into its base, as the
 // "Merge pull request" button does, bypassing branch protection, and returns the merge commit SHA.
 func (g *GitHub) MergePull(repoName string, number int) string {

@@ -195,12 +195,7 @@ func (p *Process) call(ctx context.Context, req request) (response, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		req.Deadline = dl
 	}
-	ch := make(chan response, 1)
-	r.mu.Lock()
-	r.nextID++
-	req.ID = r.nextID
-	r.pending[req.ID] = ch
-	r.mu.Unlock()
+	ch := r.expect(&req)
 	if err := r.send(req); err != nil {
 		r.forget(req.ID)
 		r.kill()
@@ -249,13 +244,8 @@ func (p *Process) running(ctx context.Context) (*running, error) {
 	if err != nil {
 		return nil, err
 	}
-	ch := make(chan response, 1)
-	r.mu.Lock()
-	r.nextID++
-	id := r.nextID
-	r.pending[id] = ch
-	r.mu.Unlock()
-	h := request{ID: id, Op: opHello, Hello: &hello{Protocol: protocolVersion, Version: p.version, Settings: p.settings, Debug: p.logger.Core().Enabled(zapcore.DebugLevel)}}
+	h := request{Op: opHello, Hello: &hello{Protocol: protocolVersion, Version: p.version, Settings: p.settings, Debug: p.logger.Core().Enabled(zapcore.DebugLevel)}}
+	ch := r.expect(&h)
 	if err := r.send(h); err != nil {
 		r.kill()
 		return nil, p.died(r, err)
@@ -423,6 +413,18 @@ func (r *running) send(req request) error {
 	defer r.wmu.Unlock()
 	_, err = r.stdin.Write(b)
 	return err
+}
+
+// expect gives req the next ID and returns the channel its response will
+// arrive on.
+func (r *running) expect(req *request) chan response {
+	ch := make(chan response, 1)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.nextID++
+	req.ID = r.nextID
+	r.pending[req.ID] = ch
+	return ch
 }
 
 func (r *running) forget(id uint64) {
