@@ -15,6 +15,7 @@ package factory
 import (
 	"errors"
 	"io"
+	"sync"
 
 	"go.uber.org/zap"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/deployment-automator/automator/internal/detect"
 	"github.com/deployment-automator/automator/internal/event"
 	ghclient "github.com/deployment-automator/automator/internal/github"
+	"github.com/deployment-automator/automator/internal/gitops"
 	"github.com/deployment-automator/automator/internal/logging"
 	"github.com/deployment-automator/automator/internal/pipeline"
 	"github.com/deployment-automator/automator/internal/promote"
@@ -57,13 +59,15 @@ type Factory struct {
 	// FreezeOverride is --override-freeze: the emergency override's reason.
 	FreezeOverride string
 
-	cfg      *config.Config
-	resolved promote.Targets
-	scanGate *pipeline.Gate
-	scanner  *scan.Process // the gate's scanner process, nil when scanning is disabled
-	reg      *registry.Client
-	gh       *ghclient.Factory
-	closers  []func() // run by Close, e.g. closing the scanner
+	cfg       *config.Config
+	resolved  promote.Targets
+	scanGate  *pipeline.Gate
+	scanner   *scan.Lazy             // the gate's scanner process, nil when scanning is disabled
+	routers   map[bool]gitops.Router // by dry-run mode: built once (see Router)
+	routersMu sync.Mutex
+	reg       *registry.Client
+	gh        *ghclient.Factory
+	closers   []func() // run by Close, e.g. closing the scanner
 }
 
 // Close releases what the factory opened (the scanner); call it once, when

@@ -19,8 +19,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 )
 
-// Gate wires the vulnerability gate: the scanner process (Trivy) behind its
-// per-digest cache when scanning is enabled, refreshing its DB when due (the watcher outlives
+// Gate wires the vulnerability gate: the scanner process (Trivy, started on
+// the first scan) behind its per-digest cache when scanning is enabled, refreshing its DB when due (the watcher outlives
 // DBs), scan.policy and the ignore file. The scanner is closed by Close.
 func (f *Factory) Gate(ctx context.Context) (*pipeline.Gate, error) {
 	if f.scanGate != nil {
@@ -37,11 +37,10 @@ func (f *Factory) Gate(ctx context.Context) (*pipeline.Gate, error) {
 	if !cfg.ScanEnabled() {
 		f.Logger.Warn("vulnerability scanning is disabled (scan.enabled: false): images are promoted unscanned")
 	} else {
-		p, err := f.startScanner(ctx, cfg.Scan)
-		if err != nil {
-			return nil, err
-		}
-		g.Scanner, f.scanner = scan.NewRefreshing(scan.NewCaching(p), p), p
+		// Started on the first scan, not here: many commands wire a gate and
+		// scan nothing (startScanner registers the stop with Close).
+		l := scan.NewLazy(func(ctx context.Context) (*scan.Process, error) { return f.startScanner(ctx, cfg.Scan) })
+		g.Scanner, f.scanner = scan.NewRefreshing(scan.NewCaching(l), l), l
 		rc, err := f.Registry()
 		if err != nil {
 			return nil, err
@@ -67,6 +66,27 @@ func (f *Factory) Writer(dryRun bool) (gitops.Writer, error) {
 // Router is the write-back without the redactor: what status reads
 // history through (it writes nothing).
 func (f *Factory) Router(dryRun bool) (gitops.Router, error) {
+	// One per mode for the process: status, ChatOps and the watcher's status
+	// board ask again and again, and each new router would build its writers
+	// (and announce a token fallback) anew.
+	// (The watcher's status page asks from its HTTP handlers.)
+	f.routersMu.Lock()
+	defer f.routersMu.Unlock()
+	if r, ok := f.routers[dryRun]; ok {
+		return r, nil
+	}
+	r, err := f.newRouter(dryRun)
+	if err != nil {
+		return gitops.Router{}, err
+	}
+	if f.routers == nil {
+		f.routers = map[bool]gitops.Router{}
+	}
+	f.routers[dryRun] = r
+	return r, nil
+}
+
+func (f *Factory) newRouter(dryRun bool) (gitops.Router, error) {
 	cfg, err := f.Config()
 	if err != nil {
 		return gitops.Router{}, err

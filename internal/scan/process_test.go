@@ -341,3 +341,32 @@ func TestLocate(t *testing.T) {
 		t.Errorf("Locate with no scanner = %v", err)
 	}
 }
+
+func TestLazyStartsOnFirstUseAndRetriesAFailedStart(t *testing.T) {
+	starts := 0
+	fail := true
+	l := NewLazy(func(context.Context) (*Process, error) {
+		starts++
+		if fail {
+			return nil, errors.New("no DB yet")
+		}
+		return startFake(t, zap.NewNop())
+	})
+	if l.DB() != (gate.DBInfo{}) || starts != 0 {
+		t.Fatalf("DB() before any scan started the scanner (%d starts)", starts)
+	}
+	img, _ := random.Image(100, 1)
+	ctx := context.Background()
+	if _, err := l.Scan(ctx, "a", img); err == nil || !strings.Contains(err.Error(), "no DB yet") {
+		t.Fatalf("Scan with a failing start = %v", err)
+	}
+	fail = false
+	for _, ref := range []string{"b", "c"} {
+		if r, err := l.Scan(ctx, ref, img); err != nil || len(r.Findings) != 1 {
+			t.Fatalf("Scan %s = %+v, %v", ref, r, err)
+		}
+	}
+	if starts != 2 || l.DB().SchemaVersion != 2 {
+		t.Errorf("%d starts (want 2: the failed one, then one for both scans), DB %+v", starts, l.DB())
+	}
+}

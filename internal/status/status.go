@@ -263,7 +263,7 @@ func row(t *promote.Target, im gitops.Image, st, up *envState) Row {
 		}
 	} else {
 		for _, c := range st.log {
-			if !isAutomator(c.Message) {
+			if !isAutomator(c) {
 				r.Since = &Pin{Commit: c.SHA, URL: c.URL, Author: c.Author, When: c.When}
 				break
 			}

@@ -25,17 +25,17 @@ type pinned struct {
 // trailerPrefix starts every trailer automator writes.
 const trailerPrefix = "Automator-"
 
-// isAutomator reports whether a commit message is one automator wrote: it
-// ends with the Automator-Environment trailer.
-func isAutomator(msg string) bool {
-	return strings.Contains(msg, "\n"+trailerPrefix+"Environment: ")
+// isAutomator reports whether automator wrote c: it carries the
+// Automator-Environment trailer (as holds reads it, through Commit.Trailer).
+func isAutomator(c gitops.Commit) bool {
+	return len(c.Trailer(trailerPrefix+"Environment")) > 0
 }
 
 // parseTrailers returns the services c pinned; none for a commit automator
 // did not write. Parsed by hand: the trailers are automator's own, one per
 // line, and git interpret-trailers would need a process per commit.
 func parseTrailers(c gitops.Commit) []pinned {
-	if !isAutomator(c.Message) {
+	if !isAutomator(c) {
 		return nil
 	}
 	var out []pinned
